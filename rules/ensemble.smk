@@ -1,0 +1,16 @@
+# Ensemble of the chosen stages' fold models, and the submission in sample_submission order.
+
+
+rule ensemble:
+    input:
+        stages=expand("predictions/{stage}/test.parquet", stage=ensemble_stages()),
+        sample=f"{DATA}/sample_submission.csv",
+    output:
+        ensemble="predictions/ensemble/test.parquet",
+        submission="submission.csv",
+    log:
+        "logs/ensemble.log",
+    benchmark:
+        "benchmarks/ensemble.tsv"
+    script:
+        "../workflow/scripts/ensemble.py"

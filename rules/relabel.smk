@@ -1,0 +1,50 @@
+# Relabel rounds: pseudo-labels from the previous stage's fold models, masked-loss training.
+
+
+rule pseudo_labels:
+    input:
+        lambda w: expand(
+            "predictions/{stage}/fold{fold}_train.parquet",
+            stage=previous_stage(w.round),
+            fold=FOLDS,
+        ),
+    output:
+        "pseudo/round{round}.parquet",
+    params:
+        window=config["windows"]["window"],
+        threshold=lambda w: round_config(int(w.round))["pseudo_threshold"],
+        min_votes=lambda w: round_config(int(w.round))["pseudo_min_votes"],
+    log:
+        "logs/round{round}/pseudo_labels.log",
+    benchmark:
+        "benchmarks/round{round}/pseudo_labels.tsv"
+    script:
+        "../workflow/scripts/pseudo_labels.py"
+
+
+rule train_round:
+    input:
+        unpack(
+            lambda w: (
+                {"init": f"models/{previous_stage(w.round)}/fold{w.fold}.pt"}
+                if round_config(int(w.round))["init_from_previous"]
+                else {}
+            )
+        ),
+        features="features/train",
+        tp=f"{DATA}/train_tp.csv",
+        fp=f"{DATA}/train_fp.csv",
+        folds="folds.csv",
+        pseudo="pseudo/round{round}.parquet",
+    output:
+        "models/round{round}/fold{fold}.pt",
+    params:
+        settings=lambda w: round_settings(int(w.round)),
+        clip_seconds=CLIP_SECONDS,
+    threads: 2
+    log:
+        "logs/round{round}/train_fold{fold}.log",
+    benchmark:
+        "benchmarks/round{round}/train_fold{fold}.tsv"
+    script:
+        "../workflow/scripts/train.py"

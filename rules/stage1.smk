@@ -1,0 +1,84 @@
+# Folds, stage 1 (clipwise BCE) training, and the per-fold predictions every stage shares.
+
+
+rule folds:
+    input:
+        tp=f"{DATA}/train_tp.csv",
+        fp=f"{DATA}/train_fp.csv",
+        features="features/train",
+    output:
+        "folds.csv",
+    params:
+        n_folds=config["folds"]["n_folds"],
+        seed=config["folds"]["seed"],
+        n_species=N_SPECIES,
+        clip_seconds=CLIP_SECONDS,
+    log:
+        "logs/folds.log",
+    benchmark:
+        "benchmarks/folds.tsv"
+    script:
+        "../workflow/scripts/assign_folds.py"
+
+
+rule train_stage1:
+    input:
+        features="features/train",
+        tp=f"{DATA}/train_tp.csv",
+        fp=f"{DATA}/train_fp.csv",
+        folds="folds.csv",
+    output:
+        "models/stage1/fold{fold}.pt",
+    params:
+        settings=stage1_settings(),
+        clip_seconds=CLIP_SECONDS,
+    threads: 2
+    log:
+        "logs/stage1/train_fold{fold}.log",
+    benchmark:
+        "benchmarks/stage1/train_fold{fold}.tsv"
+    script:
+        "../workflow/scripts/train.py"
+
+
+rule predict:
+    input:
+        model="models/{stage}/fold{fold}.pt",
+        features="features/{split}",
+    output:
+        "predictions/{stage}/fold{fold}_{split}.parquet",
+    params:
+        window=config["windows"]["window"],
+        cover=lambda w: config["windows"]["cover" if w.split == "train" else "test_cover"],
+        batch_size=config["predict"]["batch_size"],
+        amp=config["model"]["amp"],
+        device=config["model"]["device"],
+    threads: 2
+    log:
+        "logs/{stage}/predict_fold{fold}_{split}.log",
+    benchmark:
+        "benchmarks/{stage}/predict_fold{fold}_{split}.tsv"
+    script:
+        "../workflow/scripts/predict.py"
+
+
+rule summarise_stage:
+    input:
+        train=expand("predictions/{{stage}}/fold{fold}_train.parquet", fold=FOLDS),
+        test=expand("predictions/{{stage}}/fold{fold}_test.parquet", fold=FOLDS),
+        folds="folds.csv",
+        tp=f"{DATA}/train_tp.csv",
+        test_truth=[TEST_TRUTH] if HAS_TEST_TRUTH else [],
+    output:
+        oof="predictions/{stage}/oof.parquet",
+        test="predictions/{stage}/test.parquet",
+        scores="scores/{stage}.json",
+    params:
+        n_species=N_SPECIES,
+        clip_seconds=CLIP_SECONDS,
+    log:
+        "logs/{stage}/summarise.log",
+    benchmark:
+        "benchmarks/{stage}/summarise.tsv"
+    script:
+        "../workflow/scripts/summarise_stage.py"

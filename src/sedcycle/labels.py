@@ -1,0 +1,124 @@
+"""Annotations -> frame labels (+1 tp / -1 fp / 0 unknown) -> window targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ANNOTATION_COLUMNS = ["recording_id", "species_id", "songtype_id", "t_min", "f_min", "t_max", "f_max"]
+POSITIVE, NEGATIVE, UNKNOWN = 1, -1, 0
+
+
+def read_annotations(path: str | Path, n_species: int, clip_seconds: float) -> pd.DataFrame:
+    """Read a train_tp.csv / train_fp.csv, checking every row; an empty file gives no rows.
+
+    Raises ValueError naming the file, the (1-based, header = line 1) line and the problem.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype={"recording_id": str})
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: empty file, expected the header {','.join(ANNOTATION_COLUMNS)}")
+    missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected {ANNOTATION_COLUMNS}")
+    table = table[ANNOTATION_COLUMNS].copy()
+
+    def fail(rows: pd.Series, problem: str) -> None:
+        if rows.any():
+            lines = (np.flatnonzero(rows.to_numpy()) + 2).tolist()
+            raise ValueError(f"{path}: line(s) {lines[:10]}: {problem}")
+
+    fail(table.isna().any(axis=1), "empty or missing value")
+    numeric = table.columns[1:]
+    converted = table[numeric].apply(pd.to_numeric, errors="coerce")
+    fail(converted.isna().any(axis=1), "non-numeric value")
+    table[numeric] = converted
+    species = table["species_id"]
+    fail((species != species.round()) | (species < 0) | (species >= n_species),
+         f"species_id outside 0..{n_species - 1}")
+    table["species_id"] = species.astype(int)
+    fail(table["t_min"] > table["t_max"], "t_min > t_max")
+    fail((table["t_min"] < 0) | (table["t_min"] >= clip_seconds),
+         f"t_min outside the clip (0..{clip_seconds} s)")
+    fail(table["t_max"] > clip_seconds + 1e-6, f"t_max past the end of the clip ({clip_seconds} s)")
+    return table.drop_duplicates().reset_index(drop=True)
+
+
+def time_to_frame(t: np.ndarray | float, n_frames: int, clip_seconds: float) -> np.ndarray:
+    """The source's frame index ``int(n_frames * t / clip_seconds)``, clipped to the clip."""
+    frames = (n_frames * np.asarray(t, dtype=np.float64) / clip_seconds).astype(np.int64)
+    return np.clip(frames, 0, n_frames - 1)
+
+
+class FrameLabels:
+    """Per-recording frame labels [n_species, n_frames] int8 in {+1, -1, 0}.
+
+    tp rows mark +1 and fp rows -1 from ``int(n * t_min / T)`` to ``int(n * t_max / T)``
+    inclusive; where a tp and an fp of one species overlap, the verified tp wins.
+    Pseudo-positive windows add +1 only on frames that are still unknown: a person's
+    rejection (fp) is never overridden by a model.
+    Recordings without any label are all-unknown and not stored.
+    """
+
+    def __init__(self, n_species: int, n_frames: int, clip_seconds: float):
+        self.n_species, self.n_frames, self.clip_seconds = n_species, n_frames, clip_seconds
+        self._labels: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_annotations(
+        cls, tp: pd.DataFrame, fp: pd.DataFrame, n_species: int, n_frames: int, clip_seconds: float
+    ) -> FrameLabels:
+        labels = cls(n_species, n_frames, clip_seconds)
+        labels._mark(fp, NEGATIVE)
+        labels._mark(tp, POSITIVE)
+        return labels
+
+    def _row(self, recording_id: str) -> np.ndarray:
+        if recording_id not in self._labels:
+            self._labels[recording_id] = np.zeros((self.n_species, self.n_frames), dtype=np.int8)
+        return self._labels[recording_id]
+
+    def _mark(self, rows: pd.DataFrame, value: int) -> None:
+        first = time_to_frame(rows["t_min"].to_numpy(), self.n_frames, self.clip_seconds)
+        last = time_to_frame(rows["t_max"].to_numpy(), self.n_frames, self.clip_seconds)
+        for rec, species, a, b in zip(rows["recording_id"], rows["species_id"], first, last):
+            self._row(rec)[species, a : b + 1] = value
+
+    def add_pseudo(self, pseudo: pd.DataFrame) -> None:
+        """Mark pseudo-positive windows (recording_id, species_id, start, end) as +1 where unknown."""
+        for rec, species, start, end in zip(
+            pseudo["recording_id"], pseudo["species_id"], pseudo["start"], pseudo["end"]
+        ):
+            span = self._row(rec)[species, start : min(end, self.n_frames)]
+            span[span == UNKNOWN] = POSITIVE
+
+    def __getitem__(self, recording_id: str) -> np.ndarray:
+        labels = self._labels.get(recording_id)
+        if labels is None:
+            return np.zeros((self.n_species, self.n_frames), dtype=np.int8)
+        return labels
+
+    def __contains__(self, recording_id: str) -> bool:
+        return recording_id in self._labels
+
+
+def window_target(frame_labels: np.ndarray) -> np.ndarray:
+    """Targets [..., n_species] of windows of frame labels [..., n_species, window]:
+    +1 if any positive frame, else -1 if any negative frame, else 0 (unknown)."""
+    positive = (frame_labels == POSITIVE).any(axis=-1)
+    negative = (frame_labels == NEGATIVE).any(axis=-1)
+    return np.where(positive, POSITIVE, np.where(negative, NEGATIVE, UNKNOWN)).astype(np.int8)
+
+
+def presence_matrix(
+    annotations: pd.DataFrame, recording_ids: list[str], n_species: int
+) -> np.ndarray:
+    """Clip-level truth [n_recordings, n_species] bool: species with any row in the recording."""
+    index = {rec: i for i, rec in enumerate(recording_ids)}
+    truth = np.zeros((len(recording_ids), n_species), dtype=bool)
+    rows = annotations[annotations["recording_id"].isin(index)]
+    truth[rows["recording_id"].map(index).to_numpy(), rows["species_id"].to_numpy()] = True
+    return truth

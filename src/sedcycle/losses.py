@@ -1,0 +1,35 @@
+"""Training losses: stage 1's clipwise BCE and stage 2's masked BCE."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def clipwise_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Stage 1: BCE-with-logits over every (window, species), unknown counted as absent.
+
+    logits, targets: [B, n_species]; targets in {0, 1} (or {-1, 0, 1}, where only +1 is positive).
+    """
+    return F.binary_cross_entropy_with_logits(logits, (targets > 0).to(logits.dtype))
+
+
+def masked_bce(
+    logits: torch.Tensor, targets: torch.Tensor, scale_positives: bool = False
+) -> torch.Tensor:
+    """Stage 2: BCE on labelled (window, species) pairs only.
+
+    logits: [B, n_species]; targets: [B, n_species] in {+1 positive, -1 negative, 0 unknown}.
+    Loss = (sum of BCE(logit, 1) over positives + sum of BCE(logit, 0) over negatives) / B;
+    unknown pairs contribute nothing. With ``scale_positives`` the positive sum is divided by
+    the number of positives in the batch instead (the source team found this helped once
+    pseudo-labels multiply the positives).
+    """
+    positive = (targets > 0).to(logits.dtype)
+    negative = (targets < 0).to(logits.dtype)
+    positive_loss = (F.softplus(-logits) * positive).sum()  # BCE(logit, 1) = softplus(-logit)
+    negative_loss = (F.softplus(logits) * negative).sum()  # BCE(logit, 0) = softplus(logit)
+    batch = logits.shape[0]
+    if scale_positives:
+        return positive_loss / positive.sum().clamp(min=1) + negative_loss / batch
+    return (positive_loss + negative_loss) / batch

@@ -1,0 +1,206 @@
+"""One function per workflow step, taking plain paths and settings.
+
+The Snakemake scripts in workflow/scripts/ only unpack ``snakemake.input/params`` and call
+these, so every step can be run and tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sedcycle import audio, folds, metrics, synthetic
+from sedcycle.clips import ClipStore
+from sedcycle.files import write_csv, write_json, write_parquet
+from sedcycle.labels import FrameLabels, presence_matrix, read_annotations
+from sedcycle.model import load_model
+from sedcycle.predict import clip_scores, predict_windows
+from sedcycle.pseudo import pseudo_positives
+from sedcycle.submission import make_submission, mean_scores
+from sedcycle.train import TrainSettings, labelled_events, resolve_device, train_fold
+from sedcycle.windows import window_positions
+
+AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg")
+MANIFEST = "manifest.csv"
+
+
+@contextmanager
+def log_to(path: str | Path) -> Iterator[None]:
+    """Send stderr (progress bars, messages, the traceback of a failure) to a rule's log."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as log:
+        saved, sys.stderr = sys.stderr, log
+        try:
+            yield
+        except BaseException:
+            traceback.print_exc(file=log)
+            raise
+        finally:
+            sys.stderr = saved
+
+
+def list_recordings(audio_dir: str | Path) -> list[str]:
+    """Recording ids (file stems) of the audio files in ``audio_dir``, sorted."""
+    audio_dir = Path(audio_dir)
+    if not audio_dir.is_dir():
+        raise FileNotFoundError(f"{audio_dir}: audio folder not found")
+    ids = sorted(p.stem for p in audio_dir.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not ids:
+        raise ValueError(f"{audio_dir}: no audio file ({', '.join(AUDIO_SUFFIXES)})")
+    return ids
+
+
+def feature_ids(features_dir: str | Path) -> list[str]:
+    """Recording ids listed in a features folder's manifest, in order."""
+    manifest = pd.read_csv(Path(features_dir) / MANIFEST, dtype={"recording_id": str})
+    return manifest["recording_id"].tolist()
+
+
+def make_synthetic(out_dir: str | Path, n_species: int, clip_seconds: float, **settings) -> None:
+    synthetic.generate(Path(out_dir), n_species=n_species, clip_seconds=clip_seconds, **settings)
+
+
+def extract(
+    audio_dir: str | Path, out_dir: str | Path, clip_seconds: float, threads: int, **settings
+) -> None:
+    """Log-mel features of every recording in ``audio_dir`` plus ``manifest.csv``."""
+    torch.set_num_threads(threads)
+    ids = list_recordings(audio_dir)
+    paths = {p.stem: p for p in Path(audio_dir).iterdir() if p.stem in set(ids)}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = audio.extract_features(
+        [paths[rec] for rec in ids], out_dir, clip_seconds=clip_seconds, **settings
+    )
+    write_csv(manifest, out_dir / MANIFEST, index=False)
+
+
+def make_folds(
+    tp_csv: str, fp_csv: str, features_dir: str, out_csv: str, n_species: int,
+    clip_seconds: float, n_folds: int, seed: int,
+) -> None:
+    tp = read_annotations(tp_csv, n_species, clip_seconds)
+    fp = read_annotations(fp_csv, n_species, clip_seconds)
+    table = folds.assign_folds(
+        tp, fp, feature_ids(features_dir), n_folds=n_folds, seed=seed, n_species=n_species
+    )
+    write_csv(table, out_csv, index=False)
+
+
+def train(
+    features_dir: str, tp_csv: str, fp_csv: str, folds_csv: str, fold: int, out_path: str,
+    settings: dict, clip_seconds: float, threads: int, pseudo: str | None = None,
+    init_from: str | None = None,
+) -> None:
+    """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels)."""
+    torch.set_num_threads(threads)
+    known = {f.name for f in fields(TrainSettings)}
+    unknown = set(settings) - known
+    if unknown:
+        raise ValueError(f"unknown training setting(s) {sorted(unknown)}")
+    settings = TrainSettings(**settings)
+    table = pd.read_csv(folds_csv, dtype={"recording_id": str})
+    train_ids = table.loc[table["fold"] != fold, "recording_id"].tolist()
+    store = ClipStore(features_dir, train_ids)
+    n_frames = store.n_frames(train_ids[0])
+    tp = read_annotations(tp_csv, settings.n_species, clip_seconds)
+    fp = read_annotations(fp_csv, settings.n_species, clip_seconds)
+    labels = FrameLabels.from_annotations(tp, fp, settings.n_species, n_frames, clip_seconds)
+    if pseudo:
+        pseudo_rows = pd.read_parquet(pseudo)
+        labels.add_pseudo(pseudo_rows[pseudo_rows["recording_id"].isin(set(train_ids))])
+    events = labelled_events(tp, fp, n_frames, clip_seconds)
+    train_fold(settings, store, labels, events, train_ids, out_path, init_from=init_from)
+
+
+def predict(
+    model_path: str, features_dir: str, out_path: str, window: int, cover: int,
+    batch_size: int, amp: str, device: str, threads: int,
+) -> None:
+    """Window scores of every recording of a features folder by one fold model."""
+    torch.set_num_threads(threads)
+    ids = feature_ids(features_dir)
+    store = ClipStore(features_dir, ids)
+    positions = window_positions(store.n_frames(ids[0]), window, cover)
+    model = load_model(model_path, resolve_device(device))
+    write_parquet(predict_windows(model, store, ids, positions, batch_size, amp), out_path)
+
+
+def evaluate(truth: np.ndarray, scores: np.ndarray) -> dict:
+    """LWLRAP, precision and recall at 0.5 of clip scores against clip truth."""
+    kept = truth.any(axis=1)
+    return {
+        "lwlrap": metrics.lwlrap(truth[kept], scores[kept]),
+        **metrics.precision_recall(truth, scores, threshold=0.5),
+        "n_recordings": int(kept.sum()),
+    }
+
+
+def summarise_stage(
+    train_predictions: list[str], test_predictions: list[str], folds_csv: str, tp_csv: str,
+    n_species: int, clip_seconds: float, oof_out: str, test_out: str, scores_out: str,
+    test_truth: str | None = None,
+) -> None:
+    """Out-of-fold and fold-averaged test clip scores of one stage, and their scores."""
+    table = pd.read_csv(folds_csv, dtype={"recording_id": str}).set_index("recording_id")
+    per_fold = [clip_scores(pd.read_parquet(p)) for p in train_predictions]
+    oof = pd.concat(
+        [scores.loc[table.index[table["fold"] == fold]] for fold, scores in enumerate(per_fold)]
+    ).loc[table.index]
+    test = mean_scores([clip_scores(pd.read_parquet(p)) for p in test_predictions])
+    write_parquet(oof.reset_index(), oof_out)
+    write_parquet(test.reset_index(), test_out)
+    tp = read_annotations(tp_csv, n_species, clip_seconds)
+    labelled = [rec for rec in oof.index if rec in set(tp["recording_id"])]
+    result = {"oof_tp": evaluate(presence_matrix(tp, labelled, n_species),
+                                 oof.loc[labelled].to_numpy())}
+    if test_truth:
+        result["test"] = score_against_truth(test, test_truth, n_species)
+    write_json(result, scores_out)
+
+
+def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) -> dict:
+    truth = pd.read_csv(truth_csv, dtype={"recording_id": str})
+    ids = scores.index.tolist()
+    return evaluate(presence_matrix(truth, ids, n_species), scores.to_numpy())
+
+
+def make_pseudo(
+    train_predictions: list[str], out_path: str, window: int, threshold: float, min_votes: int
+) -> None:
+    tables = [pd.read_parquet(p) for p in train_predictions]
+    pseudo = pseudo_positives(tables, window, threshold, min_votes)
+    print(f"{len(pseudo)} pseudo-positive windows from {len(tables)} models", file=sys.stderr)
+    write_parquet(pseudo, out_path)
+
+
+def ensemble(
+    stage_tests: list[str], sample_submission: str, ensemble_out: str, submission_out: str
+) -> None:
+    """Average the chosen stages' test scores and write the submission in sample order."""
+    tables = [pd.read_parquet(p).set_index("recording_id") for p in stage_tests]
+    scores = mean_scores(tables)
+    write_parquet(scores.reset_index(), ensemble_out)
+    write_csv(make_submission(scores, sample_submission), submission_out, index=False)
+
+
+def collect_scores(
+    stage_scores: dict[str, str], out_path: str, n_species: int,
+    ensemble_test: str | None = None, test_truth: str | None = None,
+) -> None:
+    """scores.json: every stage's scores, and the ensemble's test score when truth exists."""
+    result = {stage: json.loads(Path(path).read_text()) for stage, path in stage_scores.items()}
+    if ensemble_test and test_truth:
+        scores = pd.read_parquet(ensemble_test).set_index("recording_id")
+        result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
+    write_json(result, out_path)
+

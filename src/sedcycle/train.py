@@ -1,0 +1,200 @@
+"""Training one fold: crop sampling, the loop, per-epoch checkpoints and resume."""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from sedcycle.clips import ClipStore
+from sedcycle.files import atomic_path
+from sedcycle.labels import FrameLabels, time_to_frame, window_target
+from sedcycle.losses import clipwise_bce, masked_bce
+from sedcycle.model import SEDModel, load_model, model_spec
+from sedcycle.windows import crop
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything one fold's training uses; stored in the checkpoint."""
+
+    backbone: str = "resnet18"
+    pretrained: bool = False
+    pretrained_path: str | None = None
+    n_species: int = 24
+    window: int = 512
+    loss: str = "clipwise"  # "clipwise" (stage 1) or "masked" (relabel rounds)
+    epochs: int = 50
+    batch_size: int = 16
+    lr: float = 1e-3
+    fp_fraction: float = 0.5  # share of fp rows sampled as crops each epoch
+    labelled_crop_prob: float = 1.0  # else a random crop of any training recording
+    scale_positives: bool = False
+    samples_per_epoch: int | None = None  # None: one per labelled event
+    seed: int = 0
+    amp: str = "none"  # "none" or "bf16"
+    channels_last: bool = True
+    device: str = "auto"
+    resume: bool = True
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def labelled_events(
+    tp: pd.DataFrame, fp: pd.DataFrame, n_frames: int, clip_seconds: float
+) -> pd.DataFrame:
+    """tp and fp rows as crop centres: recording_id, centre (frame), is_tp."""
+    events = pd.concat([tp.assign(is_tp=True), fp.assign(is_tp=False)], ignore_index=True)
+    first = time_to_frame(events["t_min"].to_numpy(), n_frames, clip_seconds)
+    last = time_to_frame(events["t_max"].to_numpy(), n_frames, clip_seconds)
+    return pd.DataFrame(
+        {"recording_id": events["recording_id"], "centre": (first + last) // 2,
+         "is_tp": events["is_tp"]}
+    )
+
+
+def sample_epoch(
+    events: pd.DataFrame,
+    recording_ids: list[str],
+    n_frames: int,
+    settings: TrainSettings,
+    epoch: int,
+) -> list[tuple[str, int]]:
+    """The epoch's crops as (recording_id, start frame), seeded by (seed, epoch).
+
+    Every tp event and a ``fp_fraction`` sample of fp events give a crop that contains the
+    event's centre; with ``labelled_crop_prob`` < 1 each crop is instead, with the remaining
+    probability, a random window of a random training recording (where pseudo-labels live).
+    """
+    rng = np.random.default_rng([settings.seed, epoch])
+    tp, fp = events[events["is_tp"]], events[~events["is_tp"]]
+    fp = fp.iloc[rng.permutation(len(fp))[: round(settings.fp_fraction * len(fp))]]
+    chosen = pd.concat([tp, fp], ignore_index=True)
+    n_samples = settings.samples_per_epoch or len(chosen)
+    if n_samples == 0 or len(chosen) == 0:
+        raise ValueError("no labelled event to train on (empty train_tp.csv and train_fp.csv?)")
+    window, last_start = settings.window, max(n_frames - settings.window, 0)
+    # by default each chosen event is cropped once an epoch; a fixed size draws with replacement
+    picks = (
+        rng.permutation(len(chosen)) if settings.samples_per_epoch is None
+        else rng.integers(0, len(chosen), n_samples)
+    )
+    plan = []
+    for pick in picks:
+        if rng.random() < settings.labelled_crop_prob:
+            rec, centre = chosen["recording_id"].iat[pick], int(chosen["centre"].iat[pick])
+            low, high = max(0, min(centre - window + 1, last_start)), min(centre, last_start)
+            plan.append((rec, int(rng.integers(low, high + 1))))
+        else:
+            rec = recording_ids[int(rng.integers(0, len(recording_ids)))]
+            plan.append((rec, int(rng.integers(0, last_start + 1))))
+    return plan
+
+
+def train_fold(
+    settings: TrainSettings,
+    store: ClipStore,
+    labels: FrameLabels,
+    events: pd.DataFrame,
+    recording_ids: list[str],
+    out_path: str | Path,
+    init_from: str | Path | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Train one model on ``recording_ids`` and write its checkpoint atomically to ``out_path``.
+
+    With ``settings.resume`` an epoch checkpoint ``{out_path}.epoch`` is written after each epoch
+    and picked up by the next call, so a killed job resumes where it stopped.
+    ``init_from`` is a checkpoint whose weights start the training (a previous round's model).
+    Returns the per-epoch history (epoch, loss, lr).
+    """
+    out_path = Path(out_path)
+    events = events[events["recording_id"].isin(set(recording_ids))].reset_index(drop=True)
+    device = resolve_device(settings.device)
+    torch.manual_seed(settings.seed)
+    model = SEDModel(
+        settings.backbone, settings.n_species, settings.pretrained, settings.pretrained_path,
+        channels_last=settings.channels_last,
+    ).to(device)
+    if init_from:
+        model.load_state_dict(load_model(init_from, device).state_dict())
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    n_frames = labels.n_frames
+    n_samples = len(sample_epoch(events, recording_ids, n_frames, settings, 0))
+    steps_per_epoch = math.ceil(n_samples / settings.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=settings.epochs * steps_per_epoch
+    )
+    loss_fn = clipwise_bce if settings.loss == "clipwise" else (
+        lambda logits, y: masked_bce(logits, y, settings.scale_positives)
+    )
+    history: list[dict] = []
+    start_epoch = 0
+    epoch_path = out_path.with_name(out_path.name + ".epoch")
+    if settings.resume and epoch_path.exists():
+        state = torch.load(epoch_path, map_location=device, weights_only=True)
+        if state["settings"] == asdict(settings):
+            model.load_state_dict(state["state_dict"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            history, start_epoch = state["history"], len(state["history"])
+            print(f"resuming {out_path} at epoch {start_epoch}", file=sys.stderr)
+        else:
+            print(f"ignoring {epoch_path}: written with other settings", file=sys.stderr)
+
+    for epoch in range(start_epoch, settings.epochs):
+        plan = sample_epoch(events, recording_ids, n_frames, settings, epoch)
+        model.train()
+        total, bar = 0.0, tqdm(
+            range(0, len(plan), settings.batch_size), desc=f"{out_path.name} epoch {epoch + 1}",
+            disable=not progress, file=sys.stderr, mininterval=5, ascii=True,
+        )
+        for first in bar:
+            batch = plan[first : first + settings.batch_size]
+            x = torch.from_numpy(np.stack([store.window(r, s, settings.window) for r, s in batch]))
+            y = torch.from_numpy(
+                np.stack([window_target(crop(labels[r], s, settings.window)) for r, s in batch])
+            )
+            with torch.autocast(device.type, torch.bfloat16, enabled=settings.amp == "bf16"):
+                logits = model(x.to(device))["clipwise"]
+            loss = loss_fn(logits.float(), y.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(batch)
+        history.append(
+            {"epoch": epoch + 1, "loss": total / len(plan), "lr": scheduler.get_last_lr()[0]}
+        )
+        print(f"epoch {epoch + 1}/{settings.epochs} loss {history[-1]['loss']:.4f}",
+              file=sys.stderr)
+        if settings.resume:
+            save_atomic(
+                {"settings": asdict(settings), "state_dict": model.state_dict(),
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "history": history},
+                epoch_path,
+            )
+    save_atomic(
+        {"model_spec": model_spec(model), "state_dict": model.state_dict(),
+         "settings": asdict(settings), "history": history},
+        out_path,
+    )
+    epoch_path.unlink(missing_ok=True)
+    return history
+
+
+def save_atomic(obj: dict, path: str | Path) -> None:
+    """torch.save that never leaves a half-written checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

@@ -1,0 +1,91 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from sedcycle.labels import (
+    ANNOTATION_COLUMNS,
+    FrameLabels,
+    presence_matrix,
+    read_annotations,
+    time_to_frame,
+    window_target,
+)
+
+
+def rows(*records):
+    return pd.DataFrame(records, columns=ANNOTATION_COLUMNS)
+
+
+def write(tmp_path, table, name="train_tp.csv"):
+    path = tmp_path / name
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_frame_index_is_the_sources_int_rule():
+    assert time_to_frame(30.0, 3751, 60.0) == int(3751 * 30 / 60)
+    assert time_to_frame(60.0, 3751, 60.0) == 3750  # clipped to the last frame
+    assert time_to_frame(0.9999, 3751, 60.0) == 62
+
+
+def test_tp_marks_positive_fp_negative_and_tp_wins_overlap():
+    tp = rows(("a", 1, 1, 1.0, 100, 2.0, 2000))
+    fp = rows(("a", 1, 1, 1.5, 100, 3.0, 2000), ("a", 2, 4, 0.0, 100, 0.5, 2000))
+    labels = FrameLabels.from_annotations(tp, fp, n_species=3, n_frames=60, clip_seconds=6.0)
+    a = labels["a"]
+    assert a.shape == (3, 60) and a.dtype == np.int8
+    assert (a[1, 10:21] == 1).all()  # tp 1.0..2.0 s = frames 10..20 inclusive
+    assert (a[1, 21:31] == -1).all()  # fp beyond the tp
+    assert (a[2, 0:6] == -1).all() and (a[0] == 0).all()
+    assert (labels["unlabelled"] == 0).all() and "unlabelled" not in labels
+
+
+def test_pseudo_positive_never_overrides_a_rejection():
+    fp = rows(("a", 0, 1, 0.0, 100, 0.4, 2000))
+    labels = FrameLabels.from_annotations(rows(), fp, 1, 20, 2.0)
+    labels.add_pseudo(pd.DataFrame({"recording_id": ["a"], "species_id": [0], "start": [0],
+                                    "end": [10]}))
+    assert labels["a"][0, :5].tolist() == [-1] * 5
+    assert labels["a"][0, 5:10].tolist() == [1] * 5 and labels["a"][0, 10:].tolist() == [0] * 10
+
+
+def test_window_target_priority():
+    frames = np.array([[0, 1, -1], [0, -1, 0], [0, 0, 0]], dtype=np.int8)
+    assert window_target(frames).tolist() == [1, -1, 0]
+
+
+def test_presence_matrix():
+    table = rows(("a", 2, 1, 0, 0, 1, 1), ("b", 0, 1, 0, 0, 1, 1), ("x", 1, 1, 0, 0, 1, 1))
+    assert presence_matrix(table, ["a", "b", "c"], 3).astype(int).tolist() == [
+        [0, 0, 1], [1, 0, 0], [0, 0, 0]]
+
+
+def test_read_annotations_accepts_good_and_empty(tmp_path):
+    good = write(tmp_path, rows(("a", 3, 1, 1.0, 100.0, 2.0, 900.0)))
+    assert read_annotations(good, 24, 60.0)["species_id"].tolist() == [3]
+    empty = write(tmp_path, rows(), "train_fp.csv")
+    assert read_annotations(empty, 24, 60.0).empty
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        (("a", 24, 1, 1.0, 100, 2.0, 900), "species_id outside 0..23"),
+        (("a", 1, 1, 3.0, 100, 2.0, 900), "t_min > t_max"),
+        (("a", 1, 1, 1.0, 100, 61.0, 900), "past the end"),
+        (("a", 1, 1, "x", 100, 2.0, 900), "non-numeric"),
+        (("a", 1, 1, None, 100, 2.0, 900), "missing value"),
+    ],
+)
+def test_read_annotations_names_file_line_and_problem(tmp_path, record, message):
+    path = write(tmp_path, rows(("ok", 1, 1, 1.0, 100, 2.0, 900), record))
+    with pytest.raises(ValueError, match=message) as error:
+        read_annotations(path, 24, 60.0)
+    assert str(path) in str(error.value) and "line(s) [3]" in str(error.value)
+
+
+def test_read_annotations_missing_column(tmp_path):
+    path = tmp_path / "tp.csv"
+    path.write_text("recording_id,species_id\na,1\n")
+    with pytest.raises(ValueError, match="missing column"):
+        read_annotations(path, 24, 60.0)

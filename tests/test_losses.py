@@ -1,0 +1,29 @@
+import torch
+import torch.nn.functional as F
+
+from sedcycle.losses import clipwise_bce, masked_bce
+
+
+def test_masked_bce_ignores_unknown_pairs():
+    logits = torch.tensor([[2.0, -1.0, 5.0], [0.5, 0.0, -3.0]])
+    targets = torch.tensor([[1, -1, 0], [0, 0, 1]])
+    expected = (F.softplus(torch.tensor(-2.0)) + F.softplus(torch.tensor(-1.0))
+                + F.softplus(torch.tensor(3.0))) / 2
+    assert torch.isclose(masked_bce(logits, targets), expected)
+    changed = logits.clone()
+    changed[0, 2] = -50.0  # an unknown pair: loss must not move
+    assert torch.isclose(masked_bce(changed, targets), expected)
+
+
+def test_scale_positives_divides_by_positive_count():
+    logits = torch.zeros(2, 2)
+    targets = torch.tensor([[1, 1], [1, -1]])
+    scaled = masked_bce(logits, targets, scale_positives=True)
+    log2 = torch.log(torch.tensor(2.0))
+    assert torch.isclose(scaled, log2 + log2 / 2)
+
+
+def test_clipwise_bce_treats_unknown_and_negative_as_absent():
+    logits = torch.tensor([[1.0, -1.0, 0.0]])
+    expected = F.binary_cross_entropy_with_logits(logits, torch.tensor([[1.0, 0.0, 0.0]]))
+    assert torch.isclose(clipwise_bce(logits, torch.tensor([[1, -1, 0]])), expected)

@@ -1,0 +1,7 @@
+"""Snakemake adapter: multilabel-stratified folds over the training recordings."""
+
+from sedcycle.steps import log_to, make_folds
+
+sm = snakemake  # noqa: F821 - injected by the script directive
+with log_to(sm.log[0]):
+    make_folds(sm.input.tp, sm.input.fp, sm.input.features, sm.output[0], **sm.params)

@@ -1,0 +1,9 @@
+"""Snakemake adapter: log-mel features of one split (sedcycle.audio)."""
+
+from sedcycle.steps import extract, log_to
+
+sm = snakemake  # noqa: F821 - injected by the script directive
+with log_to(sm.log[0]):
+    settings = {k: v for k, v in sm.params.features.items()}
+    settings["threads"] = sm.threads
+    extract(sm.input.audio, sm.output[0], clip_seconds=sm.params.clip_seconds, **settings)
