@@ -11,7 +11,9 @@ wildcard_constraints:
 def round_config(round_number):
     """relabel settings of one round: the defaults, then that round's overrides."""
     overrides = config["relabel"].get("rounds", {})
-    merged = {k: v for k, v in config["relabel"].items() if k not in ("rounds", "n_rounds")}
+    merged = {
+        k: v for k, v in config["relabel"].items() if k not in ("rounds", "n_rounds")
+    }
     merged.update(overrides.get(round_number, overrides.get(str(round_number), {})))
     return merged
 
@@ -69,4 +71,11 @@ def round_settings(round_number):
 
 
 def ensemble_stages():
-    return [STAGES[-1] if stage == "last" else stage for stage in config["ensemble"]["stages"]]
+    stages = [STAGES[-1] if s == "last" else s for s in config["ensemble"]["stages"]]
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ValueError(
+            f"config ensemble.stages names {unknown}, but this run has only {STAGES} "
+            f"(relabel.n_rounds = {N_ROUNDS})"
+        )
+    return stages

@@ -11,15 +11,15 @@ if SYNTHETIC:
             sample=f"{DATA}/sample_submission.csv",
             train_truth=f"{DATA}/train_truth.csv",
             test_truth=TEST_TRUTH,
+        log:
+            "logs/synthetic_data.log",
+        benchmark:
+            "benchmarks/synthetic_data.tsv"
         params:
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],
             seed=config["data"]["synthetic"]["seed"],
             n_species=N_SPECIES,
             clip_seconds=CLIP_SECONDS,
-        log:
-            "logs/synthetic_data.log",
-        benchmark:
-            "benchmarks/synthetic_data.tsv"
         script:
             "../workflow/scripts/make_synthetic.py"

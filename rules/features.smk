@@ -6,13 +6,13 @@ rule features:
         audio=f"{DATA}/{{split}}",
     output:
         directory("features/{split}"),
-    params:
-        features=config["features"],
-        clip_seconds=CLIP_SECONDS,
-    threads: 2
     log:
         "logs/features/{split}.log",
     benchmark:
         "benchmarks/features/{split}.tsv"
+    threads: 2
+    params:
+        features=config["features"],
+        clip_seconds=CLIP_SECONDS,
     script:
         "../workflow/scripts/extract_features.py"

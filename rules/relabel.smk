@@ -10,14 +10,14 @@ rule pseudo_labels:
         ),
     output:
         "pseudo/round{round}.parquet",
-    params:
-        window=config["windows"]["window"],
-        threshold=lambda w: round_config(int(w.round))["pseudo_threshold"],
-        min_votes=lambda w: round_config(int(w.round))["pseudo_min_votes"],
     log:
         "logs/round{round}/pseudo_labels.log",
     benchmark:
         "benchmarks/round{round}/pseudo_labels.tsv"
+    params:
+        window=config["windows"]["window"],
+        threshold=lambda w: round_config(int(w.round))["pseudo_threshold"],
+        min_votes=lambda w: round_config(int(w.round))["pseudo_min_votes"],
     script:
         "../workflow/scripts/pseudo_labels.py"
 
@@ -38,13 +38,13 @@ rule train_round:
         pseudo="pseudo/round{round}.parquet",
     output:
         "models/round{round}/fold{fold}.pt",
-    params:
-        settings=lambda w: round_settings(int(w.round)),
-        clip_seconds=CLIP_SECONDS,
-    threads: 2
     log:
         "logs/round{round}/train_fold{fold}.log",
     benchmark:
         "benchmarks/round{round}/train_fold{fold}.tsv"
+    threads: 2
+    params:
+        settings=lambda w: round_settings(int(w.round)),
+        clip_seconds=CLIP_SECONDS,
     script:
         "../workflow/scripts/train.py"

@@ -8,12 +8,12 @@ rule scores:
         test_truth=[TEST_TRUTH] if HAS_TEST_TRUTH else [],
     output:
         "scores.json",
-    params:
-        stages=STAGES,
-        n_species=N_SPECIES,
     log:
         "logs/scores.log",
     benchmark:
         "benchmarks/scores.tsv"
+    params:
+        stages=STAGES,
+        n_species=N_SPECIES,
     script:
         "../workflow/scripts/collect_scores.py"

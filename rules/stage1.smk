@@ -8,15 +8,15 @@ rule folds:
         features="features/train",
     output:
         "folds.csv",
+    log:
+        "logs/folds.log",
+    benchmark:
+        "benchmarks/folds.tsv"
     params:
         n_folds=config["folds"]["n_folds"],
         seed=config["folds"]["seed"],
         n_species=N_SPECIES,
         clip_seconds=CLIP_SECONDS,
-    log:
-        "logs/folds.log",
-    benchmark:
-        "benchmarks/folds.tsv"
     script:
         "../workflow/scripts/assign_folds.py"
 
@@ -29,14 +29,14 @@ rule train_stage1:
         folds="folds.csv",
     output:
         "models/stage1/fold{fold}.pt",
-    params:
-        settings=stage1_settings(),
-        clip_seconds=CLIP_SECONDS,
-    threads: 2
     log:
         "logs/stage1/train_fold{fold}.log",
     benchmark:
         "benchmarks/stage1/train_fold{fold}.tsv"
+    threads: 2
+    params:
+        settings=stage1_settings(),
+        clip_seconds=CLIP_SECONDS,
     script:
         "../workflow/scripts/train.py"
 
@@ -44,20 +44,23 @@ rule train_stage1:
 rule predict:
     input:
         model="models/{stage}/fold{fold}.pt",
-        features="features/{split}",
+        train="features/train",
+        test="features/test",
     output:
-        "predictions/{stage}/fold{fold}_{split}.parquet",
+        train="predictions/{stage}/fold{fold}_train.parquet",
+        test="predictions/{stage}/fold{fold}_test.parquet",
+    log:
+        "logs/{stage}/predict_fold{fold}.log",
+    benchmark:
+        "benchmarks/{stage}/predict_fold{fold}.tsv"
+    threads: 2
     params:
         window=config["windows"]["window"],
-        cover=lambda w: config["windows"]["cover" if w.split == "train" else "test_cover"],
+        cover=config["windows"]["cover"],
+        test_cover=config["windows"]["test_cover"],
         batch_size=config["predict"]["batch_size"],
         amp=config["model"]["amp"],
         device=config["model"]["device"],
-    threads: 2
-    log:
-        "logs/{stage}/predict_fold{fold}_{split}.log",
-    benchmark:
-        "benchmarks/{stage}/predict_fold{fold}_{split}.tsv"
     script:
         "../workflow/scripts/predict.py"
 
@@ -73,12 +76,12 @@ rule summarise_stage:
         oof="predictions/{stage}/oof.parquet",
         test="predictions/{stage}/test.parquet",
         scores="scores/{stage}.json",
-    params:
-        n_species=N_SPECIES,
-        clip_seconds=CLIP_SECONDS,
     log:
         "logs/{stage}/summarise.log",
     benchmark:
         "benchmarks/{stage}/summarise.tsv"
+    params:
+        n_species=N_SPECIES,
+        clip_seconds=CLIP_SECONDS,
     script:
         "../workflow/scripts/summarise_stage.py"

@@ -43,8 +43,9 @@ def test_tp_marks_positive_fp_negative_and_tp_wins_overlap():
 def test_pseudo_positive_never_overrides_a_rejection():
     fp = rows(("a", 0, 1, 0.0, 100, 0.4, 2000))
     labels = FrameLabels.from_annotations(rows(), fp, 1, 20, 2.0)
-    labels.add_pseudo(pd.DataFrame({"recording_id": ["a"], "species_id": [0], "start": [0],
-                                    "end": [10]}))
+    labels.add_pseudo(
+        pd.DataFrame({"recording_id": ["a"], "species_id": [0], "start": [0], "end": [10]})
+    )
     assert labels["a"][0, :5].tolist() == [-1] * 5
     assert labels["a"][0, 5:10].tolist() == [1] * 5 and labels["a"][0, 10:].tolist() == [0] * 10
 
@@ -57,7 +58,10 @@ def test_window_target_priority():
 def test_presence_matrix():
     table = rows(("a", 2, 1, 0, 0, 1, 1), ("b", 0, 1, 0, 0, 1, 1), ("x", 1, 1, 0, 0, 1, 1))
     assert presence_matrix(table, ["a", "b", "c"], 3).astype(int).tolist() == [
-        [0, 0, 1], [1, 0, 0], [0, 0, 0]]
+        [0, 0, 1],
+        [1, 0, 0],
+        [0, 0, 0],
+    ]
 
 
 def test_read_annotations_accepts_good_and_empty(tmp_path):

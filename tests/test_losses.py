@@ -7,8 +7,11 @@ from sedcycle.losses import clipwise_bce, masked_bce
 def test_masked_bce_ignores_unknown_pairs():
     logits = torch.tensor([[2.0, -1.0, 5.0], [0.5, 0.0, -3.0]])
     targets = torch.tensor([[1, -1, 0], [0, 0, 1]])
-    expected = (F.softplus(torch.tensor(-2.0)) + F.softplus(torch.tensor(-1.0))
-                + F.softplus(torch.tensor(3.0))) / 2
+    expected = (
+        F.softplus(torch.tensor(-2.0))
+        + F.softplus(torch.tensor(-1.0))
+        + F.softplus(torch.tensor(3.0))
+    ) / 2
     assert torch.isclose(masked_bce(logits, targets), expected)
     changed = logits.clone()
     changed[0, 2] = -50.0  # an unknown pair: loss must not move

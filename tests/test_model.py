@@ -29,8 +29,10 @@ def test_clipwise_is_attention_weighted_segment_logits(model):
 
 def test_checkpoint_round_trip(tmp_path, model):
     path = tmp_path / "m.pt"
-    torch.save({"model_spec": {"backbone": "resnet18", "n_species": 5},
-                "state_dict": model.state_dict()}, path)
+    torch.save(
+        {"model_spec": {"backbone": "resnet18", "n_species": 5}, "state_dict": model.state_dict()},
+        path,
+    )
     x = torch.rand(1, 128, 512)
     torch.testing.assert_close(load_model(path)(x)["clipwise"], model(x)["clipwise"])
 

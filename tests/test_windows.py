@@ -5,8 +5,16 @@ from sedcycle.windows import crop, split_windows, window_positions
 
 
 def test_rfcx_positions_match_the_source():
-    expected = [[0, 512], [463, 975], [926, 1438], [1389, 1901], [1852, 2364], [2315, 2827],
-                [2778, 3290], [3241, 3753]]
+    expected = [
+        [0, 512],
+        [463, 975],
+        [926, 1438],
+        [1389, 1901],
+        [1852, 2364],
+        [2315, 2827],
+        [2778, 3290],
+        [3241, 3753],
+    ]
     assert window_positions(3751, 512, 49).tolist() == expected
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ANNOTATION_COLUMNS = ["recording_id", "species_id", "songtype_id", "t_min", "f_min", "t_max", "f_max"]
+ANNOTATION_COLUMNS = [
+    "recording_id",
+    "species_id",
+    "songtype_id",
+    "t_min",
+    "f_min",
+    "t_max",
+    "f_max",
+]
 POSITIVE, NEGATIVE, UNKNOWN = 1, -1, 0
 
 
@@ -20,7 +28,8 @@ def read_annotations(path: str | Path, n_species: int, clip_seconds: float) -> p
     try:
         table = pd.read_csv(path, dtype={"recording_id": str})
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: empty file, expected the header {','.join(ANNOTATION_COLUMNS)}")
+        header = ",".join(ANNOTATION_COLUMNS)
+        raise ValueError(f"{path}: empty file, expected the header {header}") from None
     missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {ANNOTATION_COLUMNS}")
@@ -37,12 +46,16 @@ def read_annotations(path: str | Path, n_species: int, clip_seconds: float) -> p
     fail(converted.isna().any(axis=1), "non-numeric value")
     table[numeric] = converted
     species = table["species_id"]
-    fail((species != species.round()) | (species < 0) | (species >= n_species),
-         f"species_id outside 0..{n_species - 1}")
+    fail(
+        (species != species.round()) | (species < 0) | (species >= n_species),
+        f"species_id outside 0..{n_species - 1}",
+    )
     table["species_id"] = species.astype(int)
     fail(table["t_min"] > table["t_max"], "t_min > t_max")
-    fail((table["t_min"] < 0) | (table["t_min"] >= clip_seconds),
-         f"t_min outside the clip (0..{clip_seconds} s)")
+    fail(
+        (table["t_min"] < 0) | (table["t_min"] >= clip_seconds),
+        f"t_min outside the clip (0..{clip_seconds} s)",
+    )
     fail(table["t_max"] > clip_seconds + 1e-6, f"t_max past the end of the clip ({clip_seconds} s)")
     return table.drop_duplicates().reset_index(drop=True)
 
@@ -84,14 +97,14 @@ class FrameLabels:
     def _mark(self, rows: pd.DataFrame, value: int) -> None:
         first = time_to_frame(rows["t_min"].to_numpy(), self.n_frames, self.clip_seconds)
         last = time_to_frame(rows["t_max"].to_numpy(), self.n_frames, self.clip_seconds)
-        for rec, species, a, b in zip(rows["recording_id"], rows["species_id"], first, last):
-            self._row(rec)[species, a : b + 1] = value
+        species = rows["species_id"]
+        for rec, sp, a, b in zip(rows["recording_id"], species, first, last, strict=True):
+            self._row(rec)[sp, a : b + 1] = value
 
     def add_pseudo(self, pseudo: pd.DataFrame) -> None:
-        """Mark pseudo-positive windows (recording_id, species_id, start, end) as +1 where unknown."""
-        for rec, species, start, end in zip(
-            pseudo["recording_id"], pseudo["species_id"], pseudo["start"], pseudo["end"]
-        ):
+        """Mark pseudo-positive windows (recording_id, species_id, start, end) +1 where unknown."""
+        columns = [pseudo[c] for c in ("recording_id", "species_id", "start", "end")]
+        for rec, species, start, end in zip(*columns, strict=True):
             span = self._row(rec)[species, start : min(end, self.n_frames)]
             span[span == UNKNOWN] = POSITIVE
 

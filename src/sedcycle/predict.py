@@ -11,10 +11,7 @@ from tqdm import tqdm
 
 from sedcycle.clips import ClipStore
 from sedcycle.model import SEDModel
-
-
-def species_columns(n_species: int) -> list[str]:
-    return [f"s{i}" for i in range(n_species)]
+from sedcycle.tables import species_columns
 
 
 @torch.inference_mode()
@@ -38,10 +35,18 @@ def predict_windows(
     window = int(positions[0, 1] - positions[0, 0])
     jobs = [(rec, i, int(start)) for rec in recording_ids for i, (start, _) in enumerate(positions)]
     scores = np.zeros((len(jobs), model.n_species), dtype=np.float32)
-    for first in tqdm(range(0, len(jobs), batch_size), desc="predict", disable=not progress,
-                      file=sys.stderr, mininterval=5, ascii=True):
+    for first in tqdm(
+        range(0, len(jobs), batch_size),
+        desc="predict",
+        disable=not progress,
+        file=sys.stderr,
+        mininterval=5,
+        ascii=True,
+    ):
         batch = jobs[first : first + batch_size]
-        x = torch.from_numpy(np.stack([store.window(rec, start, window) for rec, _, start in batch]))
+        x = torch.from_numpy(
+            np.stack([store.window(rec, start, window) for rec, _, start in batch])
+        )
         with torch.autocast(device.type, torch.bfloat16, enabled=amp == "bf16"):
             framewise = model(x.to(device))["framewise"].float()
         probs = torch.sigmoid(framewise).cpu().numpy()  # [B, n_species, window]
@@ -53,9 +58,3 @@ def predict_windows(
     table.insert(0, "window", [i for _, i, _ in jobs])
     table.insert(0, "recording_id", [rec for rec, _, _ in jobs])
     return table
-
-
-def clip_scores(window_scores: pd.DataFrame) -> pd.DataFrame:
-    """Per-clip scores: max over a clip's windows. Index: recording_id, in first-seen order."""
-    species = [c for c in window_scores.columns if c.startswith("s") and c[1:].isdigit()]
-    return window_scores.groupby("recording_id", sort=False)[species].max()

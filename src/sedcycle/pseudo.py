@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sedcycle.predict import species_columns
+from sedcycle.tables import score_columns
 
 PSEUDO_COLUMNS = ["recording_id", "species_id", "start", "end", "votes"]
 
@@ -29,8 +29,7 @@ def pseudo_positives(
     for other in fold_scores[1:]:
         if not other[["recording_id", "window", "start"]].equals(keys):
             raise ValueError("fold predictions cover different recordings or windows")
-    n_species = sum(c.startswith("s") and c[1:].isdigit() for c in fold_scores[0].columns)
-    columns = species_columns(n_species)
+    columns = score_columns(fold_scores[0])
     votes = sum((table[columns].to_numpy() >= threshold).astype(np.int64) for table in fold_scores)
     rows, species = np.nonzero(votes >= min_votes)
     pseudo = pd.DataFrame(

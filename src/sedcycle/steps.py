@@ -16,18 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from sedcycle import audio, folds, metrics, synthetic
-from sedcycle.clips import ClipStore
+from sedcycle import metrics
 from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import FrameLabels, presence_matrix, read_annotations
-from sedcycle.model import load_model
-from sedcycle.predict import clip_scores, predict_windows
 from sedcycle.pseudo import pseudo_positives
 from sedcycle.submission import make_submission, mean_scores
-from sedcycle.train import TrainSettings, labelled_events, resolve_device, train_fold
-from sedcycle.windows import window_positions
+from sedcycle.tables import clip_scores
+
+# Steps that need torch (features, training, prediction) import it inside the function:
+# torch + timm cost ~5 s per job, which the light steps of the DAG should not pay.
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg")
 MANIFEST = "manifest.csv"
@@ -66,6 +64,8 @@ def feature_ids(features_dir: str | Path) -> list[str]:
 
 
 def make_synthetic(out_dir: str | Path, n_species: int, clip_seconds: float, **settings) -> None:
+    from sedcycle import synthetic
+
     synthetic.generate(Path(out_dir), n_species=n_species, clip_seconds=clip_seconds, **settings)
 
 
@@ -73,6 +73,10 @@ def extract(
     audio_dir: str | Path, out_dir: str | Path, clip_seconds: float, threads: int, **settings
 ) -> None:
     """Log-mel features of every recording in ``audio_dir`` plus ``manifest.csv``."""
+    import torch
+
+    from sedcycle import audio
+
     torch.set_num_threads(threads)
     ids = list_recordings(audio_dir)
     paths = {p.stem: p for p in Path(audio_dir).iterdir() if p.stem in set(ids)}
@@ -85,23 +89,44 @@ def extract(
 
 
 def make_folds(
-    tp_csv: str, fp_csv: str, features_dir: str, out_csv: str, n_species: int,
-    clip_seconds: float, n_folds: int, seed: int,
+    tp_csv: str,
+    fp_csv: str,
+    features_dir: str,
+    out_csv: str,
+    n_species: int,
+    clip_seconds: float,
+    n_folds: int,
+    seed: int,
 ) -> None:
+    from sedcycle.folds import assign_folds
+
     tp = read_annotations(tp_csv, n_species, clip_seconds)
     fp = read_annotations(fp_csv, n_species, clip_seconds)
-    table = folds.assign_folds(
+    table = assign_folds(
         tp, fp, feature_ids(features_dir), n_folds=n_folds, seed=seed, n_species=n_species
     )
     write_csv(table, out_csv, index=False)
 
 
 def train(
-    features_dir: str, tp_csv: str, fp_csv: str, folds_csv: str, fold: int, out_path: str,
-    settings: dict, clip_seconds: float, threads: int, pseudo: str | None = None,
+    features_dir: str,
+    tp_csv: str,
+    fp_csv: str,
+    folds_csv: str,
+    fold: int,
+    out_path: str,
+    settings: dict,
+    clip_seconds: float,
+    threads: int,
+    pseudo: str | None = None,
     init_from: str | None = None,
 ) -> None:
     """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels)."""
+    import torch
+
+    from sedcycle.clips import ClipStore
+    from sedcycle.train import TrainSettings, labelled_events, train_fold
+
     torch.set_num_threads(threads)
     known = {f.name for f in fields(TrainSettings)}
     unknown = set(settings) - known
@@ -123,16 +148,38 @@ def train(
 
 
 def predict(
-    model_path: str, features_dir: str, out_path: str, window: int, cover: int,
-    batch_size: int, amp: str, device: str, threads: int,
+    model_path: str,
+    features: dict[str, str],
+    outputs: dict[str, str],
+    window: int,
+    covers: dict[str, int],
+    batch_size: int,
+    amp: str,
+    device: str,
+    threads: int,
 ) -> None:
-    """Window scores of every recording of a features folder by one fold model."""
+    """Window scores of every recording of each features folder (split) by one fold model.
+
+    features, outputs, covers: per split name (train uses the training windows, test its
+    own overlap).
+    """
+    import torch
+
+    from sedcycle.clips import ClipStore
+    from sedcycle.model import load_model
+    from sedcycle.predict import predict_windows
+    from sedcycle.train import resolve_device
+    from sedcycle.windows import window_positions
+
     torch.set_num_threads(threads)
-    ids = feature_ids(features_dir)
-    store = ClipStore(features_dir, ids)
-    positions = window_positions(store.n_frames(ids[0]), window, cover)
     model = load_model(model_path, resolve_device(device))
-    write_parquet(predict_windows(model, store, ids, positions, batch_size, amp), out_path)
+    for split, features_dir in features.items():
+        ids = feature_ids(features_dir)
+        store = ClipStore(features_dir, ids)
+        positions = window_positions(store.n_frames(ids[0]), window, covers[split])
+        print(f"{split}: {len(ids)} recordings x {len(positions)} windows", file=sys.stderr)
+        scores = predict_windows(model, store, ids, positions, batch_size, amp)
+        write_parquet(scores, outputs[split])
 
 
 def evaluate(truth: np.ndarray, scores: np.ndarray) -> dict:
@@ -146,8 +193,15 @@ def evaluate(truth: np.ndarray, scores: np.ndarray) -> dict:
 
 
 def summarise_stage(
-    train_predictions: list[str], test_predictions: list[str], folds_csv: str, tp_csv: str,
-    n_species: int, clip_seconds: float, oof_out: str, test_out: str, scores_out: str,
+    train_predictions: list[str],
+    test_predictions: list[str],
+    folds_csv: str,
+    tp_csv: str,
+    n_species: int,
+    clip_seconds: float,
+    oof_out: str,
+    test_out: str,
+    scores_out: str,
     test_truth: str | None = None,
 ) -> None:
     """Out-of-fold and fold-averaged test clip scores of one stage, and their scores."""
@@ -161,8 +215,9 @@ def summarise_stage(
     write_parquet(test.reset_index(), test_out)
     tp = read_annotations(tp_csv, n_species, clip_seconds)
     labelled = [rec for rec in oof.index if rec in set(tp["recording_id"])]
-    result = {"oof_tp": evaluate(presence_matrix(tp, labelled, n_species),
-                                 oof.loc[labelled].to_numpy())}
+    result = {
+        "oof_tp": evaluate(presence_matrix(tp, labelled, n_species), oof.loc[labelled].to_numpy())
+    }
     if test_truth:
         result["test"] = score_against_truth(test, test_truth, n_species)
     write_json(result, scores_out)
@@ -194,8 +249,11 @@ def ensemble(
 
 
 def collect_scores(
-    stage_scores: dict[str, str], out_path: str, n_species: int,
-    ensemble_test: str | None = None, test_truth: str | None = None,
+    stage_scores: dict[str, str],
+    out_path: str,
+    n_species: int,
+    ensemble_test: str | None = None,
+    test_truth: str | None = None,
 ) -> None:
     """scores.json: every stage's scores, and the ensemble's test score when truth exists."""
     result = {stage: json.loads(Path(path).read_text()) for stage, path in stage_scores.items()}
@@ -203,4 +261,3 @@ def collect_scores(
         scores = pd.read_parquet(ensemble_test).set_index("recording_id")
         result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
     write_json(result, out_path)
-

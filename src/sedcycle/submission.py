@@ -29,6 +29,7 @@ def make_submission(scores: pd.DataFrame, sample_submission: str | Path) -> pd.D
     missing = sorted(set(sample["recording_id"]) - set(scores.index))
     if missing:
         raise ValueError(
-            f"{sample_submission}: {len(missing)} recording(s) have no prediction, e.g. {missing[:5]}"
+            f"{sample_submission}: {len(missing)} recording(s) have no prediction, "
+            f"e.g. {missing[:5]}"
         )
     return scores.loc[sample["recording_id"]].reset_index(names="recording_id")

@@ -32,12 +32,12 @@ frequency. Chirp species use songtype 4, all others songtype 1. All energy stays
 
 Labels (train only)
 -------------------
-* tp: sparse, as in RFCx. Every train recording with a call gets one guaranteed tp row for its
-  *focal* species, the present species with the fewest tp rows so far (this balances tp rows over
-  species like RFCx's ~50 per species); every other call is labelled with the probability that
-  makes about ``tp_fraction`` of the recording's calls labelled (never fewer than one). A species
-  that is present in train but still unlabelled at the end gets its first call labelled, so with
-  ``n_train`` >= ~``n_species / 2`` every species has tp rows.
+* tp: sparse, as in RFCx. Every train recording with a call gets one guaranteed tp row: the
+  loudest call of its *focal* species, the present species with the fewest tp rows so far (this
+  balances tp rows over species like RFCx's ~50 per species); every other call is labelled with
+  the probability that makes about ``tp_fraction`` of the recording's calls labelled (never
+  fewer than one). A species that is present in train but still unlabelled at the end gets its
+  first call labelled, so with ``n_train`` >= ~``n_species / 2`` every species has tp rows.
 * fp: "a template hit for species A that a person rejected". For each call of species B whose
   partner A is absent from the whole recording, an fp row for A at that call's time and frequency
   box is written with probability ``fp_fraction``; in addition Poisson(``fp_per_recording``)
@@ -55,11 +55,13 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.fft
 import soundfile as sf
 from scipy.signal import lfilter
 
@@ -92,7 +94,9 @@ _LOWPASS_HZ = (13500.0, 14000.0)  # cosine roll-off of all background noise
 _VIBRATO_DEPTH = 0.015  # relative f0 wobble of harmonic stacks
 _PAIR_RATIO = 1.3  # centre-frequency ratio of confusable partners
 _SLOT_CENTRES_HZ = (800.0, 9000.0)  # geometric range of the pair centres
-_BUZZ_EXTRA_DB = 6.0  # noise-band calls spread over every pixel of their band: give them more SNR
+# extra SNR for shapes whose energy is spread thin over the spectrogram's pixels (noise bands,
+# short elements, pulses), so that equal ``snr_db`` means roughly equal visibility
+_SHAPE_EXTRA_DB = {"buzz": 6.0, "chirp": 3.0, "trill": 2.0, "harmonic": 2.0}
 
 # shape -> (f_high / f_low span or None, species duration range s, rate range Hz).
 # rate means: harmonic = vibrato, trill = pulses/s, chirp = elements/s, buzz = AM rate.
@@ -245,6 +249,7 @@ def _plan_clip(
 ) -> list[_Call]:
     """Calls of ``species`` in one clip: each species' calls sit in separate equal segments."""
     calls = []
+    n_total = int(round(clip_seconds * sample_rate))
     for species_id in species:
         row = catalogue.iloc[species_id]
         n_calls = int(rng.integers(1, max_calls + 1))
@@ -257,9 +262,9 @@ def _plan_clip(
         for index, duration in enumerate(durations[:n_calls]):
             t_start = index * segment + rng.uniform(0.0, segment - duration)
             shift = rng.uniform(0.97, 1.03)  # individual pitch variation
-            start = int(round(t_start * sample_rate))
-            n_samples = int(round(duration * sample_rate))
-            n_total = int(round(clip_seconds * sample_rate))
+            # floors keep start + n_samples inside the segment: same-species calls never overlap
+            start = math.floor(t_start * sample_rate)
+            n_samples = math.floor(duration * sample_rate)
             start = min(start, n_total - n_samples)
             calls.append(
                 _Call(
@@ -329,15 +334,27 @@ def _synth_call(
         orders = np.arange(1, n_harmonics + 1)[:, None]
         wave = ((1.0 / orders**0.7) * np.sin(orders * phase)).sum(axis=0)
     elif shape == "buzz":
-        freqs = np.fft.rfftfreq(n, 1 / sr)
+        n_fft = scipy.fft.next_fast_len(n, real=True)  # call lengths can be prime: pad
+        freqs = np.fft.rfftfreq(n_fft, 1 / sr)
         band = _band_mask(freqs, f_low, f_high, edge=0.05 * (f_high - f_low))
-        spectrum = band * (rng.standard_normal(freqs.size) + 1j * rng.standard_normal(freqs.size))
-        wave = np.fft.irfft(spectrum, n)
+        white = rng.standard_normal(2 * freqs.size).view(np.complex128)
+        wave = scipy.fft.irfft(band * white, n_fft)[:n]
         wave *= 1.0 - 0.8 * (0.5 + 0.5 * np.sin(2 * np.pi * rate * t))  # buzzing AM
     else:
         raise ValueError(f"unknown call shape {shape!r}")
     wave *= _fade(n, int(min(0.1 * n, 0.05 * sr)))
-    return wave / (np.sqrt(np.mean(wave**2)) + 1e-12)
+    return wave / (_rms(wave) + 1e-12)
+
+
+def _sine(cycles_per_sample: float, phase_cycles: float, samples: np.ndarray) -> np.ndarray:
+    """float32 sin(2 pi (f k + phase)) over sample indices, wrapped to one cycle first (exact)."""
+    cycles = np.mod(samples * cycles_per_sample + phase_cycles, 1.0)
+    return np.sin(np.float32(2 * np.pi) * cycles.astype(np.float32))
+
+
+def _rms(wave: np.ndarray) -> float:
+    """Root mean square, accumulated in float64 (pairwise sum: deterministic, no BLAS)."""
+    return math.sqrt(float(np.mean(np.square(wave), dtype=np.float64)))
 
 
 def _band_mask(freqs: np.ndarray, f_low: float, f_high: float, edge: float) -> np.ndarray:
@@ -347,93 +364,113 @@ def _band_mask(freqs: np.ndarray, f_low: float, f_high: float, edge: float) -> n
     return (0.5 - 0.5 * np.cos(np.pi * rise)) * (0.5 - 0.5 * np.cos(np.pi * fall))
 
 
-def _lowpass(freqs: np.ndarray) -> np.ndarray:
-    """Gain [len(freqs)]: 1 below 13.5 kHz, cosine roll-off to 0 at 14 kHz."""
-    lo, hi = _LOWPASS_HZ
-    position = np.clip((freqs - lo) / (hi - lo), 0.0, 1.0)
-    return 0.5 + 0.5 * np.cos(np.pi * position)
+@dataclass(frozen=True)
+class _NoiseShapes:
+    """Spectral shapes shared by every clip of one length: rfft bins [n_total // 2 + 1]."""
+
+    n_total: int
+    sample_rate: int
+    freqs: np.ndarray  # Hz, float64
+    lowpass: np.ndarray  # 1 below 13.5 kHz, cosine roll-off to 0 at 14 kHz, float32
+    rain: np.ndarray  # rain colour (300 Hz high-pass, gentle tilt, lowpass), unit gain, float32
+    log_freq: np.ndarray  # ln(max(f, 100 Hz) / 1 kHz), float32: 1/f**alpha = exp(-alpha * log_freq)
+
+    @classmethod
+    def build(cls, n_total: int, sample_rate: int) -> _NoiseShapes:
+        freqs = np.fft.rfftfreq(n_total, 1 / sample_rate)
+        lo, hi = _LOWPASS_HZ
+        lowpass = 0.5 + 0.5 * np.cos(np.pi * np.clip((freqs - lo) / (hi - lo), 0.0, 1.0))
+        tilt = (np.maximum(freqs, 1000.0) / 1000.0) ** -0.25
+        rain = tilt * _band_mask(freqs, 300.0, sample_rate / 2, edge=200.0) * lowpass
+        rain /= np.sqrt(2.0 * np.sum(rain**2) / n_total)  # unit-variance white in -> unit RMS out
+        log_freq = np.log(np.maximum(freqs, 100.0) / 1000.0)
+        return cls(
+            n_total,
+            sample_rate,
+            freqs,
+            lowpass.astype(np.float32),
+            rain.astype(np.float32),
+            log_freq.astype(np.float32),
+        )
+
+    def noise(self, colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Complex64 spectrum [n_bins]: Gaussian white noise shaped by ``colour``, no DC."""
+        n_bins = self.freqs.size
+        white = rng.standard_normal(2 * n_bins, dtype=np.float32).view(np.complex64)
+        spectrum = white * colour
+        spectrum[0] = 0.0
+        return spectrum
 
 
 def _render_clip(
     calls: list[_Call],
     catalogue: pd.DataFrame,
-    n_total: int,
-    sample_rate: int,
+    shapes: _NoiseShapes,
     rain_probability: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Waveform [n_total] float32 in -1..1: background + rain + drones + calls."""
-    sr = sample_rate
-    freqs = np.fft.rfftfreq(n_total, 1 / sr)
-    lowpass = _lowpass(freqs)
-
-    def noise_spectrum(colour: np.ndarray) -> np.ndarray:
-        white = rng.standard_normal(freqs.size) + 1j * rng.standard_normal(freqs.size)
-        spectrum = colour * lowpass * white
-        spectrum[0] = 0.0
-        return spectrum
+    sr, n_total, freqs = shapes.sample_rate, shapes.n_total, shapes.freqs
+    clip_seconds = n_total / sr
 
     # coloured background, scaled to unit RMS; its band powers set every other level
     alpha = rng.uniform(0.5, 2.0)
     floor = 10 ** (rng.uniform(-35.0, -20.0) / 20)
-    background = noise_spectrum((np.maximum(freqs, 100.0) / 1000.0) ** (-alpha / 2) + floor)
-    bin_power = 2.0 * np.abs(background) ** 2 / n_total**2  # Parseval: mean square per bin
-    background /= math.sqrt(bin_power.sum())
-    cumulative = np.concatenate([[0.0], np.cumsum(bin_power / bin_power.sum())])
+    colour = np.exp(shapes.log_freq * np.float32(-alpha / 2)) + np.float32(floor)
+    background = shapes.noise(colour * shapes.lowpass, rng)
+    bin_power = np.square(np.abs(background), dtype=np.float64)  # Parseval: power per bin
+    cumulative = np.concatenate([[0.0], np.cumsum(bin_power)]) / bin_power.sum()
+    mix = scipy.fft.irfft(background, n_total)
+    mix /= np.float32(_rms(mix))
 
     def band_power(f_low: float, f_high: float) -> float:
+        """Share of the (unit) background power between f_low and f_high."""
         lo = np.searchsorted(freqs, f_low, side="left")
         hi = np.searchsorted(freqs, f_high, side="right")
         return max(cumulative[hi] - cumulative[lo], 1e-12)
 
-    mix = np.fft.irfft(background, n_total)
-    t = np.arange(n_total) / sr
-    clip_seconds = n_total / sr
-
     if rng.random() < rain_probability:
-        rain_colour = (np.maximum(freqs, 1000.0) / 1000.0) ** -0.25 * _band_mask(
-            freqs, 300.0, sr / 2, edge=200.0
-        )
-        rain = np.fft.irfft(noise_spectrum(rain_colour), n_total)
-        rain /= np.sqrt(np.mean(rain**2))
-        envelope = np.zeros(n_total)
+        envelope = np.zeros(n_total, dtype=np.float32)
         for _ in range(int(rng.integers(1, 4))):
             seconds = min(rng.uniform(2.0, 10.0), clip_seconds)
             first = int(rng.uniform(0.0, clip_seconds - seconds) * sr)
             length = int(seconds * sr)
-            burst = 10 ** (rng.uniform(0.0, 12.0) / 20) * _fade(length, int(0.5 * sr))
+            burst = 10 ** (rng.uniform(-8.0, 4.0) / 20) * _fade(length, int(0.5 * sr))
             envelope[first : first + length] = np.maximum(envelope[first : first + length], burst)
         drops = np.zeros(n_total)
         n_drops = int(rng.poisson(40.0 * clip_seconds))
         drops[rng.integers(0, n_total, n_drops)] = rng.exponential(1.0, n_drops)
         crackle = lfilter([1.0], [1.0, -math.exp(-1.0 / (0.004 * sr))], drops)  # 4 ms decays
-        mix += rain * envelope * (0.6 + crackle / (crackle.std() + 1e-12))
+        crackle = (1.0 + 0.5 * crackle / (crackle.std() + 1e-12)).astype(np.float32)
+        # modulate white noise, then colour it: the drop clicks stay below the 14 kHz limit
+        rain = rng.standard_normal(n_total, dtype=np.float32) * envelope * crackle
+        mix += scipy.fft.irfft(scipy.fft.rfft(rain) * shapes.rain, n_total)
 
     for _ in range(int(rng.choice(3, p=[0.4, 0.4, 0.2]))):  # insect drones
         frequency = rng.uniform(2500.0, 12500.0)
         length = int(rng.uniform(0.3, 1.0) * n_total)
         first = int(rng.integers(0, n_total - length + 1))
         depth, am_rate = rng.uniform(0.3, 0.8), rng.uniform(15.0, 60.0)
-        span = t[:length]
-        tone = np.sin(2 * np.pi * frequency * span + rng.uniform(0, 2 * np.pi))
-        tone *= 1.0 - depth * (0.5 + 0.5 * np.sin(2 * np.pi * am_rate * span))
+        samples = np.arange(length)
+        tone = _sine(frequency / sr, rng.uniform(0.0, 1.0), samples)
+        tone *= 1.0 - depth * (0.5 + 0.5 * _sine(am_rate / sr, 0.0, samples))
         tone *= _fade(length, int(0.5 * sr))
         level = band_power(frequency - 150.0, frequency + 150.0) * 10 ** (rng.uniform(8, 20) / 10)
-        mix[first : first + length] += math.sqrt(level) * tone / np.sqrt(np.mean(tone**2))
+        mix[first : first + length] += math.sqrt(level) * tone / _rms(tone)
 
     for call in calls:
         row = catalogue.iloc[call.species_id]
         shape = row["shape"]
         wave = _synth_call(shape, call, row["rate"], int(row["n_harmonics"]), sr, rng)
-        snr_db = call.snr_db + (_BUZZ_EXTRA_DB if shape == "buzz" else 0.0)
+        snr_db = call.snr_db + _SHAPE_EXTRA_DB.get(shape, 0.0)
         amplitude = math.sqrt(band_power(call.f_low, call.f_high) * 10 ** (snr_db / 10))
         mix[call.start : call.start + call.n_samples] += amplitude * wave
 
     mix *= 10 ** (rng.uniform(-42.0, -28.0) / 20)  # random recording level
-    peak = np.abs(mix).max()
+    peak = float(np.abs(mix).max())
     if peak > 0.9:
         mix *= 0.9 / peak
-    return mix.astype(np.float32)
+    return mix.astype(np.float32, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,7 +480,10 @@ def _render_clip(
 def _truth_table(
     plans: dict[str, list[_Call]], ids: list[str], sample_rate: int, clip_seconds: float
 ) -> pd.DataFrame:
-    """Every planned call of ``ids`` as a truth row (rounded like the csv files)."""
+    """Every planned call of ``ids`` as a truth row (rounded like the csv files).
+
+    Carries an extra ``snr_db`` column for labelling; it is dropped before writing.
+    """
     rows = []
     for recording_id in ids:
         for call in plans[recording_id]:
@@ -455,9 +495,10 @@ def _truth_table(
                     "t_max": _round_time((call.start + call.n_samples) / sample_rate, clip_seconds),
                     "f_min": _grid_down(call.f_low),
                     "f_max": _grid_up(call.f_high),
+                    "snr_db": call.snr_db,
                 }
             )
-    table = pd.DataFrame(rows, columns=list(TRUTH_COLUMNS))
+    table = pd.DataFrame(rows, columns=[*TRUTH_COLUMNS, "snr_db"])
     return _sorted(table.astype({"species_id": np.int64}), ["recording_id", "t_min", "species_id"])
 
 
@@ -498,7 +539,8 @@ def _label_tp(
         present = present[rng.permutation(present.size)]  # random tie break
         focal = present[np.argmin(tp_count[present])]
         focal_rows = rows[species == focal]
-        chosen = focal_rows[int(rng.integers(focal_rows.size))]
+        # the guaranteed label is the focal species' loudest call: people verify what stands out
+        chosen = focal_rows[np.argmax(truth["snr_db"].to_numpy()[focal_rows])]
         labelled[chosen] = True
         others = rows[rows != chosen]
         if others.size:
@@ -612,6 +654,7 @@ def generate(
     snr_db: tuple[float, float] = (0.0, 12.0),
     rain_probability: float = 0.3,
     clean: bool = False,
+    n_jobs: int = 1,
 ) -> None:
     """Write a synthetic RFCx-layout data set with hidden truth to ``out_dir``.
 
@@ -619,7 +662,8 @@ def generate(
     range of a call's power over the background's power in the call's band. ``clean=True``
     deletes ``*.flac`` files in ``out_dir/train`` and ``out_dir/test`` that this data set does
     not contain; otherwise their presence raises ValueError (a mixed folder would corrupt the
-    data set). Same arguments -> byte-identical files.
+    data set). ``n_jobs`` threads render clips in parallel; the bytes do not depend on it.
+    Same arguments -> byte-identical files.
     """
     _check_int("n_train", n_train, 1)
     _check_int("n_test", n_test, 1)
@@ -633,6 +677,7 @@ def generate(
     _check_int("max_species_per_clip", max_species_per_clip, 0, n_species)
     _check_int("max_calls_per_species", max_calls_per_species, 1, 100)
     _check_float("rain_probability", rain_probability, 0.0, 1.0)
+    _check_int("n_jobs", n_jobs, 1, 256)
     if not isinstance(snr_db, (tuple, list)) or len(snr_db) != 2:
         raise ValueError(f"snr_db must be a (low, high) pair, got {snr_db!r}")
     for bound in snr_db:
@@ -672,17 +717,23 @@ def generate(
         train_truth, train_ids, catalogue, fp_fraction, fp_per_recording, clip_seconds, label_rng
     )
 
+    shapes = _NoiseShapes.build(n_total, sample_rate)
     stream_of = {recording_id: index for index, recording_id in enumerate(ids)}
+
+    def render_and_write(recording_id: str, path: Path) -> None:
+        # one random stream per recording: clips are independent, so threads keep the bytes
+        clip_rng = np.random.default_rng([seed, 2, stream_of[recording_id]])
+        wave = _render_clip(plans[recording_id], catalogue, shapes, rain_probability, clip_rng)
+        _write_flac(wave, path, sample_rate)
+
+    jobs = []
     for split, split_ids in (("train", train_ids), ("test", test_ids)):
         folder = out_dir / split
         _prepare_folder(folder, set(split_ids), clean)
-        for recording_id in split_ids:
-            # one stream per recording (by its index in id order) so clips are independent
-            clip_rng = np.random.default_rng([seed, 2, stream_of[recording_id]])
-            wave = _render_clip(
-                plans[recording_id], catalogue, n_total, sample_rate, rain_probability, clip_rng
-            )
-            _write_flac(wave, folder / f"{recording_id}.flac", sample_rate)
+        jobs += [(recording_id, folder / f"{recording_id}.flac") for recording_id in split_ids]
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:  # numpy, FFT and libsndfile drop the GIL
+        for future in [pool.submit(render_and_write, *job) for job in jobs]:
+            future.result()
 
     submission = pd.DataFrame({"recording_id": test_ids})
     for species_id in range(n_species):
@@ -690,5 +741,5 @@ def generate(
     _write_csv(tp, out_dir / "train_tp.csv")
     _write_csv(fp, out_dir / "train_fp.csv")
     _write_csv(submission, out_dir / "sample_submission.csv")
-    _write_csv(train_truth, out_dir / "train_truth.csv")
-    _write_csv(test_truth, out_dir / "test_truth.csv")
+    _write_csv(train_truth[list(TRUTH_COLUMNS)], out_dir / "train_truth.csv")
+    _write_csv(test_truth[list(TRUTH_COLUMNS)], out_dir / "test_truth.csv")

@@ -58,8 +58,11 @@ def labelled_events(
     first = time_to_frame(events["t_min"].to_numpy(), n_frames, clip_seconds)
     last = time_to_frame(events["t_max"].to_numpy(), n_frames, clip_seconds)
     return pd.DataFrame(
-        {"recording_id": events["recording_id"], "centre": (first + last) // 2,
-         "is_tp": events["is_tp"]}
+        {
+            "recording_id": events["recording_id"],
+            "centre": (first + last) // 2,
+            "is_tp": events["is_tp"],
+        }
     )
 
 
@@ -86,7 +89,8 @@ def sample_epoch(
     window, last_start = settings.window, max(n_frames - settings.window, 0)
     # by default each chosen event is cropped once an epoch; a fixed size draws with replacement
     picks = (
-        rng.permutation(len(chosen)) if settings.samples_per_epoch is None
+        rng.permutation(len(chosen))
+        if settings.samples_per_epoch is None
         else rng.integers(0, len(chosen), n_samples)
     )
     plan = []
@@ -123,7 +127,10 @@ def train_fold(
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     model = SEDModel(
-        settings.backbone, settings.n_species, settings.pretrained, settings.pretrained_path,
+        settings.backbone,
+        settings.n_species,
+        settings.pretrained,
+        settings.pretrained_path,
         channels_last=settings.channels_last,
     ).to(device)
     if init_from:
@@ -135,8 +142,10 @@ def train_fold(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=settings.epochs * steps_per_epoch
     )
-    loss_fn = clipwise_bce if settings.loss == "clipwise" else (
-        lambda logits, y: masked_bce(logits, y, settings.scale_positives)
+    loss_fn = (
+        clipwise_bce
+        if settings.loss == "clipwise"
+        else (lambda logits, y: masked_bce(logits, y, settings.scale_positives))
     )
     history: list[dict] = []
     start_epoch = 0
@@ -155,9 +164,16 @@ def train_fold(
     for epoch in range(start_epoch, settings.epochs):
         plan = sample_epoch(events, recording_ids, n_frames, settings, epoch)
         model.train()
-        total, bar = 0.0, tqdm(
-            range(0, len(plan), settings.batch_size), desc=f"{out_path.name} epoch {epoch + 1}",
-            disable=not progress, file=sys.stderr, mininterval=5, ascii=True,
+        total, bar = (
+            0.0,
+            tqdm(
+                range(0, len(plan), settings.batch_size),
+                desc=f"{out_path.name} epoch {epoch + 1}",
+                disable=not progress,
+                file=sys.stderr,
+                mininterval=5,
+                ascii=True,
+            ),
         )
         for first in bar:
             batch = plan[first : first + settings.batch_size]
@@ -176,18 +192,27 @@ def train_fold(
         history.append(
             {"epoch": epoch + 1, "loss": total / len(plan), "lr": scheduler.get_last_lr()[0]}
         )
-        print(f"epoch {epoch + 1}/{settings.epochs} loss {history[-1]['loss']:.4f}",
-              file=sys.stderr)
+        print(
+            f"epoch {epoch + 1}/{settings.epochs} loss {history[-1]['loss']:.4f}", file=sys.stderr
+        )
         if settings.resume:
             save_atomic(
-                {"settings": asdict(settings), "state_dict": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "history": history},
+                {
+                    "settings": asdict(settings),
+                    "state_dict": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "history": history,
+                },
                 epoch_path,
             )
     save_atomic(
-        {"model_spec": model_spec(model), "state_dict": model.state_dict(),
-         "settings": asdict(settings), "history": history},
+        {
+            "model_spec": model_spec(model),
+            "state_dict": model.state_dict(),
+            "settings": asdict(settings),
+            "history": history,
+        },
         out_path,
     )
     epoch_path.unlink(missing_ok=True)

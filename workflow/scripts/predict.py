@@ -1,7 +1,17 @@
-"""Snakemake adapter: window scores of one split by one fold model."""
+"""Snakemake adapter: window scores of the train and test splits by one fold model."""
 
 from sedcycle.steps import log_to, predict
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):
-    predict(sm.input.model, sm.input.features, sm.output[0], threads=sm.threads, **sm.params)
+    predict(
+        sm.input.model,
+        features={"train": sm.input.train, "test": sm.input.test},
+        outputs={"train": sm.output.train, "test": sm.output.test},
+        window=sm.params.window,
+        covers={"train": sm.params.cover, "test": sm.params.test_cover},
+        batch_size=sm.params.batch_size,
+        amp=sm.params.amp,
+        device=sm.params.device,
+        threads=sm.threads,
+    )

@@ -1,0 +1,79 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sedcycle.clips import ClipStore
+from sedcycle.model import SEDModel
+from sedcycle.predict import predict_windows
+from sedcycle.pseudo import pseudo_positives
+from sedcycle.submission import make_submission, mean_scores
+from sedcycle.tables import clip_scores
+from sedcycle.windows import window_positions
+
+IDS = [f"rec{i}" for i in range(6)]
+
+
+def test_batched_prediction_equals_one_window_at_a_time(feature_dir):
+    torch.manual_seed(0)
+    model = SEDModel("mobilenetv3_small_050", n_species=3).eval()
+    store = ClipStore(feature_dir, IDS)
+    positions = window_positions(300, 128, 28)  # 3 windows, the last padded
+    table = predict_windows(model, store, IDS, positions, batch_size=5, progress=False)
+    assert len(table) == 6 * 3
+    assert table.columns.tolist() == ["recording_id", "window", "start", "s0", "s1", "s2"]
+    rec, start = "rec3", int(positions[-1, 0])
+    with torch.inference_mode():
+        x = torch.from_numpy(store.window(rec, start, 128))[None]
+        expected = torch.sigmoid(model(x)["framewise"])[0, :, : 300 - start].amax(-1).numpy()
+    row = table[(table.recording_id == rec) & (table.start == start)]
+    np.testing.assert_allclose(row[["s0", "s1", "s2"]].to_numpy()[0], expected, atol=1e-5)
+
+
+def window_table(scores):
+    return pd.DataFrame(
+        {
+            "recording_id": ["a", "a", "b", "b"],
+            "window": [0, 1, 0, 1],
+            "start": [0, 100, 0, 100],
+            "s0": scores[0],
+            "s1": scores[1],
+        }
+    )
+
+
+def test_clip_scores_take_the_max_over_windows():
+    table = clip_scores(window_table([[0.1, 0.9, 0.3, 0.2], [0.0, 0.1, 0.7, 0.8]]))
+    assert table.index.tolist() == ["a", "b"]
+    assert table.to_numpy().tolist() == [[0.9, 0.1], [0.3, 0.8]]
+
+
+def test_pseudo_positives_need_enough_votes():
+    tables = [
+        window_table([[0.6, 0.1, 0.1, 0.1], [0.1, 0.1, 0.9, 0.1]]),
+        window_table([[0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.2, 0.1]]),
+        window_table([[0.2, 0.1, 0.1, 0.1], [0.1, 0.1, 0.5, 0.1]]),
+    ]
+    pseudo = pseudo_positives(tables, window=100, threshold=0.5, min_votes=2)
+    assert pseudo.to_dict("records") == [
+        {"recording_id": "a", "species_id": 0, "start": 0, "end": 100, "votes": 2},
+        {"recording_id": "b", "species_id": 1, "start": 0, "end": 100, "votes": 2},
+    ]
+    assert len(pseudo_positives(tables, 100, 0.5, 3)) == 0
+    with pytest.raises(ValueError, match="min_votes"):
+        pseudo_positives(tables, 100, 0.5, 4)
+
+
+def test_submission_follows_sample_order(tmp_path):
+    sample = tmp_path / "sample_submission.csv"
+    pd.DataFrame({"recording_id": ["b", "a"], "s0": 0, "s1": 0}).to_csv(sample, index=False)
+    one = pd.DataFrame(
+        {"s0": [0.2, 0.4], "s1": [0.0, 1.0]}, index=pd.Index(["a", "b"], name="recording_id")
+    )
+    two = one.loc[["b", "a"]] * 0.5
+    scores = mean_scores([one, two])
+    submission = make_submission(scores, sample)
+    assert submission["recording_id"].tolist() == ["b", "a"]
+    np.testing.assert_allclose(submission[["s0", "s1"]].to_numpy(), [[0.3, 0.75], [0.15, 0.0]])
+    with pytest.raises(ValueError, match="no prediction"):
+        make_submission(scores.loc[["a"]], sample)

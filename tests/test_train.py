@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+import torch
+
+from sedcycle import train as train_module
+from sedcycle.clips import ClipStore
+from sedcycle.labels import FrameLabels
+from sedcycle.model import load_model
+from sedcycle.train import TrainSettings, labelled_events, sample_epoch, train_fold
+
+from .conftest import CLIP_SECONDS, N_FRAMES, N_SPECIES
+
+IDS = [f"rec{i}" for i in range(6)]
+
+
+def settings(**overrides):
+    base = dict(
+        backbone="mobilenetv3_small_050",
+        n_species=N_SPECIES,
+        window=128,
+        epochs=2,
+        batch_size=4,
+        lr=1e-3,
+        seed=3,
+        loss="masked",
+        labelled_crop_prob=1.0,
+    )
+    return TrainSettings(**{**base, **overrides})
+
+
+def setup(feature_dir, annotations):
+    tp, fp = annotations
+    store = ClipStore(feature_dir, IDS)
+    labels = FrameLabels.from_annotations(tp, fp, N_SPECIES, N_FRAMES, CLIP_SECONDS)
+    return store, labels, labelled_events(tp, fp, N_FRAMES, CLIP_SECONDS)
+
+
+def test_store_scales_clip_to_unit_range_and_pads(feature_dir):
+    store = ClipStore(feature_dir, IDS)
+    window = store.window("rec0", 250, 128)
+    assert window.dtype == np.float32 and window.shape == (32, 128)
+    assert window.min() >= 0 and window.max() <= 1
+    assert (window[:, 50:] == 0).all()  # frames past 300 are padding
+
+
+def test_store_names_missing_features(feature_dir):
+    with pytest.raises(FileNotFoundError, match="nope.npy"):
+        ClipStore(feature_dir, ["nope"])
+
+
+def test_event_crops_contain_the_event_and_are_seeded(annotations):
+    tp, fp = annotations
+    events = labelled_events(tp, fp, N_FRAMES, CLIP_SECONDS)
+    plan = sample_epoch(events, IDS, N_FRAMES, settings(fp_fraction=1.0), epoch=0)
+    assert len(plan) == len(tp) + len(fp)
+    centres = dict(zip(events["recording_id"], events["centre"], strict=True))
+    for rec, start in plan:
+        assert start <= centres[rec] < start + 128 and 0 <= start <= N_FRAMES - 128
+    assert plan == sample_epoch(events, IDS, N_FRAMES, settings(fp_fraction=1.0), epoch=0)
+    assert plan != sample_epoch(events, IDS, N_FRAMES, settings(fp_fraction=1.0), epoch=1)
+
+
+def test_fp_fraction_and_random_crops(annotations):
+    tp, fp = annotations
+    events = labelled_events(tp, fp, N_FRAMES, CLIP_SECONDS)
+    assert len(sample_epoch(events, IDS, N_FRAMES, settings(fp_fraction=0.0), 0)) == len(tp)
+    plan = sample_epoch(
+        events, IDS, N_FRAMES, settings(labelled_crop_prob=0.0, samples_per_epoch=50), 0
+    )
+    assert len(plan) == 50 and {rec for rec, _ in plan} - set(events["recording_id"])
+
+
+def test_training_learns_and_checkpoint_loads(tmp_path, feature_dir, annotations):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    history = train_fold(
+        settings(epochs=5, loss="clipwise", samples_per_epoch=48, batch_size=8),
+        store,
+        labels,
+        events,
+        IDS,
+        out,
+        progress=False,
+    )
+    assert [h["epoch"] for h in history] == list(range(1, 6))
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert not out.with_name("fold0.pt.epoch").exists()
+    model = load_model(out)
+    x = torch.from_numpy(np.stack([store.window("rec0", 60, 128), store.window("rec1", 60, 128)]))
+    probs = torch.sigmoid(model(x)["clipwise"])[:, 0]
+    assert probs[0] > probs[1]  # the clip with species 0's call scores higher
+
+
+def test_killed_training_resumes_to_the_same_weights(
+    tmp_path, feature_dir, annotations, monkeypatch
+):
+    store, labels, events = setup(feature_dir, annotations)
+    full = tmp_path / "full.pt"
+    train_fold(settings(), store, labels, events, IDS, full, progress=False)
+
+    resumed = tmp_path / "resumed.pt"
+    real_sample = train_module.sample_epoch
+
+    def die_in_second_epoch(events, ids, n_frames, s, epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed")
+        return real_sample(events, ids, n_frames, s, epoch)
+
+    monkeypatch.setattr(train_module, "sample_epoch", die_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_fold(settings(), store, labels, events, IDS, resumed, progress=False)
+    assert not resumed.exists() and resumed.with_name("resumed.pt.epoch").exists()
+    monkeypatch.setattr(train_module, "sample_epoch", real_sample)
+    history = train_fold(settings(), store, labels, events, IDS, resumed, progress=False)
+    assert len(history) == 2
+    a, b = torch.load(full)["state_dict"], torch.load(resumed)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
