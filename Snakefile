@@ -23,6 +23,13 @@ TEST_TRUTH = f"{DATA}/test_truth.csv"
 HAS_TEST_TRUTH = SYNTHETIC or os.path.exists(TEST_TRUTH)
 
 
+wildcard_constraints:
+    split="train|test",
+    fold=r"\d+",
+    round=r"[1-9]\d*",
+    stage=r"stage1|round[1-9]\d*",
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/features.smk"

@@ -1,11 +1,4 @@
-# Helpers shared by the rule files: stage names, per-round settings, training settings.
-
-
-wildcard_constraints:
-    split="train|test",
-    fold=r"\d+",
-    round=r"[1-9]\d*",
-    stage=r"stage1|round[1-9]\d*",
+# Helper functions for the .smk files: stage names, per-round and training settings.
 
 
 def round_config(round_number):

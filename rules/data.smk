@@ -21,5 +21,7 @@ if SYNTHETIC:
             seed=config["data"]["synthetic"]["seed"],
             n_species=N_SPECIES,
             clip_seconds=CLIP_SECONDS,
+        conda:
+            "../envs/audio.yaml"
         script:
             "../workflow/scripts/make_synthetic.py"

@@ -12,5 +12,7 @@ rule ensemble:
         "logs/ensemble.log",
     benchmark:
         "benchmarks/ensemble.tsv"
+    conda:
+        "../envs/tables.yaml"
     script:
         "../workflow/scripts/ensemble.py"

@@ -14,5 +14,7 @@ rule features:
     params:
         features=config["features"],
         clip_seconds=CLIP_SECONDS,
+    conda:
+        "../envs/audio.yaml"
     script:
         "../workflow/scripts/extract_features.py"

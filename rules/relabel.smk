@@ -18,6 +18,8 @@ rule pseudo_labels:
         window=config["windows"]["window"],
         threshold=lambda w: round_config(int(w.round))["pseudo_threshold"],
         min_votes=lambda w: round_config(int(w.round))["pseudo_min_votes"],
+    conda:
+        "../envs/tables.yaml"
     script:
         "../workflow/scripts/pseudo_labels.py"
 
@@ -46,5 +48,7 @@ rule train_round:
     params:
         settings=lambda w: round_settings(int(w.round)),
         clip_seconds=CLIP_SECONDS,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/train.py"

@@ -15,5 +15,7 @@ rule scores:
     params:
         stages=STAGES,
         n_species=N_SPECIES,
+    conda:
+        "../envs/tables.yaml"
     script:
         "../workflow/scripts/collect_scores.py"

@@ -17,6 +17,8 @@ rule folds:
         seed=config["folds"]["seed"],
         n_species=N_SPECIES,
         clip_seconds=CLIP_SECONDS,
+    conda:
+        "../envs/tables.yaml"
     script:
         "../workflow/scripts/assign_folds.py"
 
@@ -37,6 +39,8 @@ rule train_stage1:
     params:
         settings=stage1_settings(),
         clip_seconds=CLIP_SECONDS,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/train.py"
 
@@ -61,6 +65,8 @@ rule predict:
         batch_size=config["predict"]["batch_size"],
         amp=config["model"]["amp"],
         device=config["model"]["device"],
+    conda:
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/predict.py"
 
@@ -83,5 +89,7 @@ rule summarise_stage:
     params:
         n_species=N_SPECIES,
         clip_seconds=CLIP_SECONDS,
+    conda:
+        "../envs/tables.yaml"
     script:
         "../workflow/scripts/summarise_stage.py"
