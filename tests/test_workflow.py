@@ -1,9 +1,12 @@
 """The DAG end to end on a tiny config, and what a config change reruns."""
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -37,15 +40,18 @@ def snakemake(workdir, *args, configs=(), check=True):
     return result
 
 
-def planned_jobs(workdir, configs=()):
-    """Rule -> job count that a dry run would execute."""
-    output = snakemake(workdir, "--dry-run", configs=configs).stdout
-    if "Nothing to be done" in output:
+def job_counts(output):
+    """Rule -> job count from the "Job stats" table Snakemake prints before running."""
+    if "Job stats:" not in output:
         return {}
     table = output[output.index("Job stats:") :]
-    return {
-        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"
-    }
+    table = table[: table.index("total")]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def planned_jobs(workdir, configs=()):
+    """Rule -> job count that a dry run would execute."""
+    return job_counts(snakemake(workdir, "--dry-run", configs=configs).stdout)
 
 
 def write_config(path, overrides):
@@ -139,3 +145,91 @@ def test_unknown_ensemble_stage_is_refused(tmp_path):
     bad = write_config(tmp_path / "e.yaml", {"ensemble": {"stages": ["round7"]}})
     result = snakemake(tmp_path, "--dry-run", configs=[bad], check=False)
     assert result.returncode != 0 and "round7" in result.stdout + result.stderr
+
+
+MICRO = REPO / "tests" / "data" / "micro.yaml"
+
+
+def run_micro(workdir, *args):
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "1",
+        "--configfile",
+        str(MICRO),
+        *args,
+    ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def pids_writing(log_path):
+    """Processes holding ``log_path`` open (the job's python process writes its log)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            targets = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
+        except OSError:
+            continue
+        if str(log_path) in targets:
+            found.append(int(proc.name))
+    return found
+
+
+def test_killed_training_job_reruns_alone_and_gives_the_same_submission(tmp_path):
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    clean.mkdir()
+    killed.mkdir()
+    assert run_micro(clean).wait(timeout=600) == 0
+
+    log = killed / "logs/stage1/train_fold1.log"
+    runner = run_micro(killed)
+    deadline = time.time() + 600
+    while time.time() < deadline:  # wait until fold 1 has finished one epoch, then SIGKILL it
+        if log.exists() and "epoch 1/3" in log.read_text() and pids_writing(log):
+            break
+        time.sleep(0.2)
+    victims = pids_writing(log)
+    assert victims, "training job of fold 1 never reached its first epoch"
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    output = runner.communicate(timeout=600)[0]
+    assert runner.returncode != 0, output
+    assert not (killed / "models/stage1/fold1.pt").exists()
+    assert (killed / "models/stage1/fold1.pt.epoch").exists()  # progress survived the kill
+
+    finished_before = {p: p.stat().st_mtime_ns for p in killed.glob("models/*/*.pt")}
+    rerun = run_micro(killed, "--rerun-incomplete")
+    output = rerun.communicate(timeout=600)[0]
+    assert rerun.returncode == 0, output
+    assert "resuming" in log.read_text()
+    assert all(p.stat().st_mtime_ns == t for p, t in finished_before.items())  # not redone
+    assert job_counts(output)["train_stage1"] == 2 - len(finished_before)
+    assert (killed / "submission.csv").read_bytes() == (clean / "submission.csv").read_bytes()
+
+    # The stale-output trap (snakemake issue 1978): change a setting, fail a job of the
+    # changed round, and the old submission must not pass for current on the next run.
+    checkpoint = clean / "models/stage1/fold0.pt"
+    saved, stat = checkpoint.read_bytes(), checkpoint.stat()
+    checkpoint.write_bytes(b"corrupt")  # round 1 fold 0 fine-tunes this file: it must fail
+    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    change = tmp_path / "change.yaml"
+    change.write_text("relabel: {lr: 1.0e-4}\n")
+    old_submission = (clean / "submission.csv").read_bytes()
+    failed = run_micro(clean, "--configfile", str(MICRO), str(change))
+    output = failed.communicate(timeout=600)[0]
+    assert failed.returncode != 0 and "train_round" in output
+    assert "models/stage1/fold0.pt: not a" in (clean / "logs/round1/train_fold0.log").read_text()
+    checkpoint.write_bytes(saved)
+    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    dry = run_micro(clean, "--dry-run", "--configfile", str(MICRO), str(change))
+    planned = job_counts(dry.communicate(timeout=600)[0])
+    assert planned.get("train_round", 0) >= 1 and planned["ensemble"] == 1
+    fixed = run_micro(clean, "--configfile", str(MICRO), str(change))
+    assert fixed.wait(timeout=600) == 0
+    assert (clean / "submission.csv").read_bytes() != old_submission

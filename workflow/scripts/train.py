@@ -11,7 +11,8 @@ with log_to(sm.log[0]):
         sm.input.folds,
         fold=int(sm.wildcards.fold),
         out_path=sm.output[0],
-        settings=dict(sm.params.settings),
+        # resume only decides how the job recovers, not its result: kept out of params
+        settings={**sm.params.settings, "resume": sm.config["execution"]["resume_training"]},
         clip_seconds=sm.params.clip_seconds,
         threads=sm.threads,
         pseudo=sm.input.get("pseudo"),
