@@ -5,6 +5,7 @@ import pytest
 from sedcycle.labels import (
     ANNOTATION_COLUMNS,
     FrameLabels,
+    check_recordings,
     presence_matrix,
     read_annotations,
     time_to_frame,
@@ -69,6 +70,22 @@ def test_read_annotations_accepts_good_and_empty(tmp_path):
     assert read_annotations(good, 24, 60.0)["species_id"].tolist() == [3]
     empty = write(tmp_path, rows(), "train_fp.csv")
     assert read_annotations(empty, 24, 60.0).empty
+    zero = tmp_path / "zero.csv"
+    zero.write_bytes(b"")
+    assert read_annotations(zero, 24, 60.0).columns.tolist() == ANNOTATION_COLUMNS
+
+
+def test_duplicates_are_dropped_and_counted(tmp_path, capsys):
+    path = write(tmp_path, rows(*[("a", 3, 1, 1.0, 100.0, 2.0, 900.0)] * 3))
+    assert len(read_annotations(path, 24, 60.0)) == 1
+    assert "dropped 2 duplicate" in capsys.readouterr().err
+
+
+def test_recordings_without_audio_are_all_listed(tmp_path):
+    table = rows(("a", 1, 1, 0, 0, 1, 1), ("zz", 1, 1, 0, 0, 1, 1), ("yy", 1, 1, 0, 0, 1, 1))
+    with pytest.raises(ValueError, match=r"tp.csv: 2 recording\(s\) have no audio.*'yy', 'zz'"):
+        check_recordings(table, "tp.csv", ["a", "b"])
+    check_recordings(table.iloc[:1], "tp.csv", ["a"])
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +21,20 @@ POSITIVE, NEGATIVE, UNKNOWN = 1, -1, 0
 
 
 def read_annotations(path: str | Path, n_species: int, clip_seconds: float) -> pd.DataFrame:
-    """Read a train_tp.csv / train_fp.csv, checking every row; an empty file gives no rows.
+    """Read a train_tp.csv / train_fp.csv, checking every row.
 
-    Raises ValueError naming the file, the (1-based, header = line 1) line and the problem.
+    A header-only or 0-byte file gives no rows (the latter with a warning on stderr); exact
+    duplicate rows are dropped (counted on stderr). Raises ValueError naming the file, the
+    (1-based, header = line 1) line and the problem.
     """
     path = Path(path)
     try:
         table = pd.read_csv(path, dtype={"recording_id": str})
     except pd.errors.EmptyDataError:
-        header = ",".join(ANNOTATION_COLUMNS)
-        raise ValueError(f"{path}: empty file, expected the header {header}") from None
+        print(f"warning: {path} is empty (0 bytes): read as no rows", file=sys.stderr)
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in ANNOTATION_COLUMNS}).astype(
+            {"recording_id": str, "species_id": int}
+        )
     missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected {ANNOTATION_COLUMNS}")
@@ -56,8 +61,24 @@ def read_annotations(path: str | Path, n_species: int, clip_seconds: float) -> p
         (table["t_min"] < 0) | (table["t_min"] >= clip_seconds),
         f"t_min outside the clip (0..{clip_seconds} s)",
     )
-    fail(table["t_max"] > clip_seconds + 1e-6, f"t_max past the end of the clip ({clip_seconds} s)")
-    return table.drop_duplicates().reset_index(drop=True)
+    fail(
+        table["t_max"] > clip_seconds + 1e-6,
+        f"t_max past the end of the clip ({clip_seconds} s; is clip_seconds right?)",
+    )
+    unique = table.drop_duplicates().reset_index(drop=True)
+    if len(unique) < len(table):
+        print(f"{path}: dropped {len(table) - len(unique)} duplicate row(s)", file=sys.stderr)
+    return unique
+
+
+def check_recordings(table: pd.DataFrame, path: str | Path, audio_ids: list[str]) -> None:
+    """Raise ValueError listing every recording of an annotation file that has no audio."""
+    missing = sorted(set(table["recording_id"]) - set(audio_ids))
+    if missing:
+        raise ValueError(
+            f"{path}: {len(missing)} recording(s) have no audio file (or their audio was "
+            f"skipped as bad): {missing[:20]}"
+        )
 
 
 def time_to_frame(t: np.ndarray | float, n_frames: int, clip_seconds: float) -> np.ndarray:

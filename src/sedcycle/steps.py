@@ -19,7 +19,7 @@ import pandas as pd
 
 from sedcycle import metrics
 from sedcycle.files import write_csv, write_json, write_parquet
-from sedcycle.labels import FrameLabels, presence_matrix, read_annotations
+from sedcycle.labels import FrameLabels, check_recordings, presence_matrix, read_annotations
 from sedcycle.pseudo import pseudo_positives
 from sedcycle.submission import make_submission, mean_scores
 from sedcycle.tables import clip_scores
@@ -102,9 +102,12 @@ def make_folds(
 
     tp = read_annotations(tp_csv, n_species, clip_seconds)
     fp = read_annotations(fp_csv, n_species, clip_seconds)
-    table = assign_folds(
-        tp, fp, feature_ids(features_dir), n_folds=n_folds, seed=seed, n_species=n_species
-    )
+    ids = feature_ids(features_dir)
+    check_recordings(tp, tp_csv, ids)
+    check_recordings(fp, fp_csv, ids)
+    unlabelled = len(set(ids) - set(tp["recording_id"]) - set(fp["recording_id"]))
+    print(f"{len(ids)} recordings, {unlabelled} without any tp/fp row", file=sys.stderr)
+    table = assign_folds(tp, fp, ids, n_folds=n_folds, seed=seed, n_species=n_species)
     write_csv(table, out_csv, index=False)
 
 
