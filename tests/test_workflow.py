@@ -20,20 +20,23 @@ TINY = REPO / "tests" / "data" / "tiny.yaml"
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir, *args, configs=(), check=True):
-    command = [
+def snakemake_command(workdir, config, cores, *args):
+    return [
         str(SNAKEMAKE),
         "--snakefile",
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
         "--cores",
-        "2",
+        str(cores),
         "--configfile",
-        str(TINY),
-        *map(str, configs),
-        *args,
+        str(config),
+        *map(str, args),
     ]
+
+
+def snakemake(workdir, *args, configs=(), check=True):
+    command = snakemake_command(workdir, TINY, 2, *configs, *args)
     result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
@@ -151,18 +154,7 @@ MICRO = REPO / "tests" / "data" / "micro.yaml"
 
 
 def run_micro(workdir, *args):
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "1",
-        "--configfile",
-        str(MICRO),
-        *args,
-    ]
+    command = snakemake_command(workdir, MICRO, 1, *args)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
