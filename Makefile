@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench clean-results
+.PHONY: setup demo test lint format bench clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -14,6 +14,29 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# .venv plus the SLURM and cluster-generic executor plugins (requirements-cluster.lock), in a
+# venv of its own that sees .venv's packages: installed in .venv, the slurm plugin would add
+# about 10 s to every snakemake call on a machine with sbatch but no reachable controller.
+CLUSTER_VENV := .venv-cluster
+
+setup-cluster: $(CLUSTER_VENV)/.installed
+
+$(CLUSTER_VENV)/.installed: $(VENV)/.installed requirements-cluster.lock
+	$(BIN)/python -m venv --without-pip $(CLUSTER_VENV)  # pip, setuptools: .venv's
+	$(CLUSTER_VENV)/bin/python -c 'import sys, sysconfig; open(sysconfig.get_path("purelib") \
+		+ "/sedcycle-base.pth", "w").write(f"import site; site.addsitedir({sys.argv[1]!r})\n")' \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+	$(CLUSTER_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-cluster.lock
+	$(CLUSTER_VENV)/bin/python -m pip check
+	printf '#!/bin/sh\nexec "$$(dirname "$$0")/python" -m snakemake "$$@"\n' \
+		> $(CLUSTER_VENV)/bin/snakemake
+	chmod +x $(CLUSTER_VENV)/bin/snakemake
+	touch $@
+
+# Installs and starts a one-node SLURM (root and apt-get needed), runs the workflow through it.
+test-cluster: setup-cluster
+	SEDCYCLE_CLUSTER_TEST=1 $(BIN)/python -m pytest -q -m cluster
 
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) submission.csv scores.json
@@ -32,6 +55,13 @@ format: setup
 test: lint
 	$(BIN)/python -m pytest -q
 
+# Benchmarks against named baselines (bench/), about 10 min on 2 cores: writes bench/results.md.
+# DEMO_DIR: a finished demo's working directory, whose benchmarks/*.tsv give the demo's minutes.
+DEMO_DIR ?= .
+
+bench: setup
+	$(BIN)/python bench/run_all.py --demo-workdir $(DEMO_DIR)
+
 clean-results:
-	rm -rf data/synthetic features models predictions pseudo scores logs benchmarks \
-		folds.csv scores.json submission.csv .snakemake
+	rm -rf data/synthetic features models predictions pseudo scores logs benchmarks npz \
+		folds.csv scores.json submission.csv predictions.csv predictions_windows.parquet .snakemake

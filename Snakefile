@@ -1,6 +1,8 @@
 """sedcycle: SED training with cycle re-labelling (RFCx 5th-place recipe) as a Snakemake DAG."""
 
+import glob
 import os
+import re
 
 from snakemake.utils import min_version, validate
 
@@ -21,22 +23,52 @@ N_ROUNDS = config["relabel"]["n_rounds"]
 STAGES = ["stage1"] + [f"round{r}" for r in range(1, N_ROUNDS + 1)]
 TEST_TRUTH = f"{DATA}/test_truth.csv"
 HAS_TEST_TRUTH = SYNTHETIC or os.path.exists(TEST_TRUTH)
+# Precomputed log-mel .npz files instead of audio: {NPZ_DIR}/{split}/{recording_id}.npz.
+NPZ = config["data"]["npz"]["enabled"]
+NPZ_DIR = (config["data"]["npz"]["dir"] or DATA).rstrip("/")
+if NPZ and SYNTHETIC:
+    raise ValueError(
+        "config data.npz.enabled needs data.synthetic.enabled: false "
+        "(the generator writes audio, not .npz)"
+    )
+# GPUs each training/prediction job asks a scheduler for (resource `gpu`); 0 on CPU-only clusters.
+GPUS = config["cluster"]["gpu"]
 
 
 wildcard_constraints:
-    split="train|test",
+    split="train|test|predict",
     fold=r"\d+",
     round=r"[1-9]\d*",
     stage=r"stage1|round[1-9]\d*",
 
 
+# Light table steps run in the snakemake process itself, never as cluster jobs.
+localrules:
+    all,
+    synthetic_data,
+    folds,
+    pseudo_labels,
+    summarise_stage,
+    ensemble,
+    scores,
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
-include: "rules/features.smk"
+
+
+# Features come from audio, or (data.npz.enabled) from .npz files: rules/npz.smk.
+if not NPZ:
+
+    include: "rules/features.smk"
+
+
+include: "rules/npz.smk"
 include: "rules/stage1.smk"
 include: "rules/relabel.smk"
 include: "rules/ensemble.smk"
 include: "rules/report.smk"
+include: "rules/predict_only.smk"
 
 
 rule all:

@@ -1,4 +1,4 @@
-# Helper functions for the .smk files: stage names, per-round and training settings.
+# Helper functions for the .smk files: stage names, per-round and training settings, inputs.
 
 
 def round_config(round_number):
@@ -72,3 +72,41 @@ def ensemble_stages():
             f"(relabel.n_rounds = {N_ROUNDS})"
         )
     return stages
+
+
+def split_source(wildcards):
+    """The folder a split's features come from."""
+    if wildcards.split == "predict":
+        if not config["predict"]["input_dir"]:
+            raise ValueError(
+                "predictions.csv needs config predict.input_dir: the folder to score"
+            )
+        return config["predict"]["input_dir"].rstrip("/")
+    return f"{NPZ_DIR if NPZ else DATA}/{wildcards.split}"
+
+
+def predict_models(wildcards):
+    """The fold*.pt checkpoints of predict.model_dir, in fold order."""
+    model_dir = config["predict"]["model_dir"]
+    if not model_dir:
+        raise ValueError(
+            "predictions.csv needs config predict.model_dir: a folder of fold*.pt checkpoints "
+            "such as models/round3 of a finished run"
+        )
+    model_dir = model_dir.rstrip("/")
+    # A stage of this very run (models/round3 in its working directory): trained if missing.
+    stage = re.fullmatch(r"models/(stage1|round[1-9]\d*)", os.path.normpath(model_dir))
+    if stage and stage[1] in STAGES:
+        return expand("models/{stage}/fold{fold}.pt", stage=stage[1], fold=FOLDS)
+    found = glob.glob(os.path.join(glob.escape(model_dir), "fold*.pt"))
+    folds = sorted(
+        (int(m[1]), path)
+        for path in found
+        if (m := re.fullmatch(r"fold(\d+)\.pt", os.path.basename(path)))
+    )
+    if not folds:
+        problem = (
+            "no fold<N>.pt in it" if os.path.isdir(model_dir) else "no such folder"
+        )
+        raise ValueError(f"config predict.model_dir {model_dir}: {problem}")
+    return [path for _, path in folds]

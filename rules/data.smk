@@ -15,13 +15,13 @@ if SYNTHETIC:
             "logs/synthetic_data.log",
         benchmark:
             "benchmarks/synthetic_data.tsv"
+        conda:
+            "../envs/audio.yaml"
         params:
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],
             seed=config["data"]["synthetic"]["seed"],
             n_species=N_SPECIES,
             clip_seconds=CLIP_SECONDS,
-        conda:
-            "../envs/audio.yaml"
         script:
             "../workflow/scripts/make_synthetic.py"

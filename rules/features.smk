@@ -1,20 +1,25 @@
-# Log-mel features, one float16 .npy per recording, plus a manifest.csv per split.
+# Log-mel features from audio, one float16 .npy per recording, plus a manifest.csv per split.
+# Split `predict` is predict.input_dir, the recordings that predictions.csv scores. With
+# data.npz.enabled, rules/npz.smk imports precomputed log-mels instead.
 
 
 rule features:
     input:
-        audio=f"{DATA}/{{split}}",
+        audio=split_source,
     output:
         directory("features/{split}"),
     log:
         "logs/features/{split}.log",
     benchmark:
         "benchmarks/features/{split}.tsv"
+    conda:
+        "../envs/audio.yaml"
     threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         features=config["features"],
         clip_seconds=CLIP_SECONDS,
-    conda:
-        "../envs/audio.yaml"
     script:
         "../workflow/scripts/extract_features.py"

@@ -14,12 +14,12 @@ rule pseudo_labels:
         "logs/round{round}/pseudo_labels.log",
     benchmark:
         "benchmarks/round{round}/pseudo_labels.tsv"
+    conda:
+        "../envs/tables.yaml"
     params:
         window=config["windows"]["window"],
         threshold=lambda w: round_config(int(w.round))["pseudo_threshold"],
         min_votes=lambda w: round_config(int(w.round))["pseudo_min_votes"],
-    conda:
-        "../envs/tables.yaml"
     script:
         "../workflow/scripts/pseudo_labels.py"
 
@@ -44,11 +44,15 @@ rule train_round:
         "logs/round{round}/train_fold{fold}.log",
     benchmark:
         "benchmarks/round{round}/train_fold{fold}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=GPUS,
     params:
         settings=lambda w: round_settings(int(w.round)),
         clip_seconds=CLIP_SECONDS,
-    conda:
-        "../envs/torch.yaml"
     script:
         "../workflow/scripts/train.py"

@@ -12,10 +12,10 @@ rule scores:
         "logs/scores.log",
     benchmark:
         "benchmarks/scores.tsv"
+    conda:
+        "../envs/tables.yaml"
     params:
         stages=STAGES,
         n_species=N_SPECIES,
-    conda:
-        "../envs/tables.yaml"
     script:
         "../workflow/scripts/collect_scores.py"

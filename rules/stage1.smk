@@ -12,13 +12,13 @@ rule folds:
         "logs/folds.log",
     benchmark:
         "benchmarks/folds.tsv"
+    conda:
+        "../envs/tables.yaml"
     params:
         n_folds=config["folds"]["n_folds"],
         seed=config["folds"]["seed"],
         n_species=N_SPECIES,
         clip_seconds=CLIP_SECONDS,
-    conda:
-        "../envs/tables.yaml"
     script:
         "../workflow/scripts/assign_folds.py"
 
@@ -35,12 +35,16 @@ rule train_stage1:
         "logs/stage1/train_fold{fold}.log",
     benchmark:
         "benchmarks/stage1/train_fold{fold}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=GPUS,
     params:
         settings=stage1_settings(),
         clip_seconds=CLIP_SECONDS,
-    conda:
-        "../envs/torch.yaml"
     script:
         "../workflow/scripts/train.py"
 
@@ -57,7 +61,13 @@ rule predict:
         "logs/{stage}/predict_fold{fold}.log",
     benchmark:
         "benchmarks/{stage}/predict_fold{fold}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=GPUS,
     params:
         window=config["windows"]["window"],
         cover=config["windows"]["cover"],
@@ -65,8 +75,6 @@ rule predict:
         batch_size=config["predict"]["batch_size"],
         amp=config["model"]["amp"],
         device=config["model"]["device"],
-    conda:
-        "../envs/torch.yaml"
     script:
         "../workflow/scripts/predict.py"
 
@@ -86,10 +94,10 @@ rule summarise_stage:
         "logs/{stage}/summarise.log",
     benchmark:
         "benchmarks/{stage}/summarise.tsv"
+    conda:
+        "../envs/tables.yaml"
     params:
         n_species=N_SPECIES,
         clip_seconds=CLIP_SECONDS,
-    conda:
-        "../envs/tables.yaml"
     script:
         "../workflow/scripts/summarise_stage.py"
