@@ -22,7 +22,7 @@ from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import FrameLabels, check_recordings, presence_matrix, read_annotations
 from sedcycle.pseudo import pseudo_positives
 from sedcycle.submission import make_submission, mean_scores
-from sedcycle.tables import clip_scores
+from sedcycle.tables import clip_scores, score_columns
 
 # Steps that need torch (features, training, prediction) import it inside the function:
 # torch + timm cost ~5 s per job, which the light steps of the DAG should not pay.
@@ -264,3 +264,80 @@ def collect_scores(
         scores = pd.read_parquet(ensemble_test).set_index("recording_id")
         result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
     write_json(result, out_path)
+
+
+def import_npz_features(
+    npz_dir: str | Path,
+    out_dir: str | Path,
+    key: str,
+    n_mels: int,
+    sample_rate: int,
+    hop_length: int,
+    clip_seconds: float,
+) -> None:
+    """Features of one split from precomputed ``{id}.npz`` log-mels (no audio decoded)."""
+    from sedcycle import npz
+
+    n_frames = npz.expected_frames(clip_seconds, sample_rate, hop_length)
+    manifest = npz.import_npz(npz_dir, out_dir, key, n_mels, n_frames)
+    print(f"{len(manifest)} recordings imported from {npz_dir}", file=sys.stderr)
+
+
+def export_npz_features(features_dir: str | Path, out_dir: str | Path, key: str) -> None:
+    """One ``{id}.npz`` per recording of a features folder, the log-mel under ``key``."""
+    from sedcycle import npz
+
+    ids = npz.export_npz(features_dir, out_dir, key)
+    print(f"{len(ids)} recordings exported to {out_dir}", file=sys.stderr)
+
+
+def predict_only(
+    model_paths: list[str],
+    features_dir: str,
+    clips_out: str,
+    windows_out: str,
+    window: int,
+    cover: int,
+    batch_size: int,
+    amp: str,
+    device: str,
+    threads: int,
+) -> None:
+    """Scores of new recordings by every fold model of a trained stage, averaged over models.
+
+    ``windows_out``: the mean window scores (recording_id, window, start, s0..); ``clips_out``
+    (csv, sorted by recording_id): the mean over models of each model's max over windows,
+    as the stage's ``test.parquet`` and the submission compute it.
+    """
+    import torch
+
+    from sedcycle.clips import ClipStore
+    from sedcycle.model import load_model
+    from sedcycle.predict import predict_windows
+    from sedcycle.train import resolve_device
+    from sedcycle.windows import window_positions
+
+    torch.set_num_threads(threads)
+    if not model_paths:
+        raise ValueError("no fold*.pt checkpoint to predict with")
+    models = {path: load_model(path, resolve_device(device)) for path in model_paths}
+    species = {str(path): model.n_species for path, model in models.items()}
+    if len(set(species.values())) > 1:
+        raise ValueError(f"the fold checkpoints disagree on n_species: {species}")
+    ids = sorted(feature_ids(features_dir))
+    store = ClipStore(features_dir, ids)
+    positions = window_positions(store.n_frames(ids[0]), window, cover)
+    print(
+        f"{len(ids)} recordings x {len(positions)} windows, {len(models)} fold models",
+        file=sys.stderr,
+    )
+    tables = []
+    for path, model in models.items():
+        print(f"predicting with {path}", file=sys.stderr)
+        tables.append(predict_windows(model, store, ids, positions, batch_size, amp))
+    columns = score_columns(tables[0])
+    windows = tables[0].copy()
+    windows[columns] = sum(t[columns].to_numpy() for t in tables) / len(tables)
+    clips = mean_scores([clip_scores(t) for t in tables]).sort_index()
+    write_parquet(windows, windows_out)
+    write_csv(clips.reset_index(names="recording_id"), clips_out, index=False)

@@ -1,0 +1,7 @@
+"""Snakemake adapter: features of one split from precomputed .npz log-mels (sedcycle.npz)."""
+
+from sedcycle.steps import import_npz_features, log_to
+
+sm = snakemake  # noqa: F821 - injected by the script directive
+with log_to(sm.log[0]):
+    import_npz_features(sm.input.npz, sm.output[0], **sm.params)
