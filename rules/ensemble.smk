@@ -5,6 +5,7 @@ rule ensemble:
     input:
         stages=expand("predictions/{stage}/test.parquet", stage=ensemble_stages()),
         sample=f"{DATA}/sample_submission.csv",
+        features="features/test",
     output:
         ensemble="predictions/ensemble/test.parquet",
         submission="submission.csv",

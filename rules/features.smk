@@ -21,5 +21,6 @@ rule features:
     params:
         features=config["features"],
         clip_seconds=CLIP_SECONDS,
+        on_bad_audio=config["data"]["on_bad_audio"],
     script:
         "../workflow/scripts/extract_features.py"

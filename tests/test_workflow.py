@@ -20,23 +20,22 @@ TINY = REPO / "tests" / "data" / "tiny.yaml"
 pytestmark = pytest.mark.workflow
 
 
-def snakemake_command(workdir, config, cores, *args):
+def snakemake_command(workdir, configs, cores, *args):
+    """A snakemake call; targets and flags go before --configfile, which takes several files."""
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory"]
     return [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
+        *command,
         str(workdir),
         "--cores",
         str(cores),
-        "--configfile",
-        str(config),
         *map(str, args),
+        "--configfile",
+        *map(str, configs),
     ]
 
 
 def snakemake(workdir, *args, configs=(), check=True):
-    command = snakemake_command(workdir, TINY, 2, *configs, *args)
+    command = snakemake_command(workdir, [TINY, *configs], 2, *args)
     result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
@@ -153,8 +152,8 @@ def test_unknown_ensemble_stage_is_refused(tmp_path):
 MICRO = REPO / "tests" / "data" / "micro.yaml"
 
 
-def run_micro(workdir, *args):
-    command = snakemake_command(workdir, MICRO, 1, *args)
+def run_micro(workdir, *args, configs=()):
+    command = snakemake_command(workdir, [MICRO, *configs], 1, *args)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -213,15 +212,15 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(tmp_path
     change = tmp_path / "change.yaml"
     change.write_text("relabel: {lr: 1.0e-4}\n")
     old_submission = (clean / "submission.csv").read_bytes()
-    failed = run_micro(clean, "--configfile", str(MICRO), str(change))
+    failed = run_micro(clean, configs=[change])
     output = failed.communicate(timeout=600)[0]
     assert failed.returncode != 0 and "train_round" in output
     assert "models/stage1/fold0.pt: not a" in (clean / "logs/round1/train_fold0.log").read_text()
     checkpoint.write_bytes(saved)
     os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    dry = run_micro(clean, "--dry-run", "--configfile", str(MICRO), str(change))
+    dry = run_micro(clean, "--dry-run", configs=[change])
     planned = job_counts(dry.communicate(timeout=600)[0])
     assert planned.get("train_round", 0) >= 1 and planned["ensemble"] == 1
-    fixed = run_micro(clean, "--configfile", str(MICRO), str(change))
+    fixed = run_micro(clean, configs=[change])
     assert fixed.wait(timeout=600) == 0
     assert (clean / "submission.csv").read_bytes() != old_submission

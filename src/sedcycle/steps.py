@@ -29,6 +29,7 @@ from sedcycle.tables import clip_scores, score_columns
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg")
 MANIFEST = "manifest.csv"
+BAD_AUDIO = "bad_audio.csv"  # recordings skipped with data.on_bad_audio: skip
 
 
 @contextmanager
@@ -85,7 +86,17 @@ def extract(
     manifest = audio.extract_features(
         [paths[rec] for rec in ids], out_dir, clip_seconds=clip_seconds, **settings
     )
-    write_csv(manifest, out_dir / MANIFEST, index=False)
+    bad = manifest[manifest["problem"] != ""]
+    if len(bad):
+        print(
+            f"skipped {len(bad)} bad audio file(s), listed in {out_dir / BAD_AUDIO}",
+            file=sys.stderr,
+        )
+    write_csv(bad[["recording_id", "problem"]], out_dir / BAD_AUDIO, index=False)
+    good = manifest[manifest["problem"] == ""].drop(columns="problem")
+    if good.empty:
+        raise ValueError(f"{audio_dir}: no readable audio file")
+    write_csv(good, out_dir / MANIFEST, index=False)
 
 
 def make_folds(
@@ -103,6 +114,14 @@ def make_folds(
     tp = read_annotations(tp_csv, n_species, clip_seconds)
     fp = read_annotations(fp_csv, n_species, clip_seconds)
     ids = feature_ids(features_dir)
+    skipped = set(skipped_recordings(features_dir))
+    if skipped:
+        print(
+            f"dropping tp/fp rows of {len(skipped)} recording(s) skipped as bad audio",
+            file=sys.stderr,
+        )
+        tp = tp[~tp["recording_id"].isin(skipped)]
+        fp = fp[~fp["recording_id"].isin(skipped)]
     check_recordings(tp, tp_csv, ids)
     check_recordings(fp, fp_csv, ids)
     unlabelled = len(set(ids) - set(tp["recording_id"]) - set(fp["recording_id"]))
@@ -241,13 +260,37 @@ def make_pseudo(
     write_parquet(pseudo, out_path)
 
 
+def skipped_recordings(features_dir: str | Path) -> list[str]:
+    """Recordings whose audio the features step skipped as bad (data.on_bad_audio: skip)."""
+    path = Path(features_dir) / BAD_AUDIO
+    if not path.exists():
+        return []
+    return pd.read_csv(path, dtype={"recording_id": str})["recording_id"].tolist()
+
+
 def ensemble(
-    stage_tests: list[str], sample_submission: str, ensemble_out: str, submission_out: str
+    stage_tests: list[str],
+    sample_submission: str,
+    ensemble_out: str,
+    submission_out: str,
+    skipped_audio: list[str] = (),
 ) -> None:
-    """Average the chosen stages' test scores and write the submission in sample order."""
+    """Average the chosen stages' test scores and write the submission in sample order.
+
+    Test recordings skipped as bad audio score 0 for every species (logged).
+    """
     tables = [pd.read_parquet(p).set_index("recording_id") for p in stage_tests]
     scores = mean_scores(tables)
     write_parquet(scores.reset_index(), ensemble_out)
+    if skipped_audio:
+        print(
+            f"{len(skipped_audio)} skipped test recording(s) score 0: {skipped_audio[:10]}",
+            file=sys.stderr,
+        )
+        zeros = pd.DataFrame(
+            0.0, index=pd.Index(skipped_audio, name="recording_id"), columns=scores.columns
+        )
+        scores = pd.concat([scores, zeros])
     write_csv(make_submission(scores, sample_submission), submission_out, index=False)
 
 

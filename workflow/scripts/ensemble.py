@@ -1,7 +1,13 @@
 """Snakemake adapter: ensemble the chosen stages and write submission.csv."""
 
-from sedcycle.steps import ensemble, log_to
+from sedcycle.steps import ensemble, log_to, skipped_recordings
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):
-    ensemble(list(sm.input.stages), sm.input.sample, sm.output.ensemble, sm.output.submission)
+    ensemble(
+        list(sm.input.stages),
+        sm.input.sample,
+        sm.output.ensemble,
+        sm.output.submission,
+        skipped_audio=skipped_recordings(sm.input.features),
+    )

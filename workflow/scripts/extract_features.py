@@ -6,4 +6,5 @@ sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):
     settings = {k: v for k, v in sm.params.features.items()}
     settings["threads"] = sm.threads
+    settings["on_bad_audio"] = sm.params.on_bad_audio
     extract(sm.input.audio, sm.output[0], clip_seconds=sm.params.clip_seconds, **settings)
