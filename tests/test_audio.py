@@ -150,8 +150,9 @@ def test_extract_features_writes_float16_files_and_manifest(tmp_path):
         paths, out_dir, sample_rate=SR, clip_seconds=2.0, n_mels=128, n_fft=2048,
         hop_length=512, fmin=0.0, fmax=None, batch_size=2, progress=False,
     )  # fmt: skip
-    assert list(manifest.columns) == ["recording_id", "n_mels", "n_frames"]
+    assert list(manifest.columns) == ["recording_id", "n_mels", "n_frames", "problem"]
     assert list(manifest.recording_id) == [p.stem for p in paths]
+    assert set(manifest.problem) == {""}
     assert set(manifest.n_mels) == {128} and set(manifest.n_frames) == {n_frames(2.0)}
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"{p.stem}.npy" for p in paths)
     for rid, wave in waves.items():
