@@ -29,7 +29,7 @@ from sedcycle.tables import clip_scores, score_columns
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg")
 MANIFEST = "manifest.csv"
-BAD_AUDIO = "bad_audio.csv"  # recordings skipped with data.on_bad_audio: skip
+BAD_AUDIO = "bad_audio.csv"  # recordings skipped with data.on_bad_audio: skip (if any)
 
 
 @contextmanager
@@ -87,12 +87,12 @@ def extract(
         [paths[rec] for rec in ids], out_dir, clip_seconds=clip_seconds, **settings
     )
     bad = manifest[manifest["problem"] != ""]
-    if len(bad):
+    if len(bad):  # only then: a features folder from audio or npz otherwise looks the same
         print(
             f"skipped {len(bad)} bad audio file(s), listed in {out_dir / BAD_AUDIO}",
             file=sys.stderr,
         )
-    write_csv(bad[["recording_id", "problem"]], out_dir / BAD_AUDIO, index=False)
+        write_csv(bad[["recording_id", "problem"]], out_dir / BAD_AUDIO, index=False)
     good = manifest[manifest["problem"] == ""].drop(columns="problem")
     if good.empty:
         raise ValueError(f"{audio_dir}: no readable audio file")
