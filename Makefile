@@ -53,9 +53,9 @@ format: setup
 	$(BIN)/snakefmt Snakefile rules/
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
-# Benchmarks against named baselines (bench/), about 10 min on 2 cores: writes bench/results.md.
+# Benchmarks against named baselines (bench/), 5-11 min on 2 cores: writes bench/results.md.
 # DEMO_DIR: a finished demo's working directory, whose benchmarks/*.tsv give the demo's minutes.
 DEMO_DIR ?= .
 
