@@ -175,7 +175,7 @@ def test_extract_features_rejects_duplicate_stems_and_names_bad_files(tmp_path):
     with pytest.raises(ValueError, match=r"bad_one\.flac"):
         extract_features([tmp_path / "a/same.wav", bad], tmp_path / "out", progress=False)
     # No temporary files are left behind.
-    assert not [p for p in (tmp_path / "out").iterdir() if p.suffix == ".tmp"]
+    assert not [p for p in (tmp_path / "out").iterdir() if ".tmp" in p.name]
 
 
 def test_load_features_rejects_a_non_2d_array(tmp_path):

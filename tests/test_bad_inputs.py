@@ -56,7 +56,7 @@ def test_error_mode_lists_every_bad_file(audio_dir, tmp_path, capsys):
     assert "3 bad audio file(s)" in message and "on_bad_audio: skip" in message
     for name in ("corrupt.flac", "truncated.flac", "empty.wav"):
         assert str(audio_dir / name) in message
-    assert not list((tmp_path / "features").glob(".*tmp"))  # no half-written file left
+    assert not list((tmp_path / "features").glob(".*.tmp*"))  # no half-written file left
 
 
 def test_skip_mode_writes_the_good_and_reports_the_rest(audio_dir, tmp_path, capsys):

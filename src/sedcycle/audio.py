@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +24,8 @@ import soxr
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+
+from sedcycle.files import atomic_path
 
 
 def n_frames(clip_seconds: float, sample_rate: int = 32000, hop_length: int = 512) -> int:
@@ -145,14 +146,8 @@ def mel_blocks(mel_basis: np.ndarray, bands_per_block: int = 8) -> list[tuple[in
 
 def save_npy_atomic(array: np.ndarray, path: Path) -> None:
     """Write ``array`` to ``path`` via a temporary file in the same folder and os.replace."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.save(file, array)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        np.save(file, array)
 
 
 def extract_features(
