@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sedcycle import metrics
+from sedcycle.annotated import read_species
 from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import FrameLabels, check_recordings, presence_matrix, read_annotations
 from sedcycle.pseudo import pseudo_positives
-from sedcycle.submission import make_submission, mean_scores
+from sedcycle.submission import make_submission, mean_scores, name_species, recording_scores
 from sedcycle.tables import clip_scores, score_columns
 
 # Steps that need torch (features, training, prediction) import it inside the function:
@@ -274,10 +275,12 @@ def ensemble(
     ensemble_out: str,
     submission_out: str,
     skipped_audio: list[str] = (),
+    species_csv: str | None = None,
 ) -> None:
     """Average the chosen stages' test scores and write the submission in sample order.
 
-    Test recordings skipped as bad audio score 0 for every species (logged).
+    Test recordings skipped as bad audio score 0 for every species (logged). With
+    ``species_csv`` (species_id,name), the submission's columns are the species names.
     """
     tables = [pd.read_parquet(p).set_index("recording_id") for p in stage_tests]
     scores = mean_scores(tables)
@@ -291,7 +294,36 @@ def ensemble(
             0.0, index=pd.Index(skipped_audio, name="recording_id"), columns=scores.columns
         )
         scores = pd.concat([scores, zeros])
-    write_csv(make_submission(scores, sample_submission), submission_out, index=False)
+    submission = make_submission(scores, sample_submission)
+    if species_csv:
+        submission = name_species(submission, read_species(species_csv))
+    write_csv(submission, submission_out, index=False)
+
+
+def prepare_annotated(
+    recordings: str,
+    annotations: str,
+    test_recordings: str,
+    out_dir: str,
+    clip_seconds: float,
+    species_column: str,
+    threads: int = 1,
+) -> None:
+    """The RFCx layout in ``out_dir`` from annotated recordings (sedcycle.annotated.prepare)."""
+    from sedcycle.annotated import prepare
+
+    prepare(
+        recordings, annotations, test_recordings, out_dir, clip_seconds, species_column, threads
+    )
+
+
+def predictions_by_recording(clip_csv: str, clips_csv: str, out_csv: str) -> None:
+    """Per-recording scores (max over its clips) of a per-clip table such as submission.csv."""
+    table = pd.read_csv(clip_csv, dtype={"recording_id": str})
+    clips = pd.read_csv(clips_csv, dtype={"recording_id": str, "recording": str})
+    scores = recording_scores(table, clips)
+    print(f"{len(table)} clips -> {len(scores)} recordings", file=sys.stderr)
+    write_csv(scores, out_csv, index=False)
 
 
 def collect_scores(
