@@ -359,20 +359,31 @@ def test_csv_without_species_column_is_named(tmp_path):
 # --- the DAG end to end ---
 
 
+def readme_config(name):
+    """The ``# {name}`` yaml block of README.md."""
+    text = (REPO / "README.md").read_text()
+    start = text.index(f"```yaml\n# {name}\n") + len("```yaml\n")
+    return text[start : text.index("```", start)]
+
+
 @pytest.mark.workflow
 def test_annotated_recordings_run_end_to_end_with_species_names(tmp_path):
+    """The README's annotated.yaml, its paths pointed at the fixture, on micro-sized training."""
     inputs = make_raven_set(tmp_path / "inputs")
-    config = {
-        "data": {
-            "dir": "prepared",
-            "synthetic": {"enabled": False},
-            "annotated": {"enabled": True, **{k: str(v) for k, v in inputs.items()}},
-        },
-        "stage1": {"epochs": 1},
-    }
+    block = readme_config("annotated.yaml")
+    for placeholder, path in (
+        ("/path/to/recordings", inputs["recordings"]),
+        ("/path/to/raven_tables", inputs["annotations"]),
+        ("/path/to/to_predict", inputs["test_recordings"]),
+    ):
+        assert placeholder in block
+        block = block.replace(placeholder, str(path))
     workdir = tmp_path / "run"
     workdir.mkdir()
-    (workdir / "annotated.yaml").write_text(yaml.safe_dump(config))
+    (workdir / "annotated.yaml").write_text(block)
+    (workdir / "small.yaml").write_text(
+        yaml.safe_dump({"clip_seconds": CLIP, "stage1": {"epochs": 1}})
+    )
     command = [
         str(SNAKEMAKE),
         "--snakefile",
@@ -384,6 +395,7 @@ def test_annotated_recordings_run_end_to_end_with_species_names(tmp_path):
         "--configfile",
         str(MICRO),
         str(workdir / "annotated.yaml"),
+        str(workdir / "small.yaml"),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-5000:]
@@ -396,5 +408,6 @@ def test_annotated_recordings_run_end_to_end_with_species_names(tmp_path):
     assert per_recording["recording"].tolist() == ["t1", "t2"]
     t1 = submission[submission["recording_id"].str.startswith("t1__")][names].max()
     np.testing.assert_allclose(per_recording.iloc[0][names].to_numpy(float), t1.to_numpy())
+    assert (workdir / "prepared/species.csv").exists()
     features = pd.read_csv(workdir / "features/train/manifest.csv")
     assert len(features) == 24 + (2 if HAS_MP3 else 0)  # 2 + 6 + 16 clips (+ mp3: 2)
