@@ -57,6 +57,12 @@ if ANNOTATED:
             config["data"]["annotated"]["species_column"],
         )
     )
+# Predict-only on recordings of any length: cut predict.input_dir into clips first.
+PREDICT_CLIPS = config["predict"]["clip_recordings"]
+if PREDICT_CLIPS and NPZ:
+    raise ValueError(
+        "config predict.clip_recordings cuts audio: it needs data.npz.enabled: false"
+    )
 # GPUs each training/prediction job asks a scheduler for (resource `gpu`); 0 on CPU-only clusters.
 GPUS = config["cluster"]["gpu"]
 
@@ -102,4 +108,4 @@ rule all:
     input:
         "submission.csv",
         "scores.json",
-        ["predictions_by_recording.csv"] if ANNOTATED else [],
+        ["submission_by_recording.csv"] if ANNOTATED else [],

@@ -23,18 +23,18 @@ rule ensemble:
 
 if ANNOTATED:
 
-    rule predictions_by_recording:
+    rule submission_by_recording:
         input:
             clip_scores="submission.csv",
             clips=f"{DATA}/clips.csv",
         output:
-            "predictions_by_recording.csv",
+            "submission_by_recording.csv",
         log:
-            "logs/predictions_by_recording.log",
+            "logs/submission_by_recording.log",
         benchmark:
-            "benchmarks/predictions_by_recording.tsv"
+            "benchmarks/submission_by_recording.tsv"
         localrule: True
         conda:
             "../envs/tables.yaml"
         script:
-            "../workflow/scripts/predictions_by_recording.py"
+            "../workflow/scripts/by_recording.py"

@@ -5,6 +5,7 @@ and 95 s at 8, 44.1 and 96 kHz (wav, stereo flac, flac; an mp3 when soundfile ca
 one), and a plain csv with species names.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -366,24 +367,8 @@ def readme_config(name):
     return text[start : text.index("```", start)]
 
 
-@pytest.mark.workflow
-def test_annotated_recordings_run_end_to_end_with_species_names(tmp_path):
-    """The README's annotated.yaml, its paths pointed at the fixture, on micro-sized training."""
-    inputs = make_raven_set(tmp_path / "inputs")
-    block = readme_config("annotated.yaml")
-    for placeholder, path in (
-        ("/path/to/recordings", inputs["recordings"]),
-        ("/path/to/raven_tables", inputs["annotations"]),
-        ("/path/to/to_predict", inputs["test_recordings"]),
-    ):
-        assert placeholder in block
-        block = block.replace(placeholder, str(path))
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    (workdir / "annotated.yaml").write_text(block)
-    (workdir / "small.yaml").write_text(
-        yaml.safe_dump({"clip_seconds": CLIP, "stage1": {"epochs": 1}})
-    )
+def snakemake(workdir, configs, *targets):
+    """The micro config, then ``configs``, in ``workdir`` on 2 cores; returns the output."""
     command = [
         str(SNAKEMAKE),
         "--snakefile",
@@ -392,18 +377,46 @@ def test_annotated_recordings_run_end_to_end_with_species_names(tmp_path):
         str(workdir),
         "--cores",
         "2",
+        *targets,
         "--configfile",
         str(MICRO),
-        str(workdir / "annotated.yaml"),
-        str(workdir / "small.yaml"),
+        *map(str, configs),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-5000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def annotated_run(tmp_path_factory):
+    """The README's annotated.yaml, its paths pointed at the fixture, on micro-sized training."""
+    root = tmp_path_factory.mktemp("annotated_run")
+    inputs = make_raven_set(root / "inputs")
+    block = readme_config("annotated.yaml")
+    for placeholder, path in (
+        ("/path/to/recordings", inputs["recordings"]),
+        ("/path/to/raven_tables", inputs["annotations"]),
+        ("/path/to/to_predict", inputs["test_recordings"]),
+    ):
+        assert placeholder in block
+        block = block.replace(placeholder, str(path))
+    workdir = root / "run"
+    workdir.mkdir()
+    (workdir / "annotated.yaml").write_text(block)
+    small = workdir / "small.yaml"
+    small.write_text(yaml.safe_dump({"clip_seconds": CLIP, "stage1": {"epochs": 1}}))
+    snakemake(workdir, [workdir / "annotated.yaml", small])
+    return {"workdir": workdir, "inputs": inputs, "configs": [workdir / "annotated.yaml", small]}
+
+
+@pytest.mark.workflow
+def test_annotated_recordings_run_end_to_end_with_species_names(annotated_run):
+    workdir = annotated_run["workdir"]
     names = ["Bird A", "frog", "owl"]
     submission = pd.read_csv(workdir / "submission.csv")
     assert submission.columns.tolist() == ["recording_id", *names]
     assert submission["recording_id"].tolist() == ["t1__0000", "t1__0001", "t2__0000"]
-    per_recording = pd.read_csv(workdir / "predictions_by_recording.csv")
+    per_recording = pd.read_csv(workdir / "submission_by_recording.csv")
     assert per_recording.columns.tolist() == ["recording", *names]
     assert per_recording["recording"].tolist() == ["t1", "t2"]
     t1 = submission[submission["recording_id"].str.startswith("t1__")][names].max()
@@ -411,3 +424,42 @@ def test_annotated_recordings_run_end_to_end_with_species_names(tmp_path):
     assert (workdir / "prepared/species.csv").exists()
     features = pd.read_csv(workdir / "features/train/manifest.csv")
     assert len(features) == 24 + (2 if HAS_MP3 else 0)  # 2 + 6 + 16 clips (+ mp3: 2)
+
+
+@pytest.mark.workflow
+def test_predict_only_cuts_long_recordings_and_names_species(annotated_run):
+    """Predict-only on the test recordings, cut into clips, reproduces the submission."""
+    workdir = annotated_run["workdir"]
+    predict = workdir / "predict.yaml"
+    predict.write_text(
+        yaml.safe_dump(
+            {
+                "predict": {
+                    "model_dir": "models/round1",
+                    "input_dir": str(annotated_run["inputs"]["test_recordings"]),
+                    "clip_recordings": True,
+                }
+            }
+        )
+    )
+    output = snakemake(
+        workdir, [*annotated_run["configs"], predict], "predictions_by_recording.csv"
+    )
+    jobs = output[output.index("Job stats:") : output.index("total")]
+    ran = dict(re.findall(r"^(\w+)\s+(\d+)$", jobs, re.M))
+    assert ran == {  # the trained run is reused: nothing retrained
+        "cut_predict_recordings": "1",
+        "features": "1",
+        "predict_only": "1",
+        "predictions_by_recording": "1",
+    }
+    for ours, theirs in (
+        ("predictions.csv", "submission.csv"),
+        ("predictions_by_recording.csv", "submission_by_recording.csv"),
+    ):
+        key = "recording_id" if ours == "predictions.csv" else "recording"
+        mine = pd.read_csv(workdir / ours).sort_values(key).reset_index(drop=True)
+        expected = pd.read_csv(workdir / theirs).sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, expected, atol=1e-6)
+    clips = pd.read_csv(workdir / "predict_clips/clips.csv")
+    assert clips["recording_id"].tolist() == ["t1__0000", "t1__0001", "t2__0000"]

@@ -318,6 +318,38 @@ def cut_recording(path: str | Path, out_dir: str | Path, clip_seconds: float) ->
     return rows
 
 
+def cut_files(
+    paths: list[Path], out_dir: str | Path, clip_seconds: float, threads: int = 1
+) -> list[dict]:
+    """:func:`cut_recording` of every file into ``out_dir`` (``threads`` files at a time)."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        cut = pool.map(lambda path: cut_recording(path, out_dir, clip_seconds), paths)
+        return [row for rows in cut for row in rows]
+
+
+def cut_folder(
+    folder: str | Path, out_dir: str | Path, clips_csv: str | Path, clip_seconds: float, threads=1
+) -> int:
+    """Cut every recording of ``folder`` into clips in ``out_dir``; ``clips_csv`` maps clip ->
+    recording (recording_id, recording, start, end). Returns the number of clips."""
+    import pandas as pd
+
+    from sedcycle.files import write_csv
+
+    files = audio_files(folder)
+    for path in files.values():
+        _audio_info(path)  # every unreadable file named before any is cut
+    rows = cut_files(list(files.values()), out_dir, clip_seconds, threads)
+    write_csv(
+        pd.DataFrame(rows, columns=["recording_id", "recording", "start", "end"]),
+        clips_csv,
+        index=False,
+    )
+    print(f"{len(files)} recordings -> {len(rows)} clips of {clip_seconds} s", file=sys.stderr)
+    return len(rows)
+
+
 def label_rows(
     events: list[Event], durations: dict[str, float], rates: dict[str, int], clip_seconds: float
 ) -> list[dict]:
@@ -397,14 +429,11 @@ def prepare(
     ).drop_duplicates()
     names = sorted({e.species for e in events})
 
-    clip_rows = []
-    for split, files in (("train", train_files), ("test", test_files)):
-        (out_dir / split).mkdir(parents=True, exist_ok=True)
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            cut = pool.map(
-                lambda p, d=out_dir / split: cut_recording(p, d, clip_seconds), files.values()
-            )
-            clip_rows += [{**row, "split": split} for rows in cut for row in rows]
+    clip_rows = [
+        {**row, "split": split}
+        for split, files in (("train", train_files), ("test", test_files))
+        for row in cut_files(list(files.values()), out_dir / split, clip_seconds, threads)
+    ]
     clips = pd.DataFrame(clip_rows, columns=["recording_id", "recording", "split", "start", "end"])
     # An mp3 whose header overstated its length may yield fewer clips: keep labels in range.
     tp = tp[tp["recording_id"].isin(set(clips["recording_id"]))]

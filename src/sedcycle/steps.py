@@ -295,9 +295,24 @@ def ensemble(
         )
         scores = pd.concat([scores, zeros])
     submission = make_submission(scores, sample_submission)
-    if species_csv:
-        submission = name_species(submission, read_species(species_csv))
-    write_csv(submission, submission_out, index=False)
+    write_csv(with_species_names(submission, species_csv), submission_out, index=False)
+
+
+def with_species_names(table: pd.DataFrame, species_csv: str | None) -> pd.DataFrame:
+    """``table`` with s0..s{n-1} renamed to the names of ``species_csv`` (unchanged if None)."""
+    if not species_csv:
+        return table
+    try:
+        return name_species(table, read_species(species_csv))
+    except ValueError as error:
+        raise ValueError(f"{species_csv}: {error}") from error
+
+
+def cut_recordings(audio_dir: str, out_dir: str, clips_csv: str, clip_seconds: float, threads=1):
+    """Recordings of any length cut into clips of ``clip_seconds`` (sedcycle.annotated)."""
+    from sedcycle.annotated import cut_folder
+
+    cut_folder(audio_dir, out_dir, clips_csv, clip_seconds, threads)
 
 
 def prepare_annotated(
@@ -317,8 +332,9 @@ def prepare_annotated(
     )
 
 
-def predictions_by_recording(clip_csv: str, clips_csv: str, out_csv: str) -> None:
-    """Per-recording scores (max over its clips) of a per-clip table such as submission.csv."""
+def scores_by_recording(clip_csv: str, clips_csv: str, out_csv: str) -> None:
+    """Per-recording scores (max over its clips) of a per-clip table (submission.csv,
+    predictions.csv); ``clips_csv`` maps each clip to its recording."""
     table = pd.read_csv(clip_csv, dtype={"recording_id": str})
     clips = pd.read_csv(clips_csv, dtype={"recording_id": str, "recording": str})
     scores = recording_scores(table, clips)
@@ -377,12 +393,14 @@ def predict_only(
     amp: str,
     device: str,
     threads: int,
+    species_csv: str | None = None,
 ) -> None:
     """Scores of new recordings by every fold model of a trained stage, averaged over models.
 
     ``windows_out``: the mean window scores (recording_id, window, start, s0..); ``clips_out``
     (csv, sorted by recording_id): the mean over models of each model's max over windows,
-    as the stage's ``test.parquet`` and the submission compute it.
+    as the stage's ``test.parquet`` and the submission compute it; its columns are the
+    species names of ``species_csv`` when given, else s0..s{n-1}.
     """
     import torch
 
@@ -415,4 +433,5 @@ def predict_only(
     windows[columns] = sum(t[columns].to_numpy() for t in tables) / len(tables)
     clips = mean_scores([clip_scores(t) for t in tables]).sort_index()
     write_parquet(windows, windows_out)
-    write_csv(clips.reset_index(names="recording_id"), clips_out, index=False)
+    clips = with_species_names(clips.reset_index(names="recording_id"), species_csv)
+    write_csv(clips, clips_out, index=False)

@@ -1,7 +1,0 @@
-"""Snakemake adapter: per-recording scores (max over clips) of the per-clip submission."""
-
-from sedcycle.steps import log_to, predictions_by_recording
-
-sm = snakemake  # noqa: F821 - injected by the script directive
-with log_to(sm.log[0]):
-    predictions_by_recording(sm.input.clip_scores, sm.input.clips, sm.output[0])
