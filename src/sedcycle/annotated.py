@@ -414,7 +414,7 @@ def prepare(
     events = read_events(annotations, species_column)
     if not events:
         raise ValueError(f"{annotations}: no annotated event")
-    events = list(dict.fromkeys(resolve_recordings(events, train_files, recordings)))
+    events = resolve_recordings(events, train_files, recordings)
     infos = {name: _audio_info(path) for name, path in {**train_files, **test_files}.items()}
     for name in train_files:
         if name in test_files:
