@@ -463,3 +463,55 @@ def test_predict_only_cuts_long_recordings_and_names_species(annotated_run):
         pd.testing.assert_frame_equal(mine, expected, atol=1e-6)
     clips = pd.read_csv(workdir / "predict_clips/clips.csv")
     assert clips["recording_id"].tolist() == ["t1__0000", "t1__0001", "t2__0000"]
+
+
+def test_species_csv_that_disagrees_with_the_predictions_is_named(tmp_path):
+    from sedcycle.steps import with_species_names
+
+    species = tmp_path / "species.csv"
+    species.write_text("species_id,name\n0,owl\n1,wren\n2,kite\n")
+    table = pd.DataFrame({"recording_id": ["a"], "s0": [0.1], "s1": [0.2]})
+    with pytest.raises(ValueError, match=r"species\.csv: 3 species names for score columns"):
+        with_species_names(table, str(species))
+    species.write_text("species_id,name\n1,owl\n0,wren\n")
+    with pytest.raises(ValueError, match=r"species_id must be 0\.\.1 in order"):
+        with_species_names(table, str(species))
+    assert with_species_names(table, None) is table
+
+
+@pytest.mark.parametrize(
+    ("annotated", "problem"),
+    [
+        (
+            {"synthetic": {"enabled": True}},
+            "data.annotated.enabled needs data.synthetic.enabled: false",
+        ),
+        ({"annotated": {"test_recordings": None}}, "needs data.annotated.test_recordings"),
+        ({"annotated": {"species_column": "Art"}}, r"without column\(s\) \['Art'\]"),
+    ],
+)
+def test_annotated_config_problems_stop_snakemake_before_any_job(tmp_path, annotated, problem):
+    inputs = make_raven_set(tmp_path / "inputs")
+    data = {
+        "dir": "prepared",
+        "synthetic": {"enabled": False},
+        "annotated": {"enabled": True, **{k: str(v) for k, v in inputs.items()}},
+    }
+    data["synthetic"].update(annotated.get("synthetic", {}))
+    data["annotated"].update(annotated.get("annotated", {}))
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({"data": data}))
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path / "run"),
+        "--dry-run",
+        "--configfile",
+        str(MICRO),
+        str(config),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert re.search(problem, result.stdout + result.stderr)
