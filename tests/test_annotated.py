@@ -515,3 +515,19 @@ def test_annotated_config_problems_stop_snakemake_before_any_job(tmp_path, annot
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0
     assert re.search(problem, result.stdout + result.stderr)
+
+
+def test_loud_float_audio_is_clipped_with_a_note_and_very_fast_rates_stay_float_wav(
+    tmp_path, capsys
+):
+    loud = np.full((8000, 1), 1.5, dtype=np.float32)
+    sf.write(tmp_path / "loud.wav", loud, 8000, subtype="FLOAT")
+    annotated.cut_recording(tmp_path / "loud.wav", tmp_path / "clips", 1.0)
+    assert "8000 sample(s) beyond full scale clipped" in capsys.readouterr().err
+    assert sf.read(tmp_path / "clips" / "loud__0000.flac")[0].max() == pytest.approx(1.0, abs=1e-6)
+    sf.write(tmp_path / "fast.wav", loud[:, 0], 700000, subtype="FLOAT")  # above FLAC's limit
+    rows = annotated.cut_recording(tmp_path / "fast.wav", tmp_path / "clips", 0.01)
+    assert [r["recording_id"] for r in rows] == ["fast__0000", "fast__0001"]
+    info = sf.info(tmp_path / "clips" / "fast__0001.wav")
+    assert (info.samplerate, info.subtype, info.frames) == (700000, "FLOAT", 7000)
+    assert sf.read(tmp_path / "clips" / "fast__0000.wav")[0].max() == 1.5  # float: unclipped

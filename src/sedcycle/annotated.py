@@ -288,7 +288,7 @@ def cut_recording(path: str | Path, out_dir: str | Path, clip_seconds: float) ->
     clip_samples = round(clip_seconds * rate)
     clips = n_clips(info.frames / rate, clip_seconds)
     flac = rate <= FLAC_MAX_RATE
-    rows = []
+    rows, clipped = [], 0
     try:
         with sf.SoundFile(path) as audio:
             for index in range(clips):
@@ -301,6 +301,7 @@ def cut_recording(path: str | Path, out_dir: str | Path, clip_seconds: float) ->
                 target = out_dir / f"{name}.{'flac' if flac else 'wav'}"
                 with atomic_path(target) as tmp:
                     if flac:
+                        clipped += int(np.count_nonzero(np.abs(wave) > 1.0))
                         sf.write(tmp, np.clip(wave, -1.0, 1.0), rate, "PCM_24", format="FLAC")
                     else:
                         sf.write(tmp, wave, rate, "FLOAT", format="WAV")
@@ -315,6 +316,8 @@ def cut_recording(path: str | Path, out_dir: str | Path, clip_seconds: float) ->
                 )
     except (sf.LibsndfileError, RuntimeError) as error:
         raise ValueError(f"{path}: cannot decode audio ({error})") from error
+    if clipped:
+        print(f"{path}: {clipped} sample(s) beyond full scale clipped to +-1", file=sys.stderr)
     return rows
 
 
