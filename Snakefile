@@ -3,6 +3,7 @@
 import glob
 import os
 import re
+import sys
 
 from snakemake.utils import min_version, validate
 
@@ -30,6 +31,37 @@ if NPZ and SYNTHETIC:
     raise ValueError(
         "config data.npz.enabled needs data.synthetic.enabled: false "
         "(the generator writes audio, not .npz)"
+    )
+# Annotated recordings of any length/rate (data.annotated.enabled): rule prepare_annotated
+# cuts them into clips in the RFCx layout in data.dir; the species (sorted names) come from
+# the annotations, read here at parse time, and replace config n_species.
+ANNOTATED = config["data"]["annotated"]["enabled"]
+if ANNOTATED:
+    if SYNTHETIC or NPZ:
+        raise ValueError(
+            "config data.annotated.enabled needs data.synthetic.enabled: false and "
+            "data.npz.enabled: false (it writes the clips into data.dir itself)"
+        )
+    for key in ("recordings", "annotations", "test_recordings"):
+        if not config["data"]["annotated"][key]:
+            raise ValueError(
+                f"config data.annotated.enabled needs data.annotated.{key}"
+            )
+    # The library's annotation reader imports only the standard library at module level.
+    sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+    from sedcycle.annotated import species_names
+
+    N_SPECIES = len(
+        species_names(
+            config["data"]["annotated"]["annotations"],
+            config["data"]["annotated"]["species_column"],
+        )
+    )
+# Predict-only on recordings of any length: cut predict.input_dir into clips first.
+PREDICT_CLIPS = config["predict"]["clip_recordings"]
+if PREDICT_CLIPS and NPZ:
+    raise ValueError(
+        "config predict.clip_recordings cuts audio: it needs data.npz.enabled: false"
     )
 # GPUs each training/prediction job asks a scheduler for (resource `gpu`); 0 on CPU-only clusters.
 GPUS = config["cluster"]["gpu"]
@@ -76,3 +108,4 @@ rule all:
     input:
         "submission.csv",
         "scores.json",
+        ["submission_by_recording.csv"] if ANNOTATED else [],

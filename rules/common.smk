@@ -74,14 +74,29 @@ def ensemble_stages():
     return stages
 
 
+def predict_input_dir(wildcards=None):
+    """predict.input_dir, the recordings that predictions.csv scores."""
+    if not config["predict"]["input_dir"]:
+        raise ValueError(
+            "predictions.csv needs config predict.input_dir: the folder to score"
+        )
+    return config["predict"]["input_dir"].rstrip("/")
+
+
+def predict_species(wildcards=None):
+    """The species.csv naming predictions.csv's columns: predict.species_csv, or in
+    annotated mode this run's own; none: s0..s{n-1}."""
+    if config["predict"]["species_csv"]:
+        return [config["predict"]["species_csv"]]
+    return [f"{DATA}/species.csv"] if ANNOTATED else []
+
+
 def split_source(wildcards):
     """The folder a split's features come from."""
     if wildcards.split == "predict":
-        if not config["predict"]["input_dir"]:
-            raise ValueError(
-                "predictions.csv needs config predict.input_dir: the folder to score"
-            )
-        return config["predict"]["input_dir"].rstrip("/")
+        if PREDICT_CLIPS:
+            return "predict_clips/audio"
+        return predict_input_dir()
     return f"{NPZ_DIR if NPZ else DATA}/{wildcards.split}"
 
 

@@ -1,4 +1,5 @@
-# The input data: the synthetic generator writes the RFCx layout into data.dir.
+# The input data: the synthetic generator, or annotated recordings cut into clips
+# (data.annotated), write the RFCx layout into data.dir.
 
 if SYNTHETIC:
 
@@ -25,3 +26,34 @@ if SYNTHETIC:
             clip_seconds=CLIP_SECONDS,
         script:
             "../workflow/scripts/make_synthetic.py"
+
+
+if ANNOTATED:
+
+    rule prepare_annotated:
+        input:
+            recordings=config["data"]["annotated"]["recordings"],
+            annotations=config["data"]["annotated"]["annotations"],
+            test_recordings=config["data"]["annotated"]["test_recordings"],
+        output:
+            train=directory(f"{DATA}/train"),
+            test=directory(f"{DATA}/test"),
+            tp=f"{DATA}/train_tp.csv",
+            fp=f"{DATA}/train_fp.csv",
+            sample=f"{DATA}/sample_submission.csv",
+            species=f"{DATA}/species.csv",
+            clips=f"{DATA}/clips.csv",
+        log:
+            "logs/prepare_annotated.log",
+        benchmark:
+            "benchmarks/prepare_annotated.tsv"
+        conda:
+            "../envs/audio.yaml"
+        threads: 2
+        resources:
+            mem_mb=4000,
+        params:
+            clip_seconds=CLIP_SECONDS,
+            species_column=config["data"]["annotated"]["species_column"],
+        script:
+            "../workflow/scripts/prepare_annotated.py"

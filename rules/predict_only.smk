@@ -1,11 +1,14 @@
 # Predict-only: score new recordings (predict.input_dir, features split `predict`) with the
 # fold models of a trained stage (predict.model_dir). Needs no train data, csv or generator.
+# predict.clip_recordings: recordings of any length are cut into clips first, and
+# predictions_by_recording.csv holds each recording's max over its clips.
 
 
 rule predict_only:
     input:
         models=predict_models,
         features="features/predict",
+        species=predict_species,
     output:
         clips="predictions.csv",
         windows="predictions_windows.parquet",
@@ -28,3 +31,40 @@ rule predict_only:
         device=config["model"]["device"],
     script:
         "../workflow/scripts/predict_only.py"
+
+
+if PREDICT_CLIPS:
+
+    rule cut_predict_recordings:
+        input:
+            audio=predict_input_dir,
+        output:
+            audio=directory("predict_clips/audio"),
+            clips="predict_clips/clips.csv",
+        log:
+            "logs/cut_predict_recordings.log",
+        benchmark:
+            "benchmarks/cut_predict_recordings.tsv"
+        conda:
+            "../envs/audio.yaml"
+        threads: 2
+        params:
+            clip_seconds=CLIP_SECONDS,
+        script:
+            "../workflow/scripts/cut_recordings.py"
+
+    rule predictions_by_recording:
+        input:
+            clip_scores="predictions.csv",
+            clips="predict_clips/clips.csv",
+        output:
+            "predictions_by_recording.csv",
+        log:
+            "logs/predictions_by_recording.log",
+        benchmark:
+            "benchmarks/predictions_by_recording.tsv"
+        localrule: True
+        conda:
+            "../envs/tables.yaml"
+        script:
+            "../workflow/scripts/by_recording.py"

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sedcycle import metrics
+from sedcycle.annotated import read_species
 from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import FrameLabels, check_recordings, presence_matrix, read_annotations
 from sedcycle.pseudo import pseudo_positives
-from sedcycle.submission import make_submission, mean_scores
+from sedcycle.submission import make_submission, mean_scores, name_species, recording_scores
 from sedcycle.tables import clip_scores, score_columns
 
 # Steps that need torch (features, training, prediction) import it inside the function:
@@ -274,10 +275,12 @@ def ensemble(
     ensemble_out: str,
     submission_out: str,
     skipped_audio: list[str] = (),
+    species_csv: str | None = None,
 ) -> None:
     """Average the chosen stages' test scores and write the submission in sample order.
 
-    Test recordings skipped as bad audio score 0 for every species (logged).
+    Test recordings skipped as bad audio score 0 for every species (logged). With
+    ``species_csv`` (species_id,name), the submission's columns are the species names.
     """
     tables = [pd.read_parquet(p).set_index("recording_id") for p in stage_tests]
     scores = mean_scores(tables)
@@ -291,7 +294,52 @@ def ensemble(
             0.0, index=pd.Index(skipped_audio, name="recording_id"), columns=scores.columns
         )
         scores = pd.concat([scores, zeros])
-    write_csv(make_submission(scores, sample_submission), submission_out, index=False)
+    submission = make_submission(scores, sample_submission)
+    write_csv(with_species_names(submission, species_csv), submission_out, index=False)
+
+
+def with_species_names(table: pd.DataFrame, species_csv: str | None) -> pd.DataFrame:
+    """``table`` with s0..s{n-1} renamed to the names of ``species_csv`` (unchanged if None)."""
+    if not species_csv:
+        return table
+    try:
+        return name_species(table, read_species(species_csv))
+    except ValueError as error:
+        raise ValueError(f"{species_csv}: {error}") from error
+
+
+def cut_recordings(audio_dir: str, out_dir: str, clips_csv: str, clip_seconds: float, threads=1):
+    """Recordings of any length cut into clips of ``clip_seconds`` (sedcycle.annotated)."""
+    from sedcycle.annotated import cut_folder
+
+    cut_folder(audio_dir, out_dir, clips_csv, clip_seconds, threads)
+
+
+def prepare_annotated(
+    recordings: str,
+    annotations: str,
+    test_recordings: str,
+    out_dir: str,
+    clip_seconds: float,
+    species_column: str,
+    threads: int = 1,
+) -> None:
+    """The RFCx layout in ``out_dir`` from annotated recordings (sedcycle.annotated.prepare)."""
+    from sedcycle.annotated import prepare
+
+    prepare(
+        recordings, annotations, test_recordings, out_dir, clip_seconds, species_column, threads
+    )
+
+
+def scores_by_recording(clip_csv: str, clips_csv: str, out_csv: str) -> None:
+    """Per-recording scores (max over its clips) of a per-clip table (submission.csv,
+    predictions.csv); ``clips_csv`` maps each clip to its recording."""
+    table = pd.read_csv(clip_csv, dtype={"recording_id": str})
+    clips = pd.read_csv(clips_csv, dtype={"recording_id": str, "recording": str})
+    scores = recording_scores(table, clips)
+    print(f"{len(table)} clips -> {len(scores)} recordings", file=sys.stderr)
+    write_csv(scores, out_csv, index=False)
 
 
 def collect_scores(
@@ -345,12 +393,14 @@ def predict_only(
     amp: str,
     device: str,
     threads: int,
+    species_csv: str | None = None,
 ) -> None:
     """Scores of new recordings by every fold model of a trained stage, averaged over models.
 
     ``windows_out``: the mean window scores (recording_id, window, start, s0..); ``clips_out``
     (csv, sorted by recording_id): the mean over models of each model's max over windows,
-    as the stage's ``test.parquet`` and the submission compute it.
+    as the stage's ``test.parquet`` and the submission compute it; its columns are the
+    species names of ``species_csv`` when given, else s0..s{n-1}.
     """
     import torch
 
@@ -383,4 +433,5 @@ def predict_only(
     windows[columns] = sum(t[columns].to_numpy() for t in tables) / len(tables)
     clips = mean_scores([clip_scores(t) for t in tables]).sort_index()
     write_parquet(windows, windows_out)
-    write_csv(clips.reset_index(names="recording_id"), clips_out, index=False)
+    clips = with_species_names(clips.reset_index(names="recording_id"), species_csv)
+    write_csv(clips, clips_out, index=False)

@@ -33,3 +33,29 @@ def make_submission(scores: pd.DataFrame, sample_submission: str | Path) -> pd.D
             f"e.g. {missing[:5]}"
         )
     return scores.loc[sample["recording_id"]].reset_index(names="recording_id")
+
+
+def name_species(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``table`` with its score columns s0..s{n-1} renamed to the species names, in order."""
+    scores = [f"s{i}" for i in range(len(names))]
+    present = [c for c in table.columns if c.startswith("s") and c[1:].isdigit()]
+    if present != scores:
+        raise ValueError(
+            f"{len(names)} species names for score columns {present[:5]}...: "
+            "species.csv and the predictions disagree on the number of species"
+        )
+    return table.rename(columns=dict(zip(scores, names, strict=True)))
+
+
+def recording_scores(clip_table: pd.DataFrame, clips: pd.DataFrame) -> pd.DataFrame:
+    """Per-recording scores: the max over each recording's clips.
+
+    clip_table: recording_id (a clip id) and score columns; clips: recording_id, recording
+    (clips.csv). Returns recording and the score columns, sorted by recording.
+    """
+    owner = clips.set_index("recording_id")["recording"]
+    missing = sorted(set(clip_table["recording_id"]) - set(owner.index))
+    if missing:
+        raise ValueError(f"clip(s) missing from clips.csv: {missing[:5]}")
+    table = clip_table.assign(recording=clip_table["recording_id"].map(owner))
+    return table.drop(columns="recording_id").groupby("recording", sort=True).max().reset_index()

@@ -10,4 +10,5 @@ with log_to(sm.log[0]):
         sm.output.ensemble,
         sm.output.submission,
         skipped_audio=skipped_recordings(sm.input.features),
+        species_csv=sm.input.species[0] if sm.input.species else None,
     )

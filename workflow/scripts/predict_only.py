@@ -10,5 +10,6 @@ with log_to(sm.log[0]):
         clips_out=sm.output.clips,
         windows_out=sm.output.windows,
         threads=sm.threads,
+        species_csv=sm.input.species[0] if sm.input.species else None,
         **sm.params,
     )

@@ -1,0 +1,479 @@
+"""Annotated recordings of any length, rate and format -> the RFCx layout the DAG reads.
+
+Annotations are Raven selection tables (tab-separated ``*.txt``, one per recording or with a
+``Begin File`` column) or one plain csv ``recording,begin,end,species[,low_freq,high_freq]``.
+Each recording is cut into clips of ``clip_seconds`` (the last one zero-padded), read block
+by block so an hour at 384 kHz never sits in memory, and each event is split into the clips
+it overlaps. Species names map to ids 0..n-1 in sorted order (``species.csv``).
+
+Only the standard library is imported at module level: the Snakefile reads the species
+names at parse time (:func:`species_names`) in whatever environment Snakemake runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg")  # as sedcycle.steps.list_recordings
+RAVEN_BEGIN, RAVEN_END = "Begin Time (s)", "End Time (s)"
+RAVEN_LOW, RAVEN_HIGH = "Low Freq (Hz)", "High Freq (Hz)"
+RAVEN_FILE = "Begin File"
+CSV_COLUMNS = ("recording", "begin", "end", "species")
+CSV_FREQ = ("low_freq", "high_freq")
+# An event may end this far past the recording's last sample (rounding in the annotation tool).
+END_TOLERANCE_S = 0.01
+FLAC_MAX_RATE = 655350  # the FLAC format's limit; faster rates are written as float WAV
+
+
+@dataclass(frozen=True)
+class Event:
+    """One annotated event: times in seconds from the recording's start, Hz (None: unknown)."""
+
+    recording: str | None  # None: the Raven table's own name says (resolved later)
+    begin: float
+    end: float
+    low_freq: float | None
+    high_freq: float | None
+    species: str
+    source: str  # "file: line N", for error messages
+    table: str = ""  # the Raven table's file name (matching a recording by name)
+
+
+def clip_id(recording: str, index: int) -> str:
+    """The recording id of a recording's ``index``-th clip: ``{recording}__{index:04d}``."""
+    return f"{recording}__{index:04d}"
+
+
+def n_clips(duration_s: float, clip_seconds: float) -> int:
+    """Clips of ``clip_seconds`` that cover ``duration_s`` (the last one padded); at least 1."""
+    return max(1, math.ceil(duration_s / clip_seconds - 1e-9))
+
+
+def split_event(
+    begin: float, end: float, clip_seconds: float, clips: int
+) -> list[tuple[int, float, float]]:
+    """(clip index, t_min, t_max relative to that clip) for each clip that the event overlaps.
+
+    An event crossing a clip boundary appears in both clips; one that only touches a boundary
+    does not spill into the next clip.
+    """
+    pieces = []
+    first = max(0, math.floor(begin / clip_seconds))
+    last = min(clips - 1, math.ceil(end / clip_seconds) - 1)
+    for index in range(first, last + 1):
+        start = index * clip_seconds
+        lo = max(begin, start) - start
+        hi = min(end, start + clip_seconds) - start
+        if hi - lo > 1e-9:
+            pieces.append((index, max(0.0, lo), min(clip_seconds, hi)))
+    return pieces
+
+
+def _number(value: str | None, column: str, source: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{source}: {column} {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{source}: {column} {value!r} is not a finite number")
+    return number
+
+
+def _optional(value: str | None, column: str, source: str) -> float | None:
+    return None if value is None or value.strip() == "" else _number(value, column, source)
+
+
+def _event(recording, begin, end, low, high, species, source, table="") -> Event:
+    species = (species or "").strip()
+    if not species:
+        raise ValueError(f"{source}: empty species name")
+    if species == "recording_id":
+        raise ValueError(f"{source}: 'recording_id' cannot be a species name (a submission column)")
+    if begin < 0:
+        raise ValueError(f"{source}: begin {begin} s is negative")
+    if begin >= end:
+        raise ValueError(f"{source}: begin {begin} s is not before end {end} s")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{source}: low frequency {low} Hz above high frequency {high} Hz")
+    return Event(recording, begin, end, low, high, species, source, table)
+
+
+def _rows(path: Path, delimiter: str) -> tuple[list[str], list[dict]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            reader = csv.DictReader(file, delimiter=delimiter)
+            return [c.strip() for c in reader.fieldnames or []], [
+                {(k or "").strip(): v for k, v in row.items()} for row in reader
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"{path}: cannot read annotation table ({error})") from error
+
+
+def _recording_name(value: str) -> str:
+    """A recording name from a file name or path: the stem when it has an audio suffix."""
+    name = Path(value.strip().replace("\\", "/")).name
+    return Path(name).stem if Path(name).suffix.lower() in AUDIO_SUFFIXES else name
+
+
+def read_raven(path: str | Path, species_column: str = "Species") -> list[Event]:
+    """The events of one Raven selection table (tab-separated, header line first).
+
+    Raven lists a selection once per view (Spectrogram 1, Waveform 1): identical events are
+    kept once by :func:`prepare`. A ``Begin File`` column names each row's recording;
+    without one, the table's file name does (``{recording}.txt`` or
+    ``{recording}.Table.1.selections.txt``).
+    """
+    path = Path(path)
+    header, rows = _rows(path, "\t")
+    missing = [c for c in (RAVEN_BEGIN, RAVEN_END, species_column) if c not in header]
+    if missing:
+        raise ValueError(
+            f"{path}: Raven selection table without column(s) {missing} (its columns: "
+            f"{header}; the species column is data.annotated.species_column)"
+        )
+    events = []
+    for line, row in enumerate(rows, start=2):
+        source = f"{path}: line {line}"
+        recording = row.get(RAVEN_FILE) or None
+        events.append(
+            _event(
+                _recording_name(recording) if recording else None,
+                _number(row[RAVEN_BEGIN], RAVEN_BEGIN, source),
+                _number(row[RAVEN_END], RAVEN_END, source),
+                _optional(row.get(RAVEN_LOW), RAVEN_LOW, source),
+                _optional(row.get(RAVEN_HIGH), RAVEN_HIGH, source),
+                row[species_column],
+                source,
+                path.name,
+            )
+        )
+    return events
+
+
+def read_csv(path: str | Path) -> list[Event]:
+    """The events of a plain csv: recording,begin,end,species and optional low_freq,high_freq."""
+    path = Path(path)
+    header, rows = _rows(path, ",")
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise ValueError(
+            f"{path}: annotation csv without column(s) {missing} (its columns: {header}; "
+            f"expected {list(CSV_COLUMNS)} and optionally {list(CSV_FREQ)})"
+        )
+    events = []
+    for line, row in enumerate(rows, start=2):
+        source = f"{path}: line {line}"
+        if not (row["recording"] or "").strip():
+            raise ValueError(f"{source}: empty recording name")
+        events.append(
+            _event(
+                _recording_name(row["recording"]),
+                _number(row["begin"], "begin", source),
+                _number(row["end"], "end", source),
+                _optional(row.get("low_freq"), "low_freq", source),
+                _optional(row.get("high_freq"), "high_freq", source),
+                row["species"],
+                source,
+            )
+        )
+    return events
+
+
+def read_events(annotations: str | Path, species_column: str = "Species") -> list[Event]:
+    """Events of a folder of Raven tables (``*.txt``), one Raven table, or one ``.csv``."""
+    path = Path(annotations)
+    if path.is_dir():
+        tables = sorted(path.glob("*.txt"))
+        if not tables:
+            raise ValueError(f"{path}: no Raven selection table (*.txt) in the folder")
+        return [event for table in tables for event in read_raven(table, species_column)]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: annotations not found (a folder of Raven tables or a csv)"
+        )
+    if path.suffix.lower() == ".csv":
+        return read_csv(path)
+    return read_raven(path, species_column)
+
+
+def species_names(annotations: str | Path, species_column: str = "Species") -> list[str]:
+    """The sorted species names of the annotations; species id = position in this list."""
+    names = sorted({event.species for event in read_events(annotations, species_column)})
+    if not names:
+        raise ValueError(f"{annotations}: no annotated event, so no species to train on")
+    return names
+
+
+def audio_files(folder: str | Path) -> dict[str, Path]:
+    """Recording name (file stem) -> audio file of a folder; names must be unique."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: audio folder not found")
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in AUDIO_SUFFIXES:
+            continue
+        if path.stem in files:
+            raise ValueError(f"{folder}: {files[path.stem].name} and {path.name} share a name")
+        if "__" in path.stem:  # clip ids are {recording}__{k}: keep them unambiguous
+            raise ValueError(f"{path}: a recording name may not contain '__' (clip ids use it)")
+        files[path.stem] = path
+    if not files:
+        raise ValueError(f"{folder}: no audio file ({', '.join(AUDIO_SUFFIXES)})")
+    return files
+
+
+def resolve_recordings(events: Iterable[Event], recordings: Iterable[str], folder) -> list[Event]:
+    """Events with their recording named; raises listing events whose recording has no audio.
+
+    A Raven table without ``Begin File`` belongs to the recording whose name the table's file
+    name is, or starts with followed by a dot (the longest such name).
+    """
+    names = sorted(set(recordings), key=len, reverse=True)
+    resolved, unknown = [], {}
+    for event in events:
+        name = event.recording
+        if name is None:
+            table = event.table.removesuffix(".txt")
+            name = next((n for n in names if table == n or table.startswith(n + ".")), None)
+            if name is None:
+                unknown.setdefault(f"{event.table} (table name)", event.source)
+                continue
+        elif name not in names:
+            unknown.setdefault(name, event.source)
+            continue
+        resolved.append(replace(event, recording=name))
+    if unknown:
+        listing = "\n  ".join(f"{name}: first at {source}" for name, source in unknown.items())
+        raise ValueError(
+            f"{len(unknown)} annotated recording(s) have no audio file in {folder}:\n  {listing}"
+        )
+    return resolved
+
+
+def _audio_info(path: Path):
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise ValueError(f"{path}: cannot decode audio ({error})") from error
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise ValueError(f"{path}: audio has no samples")
+    return info
+
+
+def cut_recording(path: str | Path, out_dir: str | Path, clip_seconds: float) -> list[dict]:
+    """Write ``{recording}__{k:04d}.flac`` mono clips of ``clip_seconds`` at the native rate.
+
+    Reads one clip at a time. The last clip is zero-padded to full length. Samples are
+    written as 24-bit FLAC (noise floor -144 dBFS, far below a log-mel's 80 dB range;
+    values beyond full scale are clipped), or as float WAV above FLAC's 655,350 Hz.
+    Returns one row per clip: recording_id, recording, start, end (seconds).
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from sedcycle.files import atomic_path
+
+    path, out_dir = Path(path), Path(out_dir)
+    info = _audio_info(path)
+    rate = info.samplerate
+    clip_samples = round(clip_seconds * rate)
+    clips = n_clips(info.frames / rate, clip_seconds)
+    flac = rate <= FLAC_MAX_RATE
+    rows, clipped = [], 0
+    try:
+        with sf.SoundFile(path) as audio:
+            for index in range(clips):
+                block = audio.read(clip_samples, dtype="float32", always_2d=True)
+                if index > 0 and len(block) == 0:
+                    break  # the header overstated the length (some mp3): no empty clips
+                wave = np.zeros(clip_samples, dtype=np.float32)
+                wave[: len(block)] = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+                name = clip_id(path.stem, index)
+                target = out_dir / f"{name}.{'flac' if flac else 'wav'}"
+                with atomic_path(target) as tmp:
+                    if flac:
+                        clipped += int(np.count_nonzero(np.abs(wave) > 1.0))
+                        sf.write(tmp, np.clip(wave, -1.0, 1.0), rate, "PCM_24", format="FLAC")
+                    else:
+                        sf.write(tmp, wave, rate, "FLOAT", format="WAV")
+                start = index * clip_seconds
+                rows.append(
+                    {
+                        "recording_id": name,
+                        "recording": path.stem,
+                        "start": start,
+                        "end": start + clip_seconds,
+                    }
+                )
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise ValueError(f"{path}: cannot decode audio ({error})") from error
+    if clipped:
+        print(f"{path}: {clipped} sample(s) beyond full scale clipped to +-1", file=sys.stderr)
+    return rows
+
+
+def cut_files(
+    paths: list[Path], out_dir: str | Path, clip_seconds: float, threads: int = 1
+) -> list[dict]:
+    """:func:`cut_recording` of every file into ``out_dir`` (``threads`` files at a time)."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        cut = pool.map(lambda path: cut_recording(path, out_dir, clip_seconds), paths)
+        return [row for rows in cut for row in rows]
+
+
+def cut_folder(
+    folder: str | Path, out_dir: str | Path, clips_csv: str | Path, clip_seconds: float, threads=1
+) -> int:
+    """Cut every recording of ``folder`` into clips in ``out_dir``; ``clips_csv`` maps clip ->
+    recording (recording_id, recording, start, end). Returns the number of clips."""
+    import pandas as pd
+
+    from sedcycle.files import write_csv
+
+    files = audio_files(folder)
+    for path in files.values():
+        _audio_info(path)  # every unreadable file named before any is cut
+    rows = cut_files(list(files.values()), out_dir, clip_seconds, threads)
+    write_csv(
+        pd.DataFrame(rows, columns=["recording_id", "recording", "start", "end"]),
+        clips_csv,
+        index=False,
+    )
+    print(f"{len(files)} recordings -> {len(rows)} clips of {clip_seconds} s", file=sys.stderr)
+    return len(rows)
+
+
+def label_rows(
+    events: list[Event], durations: dict[str, float], rates: dict[str, int], clip_seconds: float
+) -> list[dict]:
+    """train_tp.csv rows: each event split into the clips it overlaps, species by name.
+
+    Raises ValueError naming the annotation line for an event past its recording's end.
+    """
+    species = {name: i for i, name in enumerate(sorted({e.species for e in events}))}
+    rows = []
+    for event in events:
+        duration = durations[event.recording]
+        if event.end > duration + END_TOLERANCE_S:
+            raise ValueError(
+                f"{event.source}: event ends at {event.end} s, past the end of recording "
+                f"{event.recording} ({duration:.3f} s)"
+            )
+        clips = n_clips(duration, clip_seconds)
+        low = 0.0 if event.low_freq is None else event.low_freq
+        high = rates[event.recording] / 2 if event.high_freq is None else event.high_freq
+        for index, t_min, t_max in split_event(
+            event.begin, min(event.end, duration), clip_seconds, clips
+        ):
+            rows.append(
+                {
+                    "recording_id": clip_id(event.recording, index),
+                    "species_id": species[event.species],
+                    "songtype_id": 1,
+                    "t_min": t_min,
+                    "f_min": low,
+                    "t_max": t_max,
+                    "f_max": high,
+                }
+            )
+    return rows
+
+
+def prepare(
+    recordings: str | Path,
+    annotations: str | Path,
+    test_recordings: str | Path,
+    out_dir: str | Path,
+    clip_seconds: float,
+    species_column: str = "Species",
+    threads: int = 1,
+) -> dict[str, int]:
+    """Write the RFCx layout of annotated recordings into ``out_dir``.
+
+    ``train/`` and ``test/`` clips, ``train_tp.csv`` (events split per clip), an empty
+    ``train_fp.csv``, ``sample_submission.csv`` (test clips, s0..s{n-1} zeros),
+    ``species.csv`` (species_id,name) and ``clips.csv`` (recording_id, recording, split,
+    start, end). Every annotation is checked before any audio is cut. Returns counts.
+    """
+    import pandas as pd
+
+    from sedcycle.files import write_csv
+    from sedcycle.labels import ANNOTATION_COLUMNS
+    from sedcycle.tables import species_columns
+
+    out_dir = Path(out_dir)
+    train_files = audio_files(recordings)
+    test_files = audio_files(test_recordings)
+    events = read_events(annotations, species_column)
+    if not events:
+        raise ValueError(f"{annotations}: no annotated event")
+    events = resolve_recordings(events, train_files, recordings)
+    infos = {name: _audio_info(path) for name, path in {**train_files, **test_files}.items()}
+    for name in train_files:
+        if name in test_files:
+            raise ValueError(
+                f"{name}: in both {recordings} and {test_recordings} (clip ids must be unique)"
+            )
+    durations = {name: info.frames / info.samplerate for name, info in infos.items()}
+    rates = {name: info.samplerate for name, info in infos.items()}
+    # Dedupe on what the labels keep (Raven repeats a selection per view).
+    tp = pd.DataFrame(
+        label_rows(events, durations, rates, clip_seconds), columns=ANNOTATION_COLUMNS
+    ).drop_duplicates()
+    names = sorted({e.species for e in events})
+
+    clip_rows = [
+        {**row, "split": split}
+        for split, files in (("train", train_files), ("test", test_files))
+        for row in cut_files(list(files.values()), out_dir / split, clip_seconds, threads)
+    ]
+    clips = pd.DataFrame(clip_rows, columns=["recording_id", "recording", "split", "start", "end"])
+    # An mp3 whose header overstated its length may yield fewer clips: keep labels in range.
+    tp = tp[tp["recording_id"].isin(set(clips["recording_id"]))]
+    test_ids = clips.loc[clips["split"] == "test", "recording_id"]
+    sample = pd.DataFrame(0.0, index=range(len(test_ids)), columns=species_columns(len(names)))
+    sample.insert(0, "recording_id", test_ids.to_numpy())
+    write_csv(
+        tp.sort_values(["recording_id", "t_min", "species_id"]),
+        out_dir / "train_tp.csv",
+        index=False,
+    )
+    write_csv(pd.DataFrame(columns=ANNOTATION_COLUMNS), out_dir / "train_fp.csv", index=False)
+    write_csv(sample, out_dir / "sample_submission.csv", index=False)
+    write_csv(
+        pd.DataFrame({"species_id": range(len(names)), "name": names}),
+        out_dir / "species.csv",
+        index=False,
+    )
+    write_csv(clips, out_dir / "clips.csv", index=False)
+    counts = {
+        "train_recordings": len(train_files),
+        "test_recordings": len(test_files),
+        "train_clips": int((clips["split"] == "train").sum()),
+        "test_clips": len(test_ids),
+        "events": len(events),
+        "tp_rows": len(tp),
+        "species": len(names),
+    }
+    print(", ".join(f"{v} {k}" for k, v in counts.items()), file=sys.stderr)
+    return counts
+
+
+def read_species(path: str | Path) -> list[str]:
+    """Names of a ``species.csv`` in species_id order; checks ids are 0..n-1."""
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    ids = [int(row["species_id"]) for row in rows]
+    if ids != list(range(len(rows))):
+        raise ValueError(f"{path}: species_id must be 0..{len(rows) - 1} in order, got {ids[:10]}")
+    return [row["name"] for row in rows]

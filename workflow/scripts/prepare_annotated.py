@@ -1,0 +1,16 @@
+"""Snakemake adapter: cut annotated recordings into the RFCx layout (sedcycle.annotated)."""
+
+from pathlib import Path
+
+from sedcycle.steps import log_to, prepare_annotated
+
+sm = snakemake  # noqa: F821 - injected by the script directive
+with log_to(sm.log[0]):
+    prepare_annotated(
+        sm.input.recordings,
+        sm.input.annotations,
+        sm.input.test_recordings,
+        Path(sm.output.tp).parent,
+        threads=sm.threads,
+        **sm.params,
+    )
