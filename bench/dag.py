@@ -1,6 +1,7 @@
-"""DAG: wall time of Snakemake calls with nothing to do, on the 5 folds x 4 stages DAG.
+"""DAG: wall time of Snakemake calls with nothing to do, on the 5 folds x 4 rounds DAG.
 
-The default config (5 folds; stage 1 and 3 relabel rounds: 53 jobs). In a scratch working
+The default config (5 folds) with ``relabel.n_rounds`` set to ``--rounds`` (default 4: stage 1
+and 4 relabel rounds, 66 jobs), through a config file layered over config.yaml. In a scratch working
 directory: ``snakemake -n`` while it is empty (plans every job); then every output the DAG
 lists (``--summary``) is created empty and ``snakemake --touch`` orders their times, which
 makes a finished workdir without running a job; there, the dry run and a real no-op rerun
@@ -9,7 +10,7 @@ on a real finished run instead (e.g. after ``make demo``). Each call is a fresh 
 from outside: interpreter start, Snakefile parsing, config validation, DAG. A real call is only
 made after a dry run said there is nothing to do. Target: no-op rerun under 5 s wall.
 
-    .venv/bin/python bench/dag.py [--quick] [--repeats N] [--workdir DIR]
+    .venv/bin/python bench/dag.py [--quick] [--repeats N] [--rounds N] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ import benchlib
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TARGETS = ["submission.csv", "scores.json"]
 NOTHING = "Nothing to be done"
+ROUNDS_CONFIG = "bench_rounds.yaml"  # written into a scratch workdir: relabel.n_rounds
 
 
 def snakemake(workdir: Path, *extra: str) -> tuple[float, str]:
     """Wall seconds and output (stdout, then stderr) of one snakemake call on ``workdir``."""
     command = [str(SNAKEMAKE), "--snakefile", str(benchlib.ROOT / "Snakefile")]
-    command += ["--directory", str(workdir), "--cores", "1", *extra, *TARGETS]
+    command += ["--directory", str(workdir)]
+    if (workdir / ROUNDS_CONFIG).exists():  # before the targets: --configfile takes several
+        command += ["--configfile", str(workdir / ROUNDS_CONFIG)]
+    command += ["--cores", "1", *extra, *TARGETS]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -78,6 +83,7 @@ def time_no_op(workdir: Path, repeats: int) -> tuple[list[float], list[float]]:
 def main() -> None:
     parser = benchlib.arguments(__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="a finished run's working directory")
+    parser.add_argument("--rounds", type=int, default=4, help="relabel rounds (scratch DAG)")
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
     benchlib.header("DAG: snakemake calls with nothing to do")
@@ -93,6 +99,7 @@ def main() -> None:
         dry, real = time_no_op(args.workdir.resolve(), repeats)
     else:
         with benchlib.scratch("dag") as workdir:
+            (workdir / ROUNDS_CONFIG).write_text(f"relabel:\n  n_rounds: {args.rounds}\n")
             plan_times, jobs = [], -1
             for _ in range(repeats):
                 seconds, output = snakemake(workdir, "-n")
@@ -106,7 +113,7 @@ def main() -> None:
             n_outputs = make_finished(workdir)
             print(f"{n_outputs} outputs created and touched in {time.perf_counter() - start:.1f} s")
             dry, real = time_no_op(workdir, repeats)
-            where = "touched workdir"
+            where = f"touched workdir, 5 folds x {args.rounds} rounds"
             plan = f"; dry run of all {jobs} jobs {benchlib.median(plan_times):.2f} s"
     print(f"{where}, snakemake -n: {benchlib.spread(dry)}")
     print(f"{where}, no-op rerun:  {benchlib.spread(real)}")
