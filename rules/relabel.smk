@@ -39,7 +39,8 @@ rule train_round:
         folds="folds.csv",
         pseudo="pseudo/round{round}.parquet",
     output:
-        "models/round{round}/fold{fold}.pt",
+        model="models/round{round}/fold{fold}.pt",
+        history="models/round{round}/fold{fold}.history.csv",
     log:
         "logs/round{round}/train_fold{fold}.log",
     benchmark:

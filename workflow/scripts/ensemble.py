@@ -10,4 +10,7 @@ with log_to(sm.log[0]):
         sm.output.ensemble,
         sm.output.submission,
         skipped_audio=skipped_recordings(sm.input.features),
+        tp_csv=sm.input.tp,
+        folds_csv=sm.input.folds,
+        **sm.params,
     )
