@@ -31,6 +31,9 @@ CONFIG = ROOT / "bench" / "quality.yaml"
 VARIANTS = {
     "recipe": {},  # bench/quality.yaml as it is
     "strict_pseudo": {"relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8}},
+    "strict_pseudo_lr_1e-4": {
+        "relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8, "lr": 1.0e-4}
+    },
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
@@ -183,8 +186,12 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
         stages = [s for s in summary.index if s != "ensemble"]
         rows.append((variant, stages, summary))
     stages = rows[0][1]
-    lines.append("| variant | switches | " + " | ".join(stages) + " | last pseudo P / R |")
-    lines.append("|---|---|" + "---|" * (len(stages) + 1))
+    lines.append(
+        "| variant | switches | "
+        + " | ".join(stages)
+        + f" | {stages[-1]}, prior-scaled | {stages[-1]} pseudo P / R |"
+    )
+    lines.append("|---|---|" + "---|" * (len(stages) + 2))
     for variant, _, summary in rows:
         switches = yaml.safe_dump(VARIANTS[variant], default_flow_style=True).strip()
         quality = (
@@ -194,7 +201,7 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
         lines.append(
             f"| {variant} | `{switches}` | "
             + " | ".join(cell(summary, stage, "test_lwlrap") for stage in stages)
-            + f" | {quality} |"
+            + f" | {cell(summary, stages[-1], 'test_lwlrap_prior')} | {quality} |"
         )
     return lines
 
