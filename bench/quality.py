@@ -235,8 +235,10 @@ def write_markdown(
     lines = [
         "# Quality benchmark",
         "",
-        "`make quality` (= `.venv/bin/python bench/quality.py --variants strict_pseudo`): "
-        f"bench/quality.yaml over training seeds {', '.join(map(str, seeds))}; mean ± std "
+        f"`.venv/bin/python bench/quality.py --variants {' '.join(variants[1:])}`".replace(
+            " --variants `", "`"
+        )
+        + f": bench/quality.yaml over training seeds {', '.join(map(str, seeds))}; mean ± std "
         "(n-1) over seeds, against the synthetic data's hidden truth. *recipe* is "
         "bench/quality.yaml as it is; each other variant changes the switches shown and reruns "
         "the relabel rounds from the same stage 1 models.",
