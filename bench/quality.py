@@ -34,6 +34,14 @@ VARIANTS = {
     "strict_pseudo_lr_1e-4": {
         "relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8, "lr": 1.0e-4}
     },
+    # round 1 without pseudo-labels (the source's stage 2), then strict pseudo-labels
+    "stage2_then_strict": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "rounds": {1: {"use_pseudo": False}},
+        }
+    },
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},

@@ -2,6 +2,8 @@
 # each round's pseudo-label quality (against the hidden train truth where it exists).
 
 ROUNDS = STAGES[1:]
+# rounds that train on pseudo-labels (relabel.use_pseudo)
+PSEUDO_ROUNDS = [s for s in ROUNDS if round_config(int(s[5:]))["use_pseudo"]]
 
 
 rule scores:
@@ -10,11 +12,11 @@ rule scores:
         ensemble="predictions/ensemble/test.parquet",
         test_truth=[TEST_TRUTH] if HAS_TEST_TRUTH else [],
         train_truth=[TRAIN_TRUTH] if HAS_TRAIN_TRUTH else [],
-        pseudo=[f"pseudo/{stage}.parquet" for stage in ROUNDS],
+        pseudo=[f"pseudo/{stage}.parquet" for stage in PSEUDO_ROUNDS],
         # the windows each round's pseudo-labels were chosen from
         pseudo_windows=[
             f"predictions/{previous_stage(stage[5:])}/fold0_train.parquet"
-            for stage in ROUNDS
+            for stage in PSEUDO_ROUNDS
         ],
         tp=f"{DATA}/train_tp.csv",
         features="features/train",
@@ -29,6 +31,7 @@ rule scores:
         "../envs/tables.yaml"
     params:
         stages=STAGES,
+        pseudo_rounds=PSEUDO_ROUNDS,
         n_species=N_SPECIES,
         window=config["windows"]["window"],
         clip_seconds=CLIP_SECONDS,

@@ -230,6 +230,14 @@ def test_round1_pseudo_threshold_reruns_both_rounds(finished, tmp_path):
     assert "train_stage1" not in jobs and "features" not in jobs
 
 
+def test_round_without_pseudo_labels_needs_no_pseudo_file(finished, tmp_path):
+    stage2 = write_config(tmp_path / "s2.yaml", {"relabel": {"rounds": {1: {"use_pseudo": False}}}})
+    jobs = planned_jobs(finished, [stage2])
+    # round 1 retrains on tp/fp alone; only round 2's pseudo-labels (from new round-1 models)
+    assert jobs["train_round"] == 6 and jobs["pseudo_labels"] == 1
+    assert "train_stage1" not in jobs
+
+
 def test_bad_config_is_refused_with_the_key_named(tmp_path):
     bad = write_config(tmp_path / "bad.yaml", {"stage1": {"epochz": 3}})
     result = snakemake(tmp_path, "--dry-run", configs=[bad], check=False)

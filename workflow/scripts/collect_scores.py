@@ -3,7 +3,7 @@
 from sedcycle.steps import collect_scores, log_to
 
 sm = snakemake  # noqa: F821 - injected by the script directive
-rounds = sm.params.stages[1:]
+rounds = sm.params.pseudo_rounds
 with log_to(sm.log[0]):
     collect_scores(
         dict(zip(sm.params.stages, sm.input.stages, strict=True)),
