@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench clean-results setup-cluster test-cluster
+.PHONY: setup demo test lint format bench quality clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -39,7 +39,7 @@ test-cluster: setup-cluster
 	SEDCYCLE_CLUSTER_TEST=1 $(BIN)/python -m pytest -q -m cluster
 
 demo: setup
-	$(BIN)/snakemake --cores $(CORES) submission.csv scores.json
+	$(BIN)/snakemake --cores $(CORES)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -62,6 +62,11 @@ DEMO_DIR ?= .
 bench: setup
 	$(BIN)/python bench/run_all.py --demo-workdir $(DEMO_DIR)
 
+# The quality benchmark: bench/quality.yaml over 3 training seeds, as it is and with strict
+# pseudo-labels; writes bench/quality.md (runs in bench/quality_runs/, ~35 min on 2 cores).
+quality: setup
+	$(BIN)/python bench/quality.py --variants strict_pseudo
+
 clean-results:
 	rm -rf data/synthetic features models predictions pseudo scores logs benchmarks npz \
-		folds.csv scores.json submission.csv predictions.csv predictions_windows.parquet .snakemake
+		folds.csv scores.json scores.csv figures report.html submission.csv predictions.csv predictions_windows.parquet .snakemake

@@ -13,6 +13,9 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
+report: "report/workflow.rst"
+
+
 validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 
 DATA = config["data"]["dir"].rstrip("/")
@@ -24,6 +27,9 @@ N_ROUNDS = config["relabel"]["n_rounds"]
 STAGES = ["stage1"] + [f"round{r}" for r in range(1, N_ROUNDS + 1)]
 TEST_TRUTH = f"{DATA}/test_truth.csv"
 HAS_TEST_TRUTH = SYNTHETIC or os.path.exists(TEST_TRUTH)
+# Hidden train truth (synthetic data): scores OOF predictions and pseudo-labels against it.
+TRAIN_TRUTH = f"{DATA}/train_truth.csv"
+HAS_TRAIN_TRUTH = SYNTHETIC or os.path.exists(TRAIN_TRUTH)
 # Precomputed log-mel .npz files instead of audio: {NPZ_DIR}/{split}/{recording_id}.npz.
 NPZ = config["data"]["npz"]["enabled"]
 NPZ_DIR = (config["data"]["npz"]["dir"] or DATA).rstrip("/")
@@ -109,3 +115,6 @@ rule all:
         "submission.csv",
         "scores.json",
         ["submission_by_recording.csv"] if ANNOTATED else [],
+        "scores.csv",
+        rules.report_figures.output,
+        rules.clip_figure.output,

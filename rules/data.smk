@@ -10,7 +10,7 @@ if SYNTHETIC:
             tp=f"{DATA}/train_tp.csv",
             fp=f"{DATA}/train_fp.csv",
             sample=f"{DATA}/sample_submission.csv",
-            train_truth=f"{DATA}/train_truth.csv",
+            train_truth=TRAIN_TRUTH,
             test_truth=TEST_TRUTH,
         log:
             "logs/synthetic_data.log",

@@ -8,6 +8,8 @@ rule ensemble:
         sample=f"{DATA}/sample_submission.csv",
         features="features/test",
         species=[f"{DATA}/species.csv"] if ANNOTATED else [],
+        tp=f"{DATA}/train_tp.csv",
+        folds="folds.csv",
     output:
         ensemble="predictions/ensemble/test.parquet",
         submission="submission.csv",
@@ -17,6 +19,10 @@ rule ensemble:
         "benchmarks/ensemble.tsv"
     conda:
         "../envs/tables.yaml"
+    params:
+        prior_scaling=config["postprocess"]["prior_scaling"],
+        n_species=N_SPECIES,
+        clip_seconds=CLIP_SECONDS,
     script:
         "../workflow/scripts/ensemble.py"
 

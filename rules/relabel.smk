@@ -37,9 +37,15 @@ rule train_round:
         tp=f"{DATA}/train_tp.csv",
         fp=f"{DATA}/train_fp.csv",
         folds="folds.csv",
-        pseudo="pseudo/round{round}.parquet",
+        # a round with use_pseudo: false trains on tp/fp alone (the source's stage 2)
+        pseudo=lambda w: (
+            f"pseudo/round{w.round}.parquet"
+            if round_config(int(w.round))["use_pseudo"]
+            else []
+        ),
     output:
-        "models/round{round}/fold{fold}.pt",
+        model="models/round{round}/fold{fold}.pt",
+        history="models/round{round}/fold{fold}.history.csv",
     log:
         "logs/round{round}/train_fold{fold}.log",
     benchmark:

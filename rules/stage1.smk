@@ -30,7 +30,8 @@ rule train_stage1:
         fp=f"{DATA}/train_fp.csv",
         folds="folds.csv",
     output:
-        "models/stage1/fold{fold}.pt",
+        model="models/stage1/fold{fold}.pt",
+        history="models/stage1/fold{fold}.history.csv",
     log:
         "logs/stage1/train_fold{fold}.log",
     benchmark:
@@ -86,6 +87,7 @@ rule summarise_stage:
         folds="folds.csv",
         tp=f"{DATA}/train_tp.csv",
         test_truth=[TEST_TRUTH] if HAS_TEST_TRUTH else [],
+        train_truth=[TRAIN_TRUTH] if HAS_TRAIN_TRUTH else [],
     output:
         oof="predictions/{stage}/oof.parquet",
         test="predictions/{stage}/test.parquet",

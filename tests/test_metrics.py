@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import label_ranking_average_precision_score
 
-from sedcycle.metrics import lwlrap, per_class_lwlrap, precision_recall
+from sedcycle.metrics import (
+    lwlrap,
+    per_class_average_precision,
+    per_class_lwlrap,
+    precision_recall,
+)
 
 
 def reference_per_class_lwlrap(truth, scores):
@@ -117,3 +122,26 @@ def test_precision_recall_are_nan_free():
         "precision": 0.0,
         "recall": 0.0,
     }
+
+
+def test_average_precision_equals_sklearn_with_ties():
+    from sklearn.metrics import average_precision_score
+
+    truth, scores = random_case(seed=3, tie_levels=5)
+    expected = [average_precision_score(truth[:, k], scores[:, k]) for k in range(truth.shape[1])]
+    np.testing.assert_allclose(per_class_average_precision(truth, scores), expected, rtol=1e-12)
+
+
+def test_average_precision_counts_tied_rows_as_ranked_ahead():
+    truth = np.array([[1], [0], [0]])
+    # the positive ties with one negative: precision 1/2, whatever the row order
+    assert per_class_average_precision(truth, np.array([[0.5], [0.5], [0.1]]))[0] == 0.5
+    assert per_class_average_precision(truth[::-1], np.array([[0.1], [0.5], [0.5]]))[0] == 0.5
+
+
+def test_average_precision_of_a_species_never_present_is_nan():
+    truth = np.array([[1, 0], [0, 0], [1, 0]])
+    scores = np.array([[0.9, 0.9], [0.5, 0.8], [0.4, 0.1]])
+    ap = per_class_average_precision(truth, scores)
+    assert np.isnan(ap[1])
+    assert ap[0] == pytest.approx((1 + 2 / 3) / 2)

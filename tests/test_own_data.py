@@ -105,9 +105,14 @@ def test_rfcx_folder_needs_no_generator_and_no_truth(rfcx):
     assert submission["recording_id"].tolist() == sample["recording_id"].tolist()
     scores = json.loads((rfcx["run"] / "scores.json").read_text())
     assert set(scores) == {"stage1", "round1"}  # no ensemble test score without truth
+    assert set(scores["stage1"]) == {"oof_tp"}
+    assert set(scores["round1"]) == {"oof_tp", "pseudo"}  # pseudo-label count, no quality
+    assert scores["round1"]["pseudo"]["precision"] is None
     for stage in ("stage1", "round1"):
-        assert set(scores[stage]) == {"oof_tp"}
         assert 0 < scores[stage]["oof_tp"]["lwlrap"] <= 1
+    table = pd.read_csv(rfcx["run"] / "scores.csv").set_index("stage")
+    assert table.index.tolist() == ["stage1", "round1"]
+    assert table.drop(columns=["oof_tp_lwlrap", "pseudo_count", "pseudo_new"]).isna().all().all()
 
 
 @pytest.mark.workflow

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,7 +84,98 @@ def test_scores_cover_every_stage_and_the_ensemble(finished):
     for stage in ("stage1", "round1", "round2"):
         assert 0 < scores[stage]["oof_tp"]["lwlrap"] <= 1
         assert 0 < scores[stage]["test"]["lwlrap"] <= 1
+        assert 0 < scores[stage]["oof"]["lwlrap"] <= 1  # against the hidden train truth
+        assert len(scores[stage]["test_species_ap"]) == 24
     assert set(scores["ensemble"]["test"]) >= {"lwlrap", "precision", "recall"}
+
+
+def test_scores_csv_has_a_row_per_stage_with_pseudo_quality(finished):
+    table = pd.read_csv(finished / "scores.csv").set_index("stage")
+    scores = json.loads((finished / "scores.json").read_text())
+    assert table.index.tolist() == ["stage1", "round1", "round2", "ensemble"]
+    for stage in ("stage1", "round1", "round2"):
+        assert table.loc[stage, "test_lwlrap"] == pytest.approx(
+            scores[stage]["test"]["lwlrap"], abs=1e-6
+        )
+        assert 0 < table.loc[stage, "test_lwlrap_prior"] <= 1
+    assert pd.isna(table.loc["stage1", "pseudo_count"])  # stage 1 trains on tp/fp only
+    for stage in ("round1", "round2"):
+        pseudo = pd.read_parquet(finished / f"pseudo/{stage}.parquet")
+        assert table.loc[stage, "pseudo_count"] == len(pseudo)
+        if len(pseudo):
+            assert 0 <= table.loc[stage, "pseudo_precision"] <= 1
+        assert 0 <= table.loc[stage, "pseudo_recall"] <= 1
+    assert pd.isna(table.loc["ensemble", "oof_tp_lwlrap"])
+
+
+def test_loss_history_is_written_beside_each_checkpoint(finished):
+    import torch
+
+    for stage in ("stage1", "round2"):
+        history = pd.read_csv(finished / f"models/{stage}/fold0.history.csv")
+        checkpoint = torch.load(finished / f"models/{stage}/fold0.pt", weights_only=True)
+        assert history.to_dict("records") == checkpoint["history"]
+
+
+def test_prior_scaling_changes_only_the_submission(finished, tmp_path):
+    scaled = write_config(tmp_path / "prior.yaml", {"postprocess": {"prior_scaling": True}})
+    expected = {"ensemble": 1, "scores": 1, "report_figures": 1, "all": 1}
+    assert planned_jobs(finished, [scaled]) == expected
+
+
+REPORT_FIGURES = {  # figure -> a phrase of its caption (report/*.rst)
+    "lwlrap.png": "LWLRAP per stage",
+    "species_ap.png": "Per-species average precision",
+    "pseudo_labels.png": "Pseudo-labels per relabel round",
+    "loss_curves.png": "Training loss curves",
+    "test_clip.png": "Spectrogram of one test clip",
+}
+
+
+@pytest.fixture(scope="module")
+def report_html(finished):
+    snakemake(finished, "--report", "report.html")
+    return finished / "report.html"
+
+
+def test_report_holds_every_figure_with_its_caption(finished, report_html):
+    html = report_html.read_text()
+    for figure, caption in REPORT_FIGURES.items():
+        assert (finished / "figures" / figure).stat().st_size > 5000  # a drawn PNG
+        assert figure in html and caption in html, figure
+
+
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+    None,
+)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(report_html, tmp_path):
+    """The report's javascript builds its page: the rendered DOM names the figures."""
+    result = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            report_html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # the page is built by javascript into <div id="app">: empty in the file, filled if it ran
+    app = result.stdout[result.stdout.index('<div id="app">') :]
+    app = re.sub(r"<script.*?</script>", "", app, flags=re.S)
+    assert "<nav" not in report_html.read_text() and "<nav" in app
+    for heading in ("Scores", "Pseudo-labels", "Training", "Predictions", "relabel rounds"):
+        assert heading in app, heading
 
 
 def test_every_stage_writes_its_files_and_logs(finished):
@@ -109,6 +201,8 @@ def test_one_more_round_runs_only_that_round(finished, tmp_path):
         "summarise_stage": 1,
         "ensemble": 1,
         "scores": 1,
+        "report_figures": 1,
+        "clip_figure": 1,
         "all": 1,
     }
 
@@ -121,6 +215,8 @@ def test_round2_settings_rerun_round2_onward_only(finished, tmp_path):
         "summarise_stage": 1,
         "ensemble": 1,
         "scores": 1,
+        "report_figures": 1,
+        "clip_figure": 1,
         "all": 1,
     }
 
@@ -132,6 +228,14 @@ def test_round1_pseudo_threshold_reruns_both_rounds(finished, tmp_path):
     jobs = planned_jobs(finished, [change])
     assert jobs["pseudo_labels"] == 2 and jobs["train_round"] == 6
     assert "train_stage1" not in jobs and "features" not in jobs
+
+
+def test_round_without_pseudo_labels_needs_no_pseudo_file(finished, tmp_path):
+    stage2 = write_config(tmp_path / "s2.yaml", {"relabel": {"rounds": {1: {"use_pseudo": False}}}})
+    jobs = planned_jobs(finished, [stage2])
+    # round 1 retrains on tp/fp alone; only round 2's pseudo-labels (from new round-1 models)
+    assert jobs["train_round"] == 6 and jobs["pseudo_labels"] == 1
+    assert "train_stage1" not in jobs
 
 
 def test_bad_config_is_refused_with_the_key_named(tmp_path):

@@ -87,3 +87,29 @@ def precision_recall(
         "precision": true_positives / n_predicted if n_predicted else 0.0,
         "recall": true_positives / n_true if n_true else 0.0,
     }
+
+
+def per_class_average_precision(truth: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Average precision of each class over rows, float64 [n_classes]; nan for a class with no
+    positive row (it has no AP, and is left out of any mean).
+
+    A class's AP is the mean, over its positive rows, of the precision among the rows scoring
+    at least as high: tied rows all count as ranked ahead, as scikit-learn's
+    ``average_precision_score`` does (a pessimistic, order-free rule).
+    """
+    truth, scores = _check(truth, scores)
+    result = np.full(truth.shape[1], np.nan)
+    for k in range(truth.shape[1]):
+        positive = truth[:, k]
+        if not positive.any():
+            continue
+        column = scores[:, k]
+        ordered = np.sort(column)
+        ordered_positive = np.sort(column[positive])
+        # rows (and positive rows) scoring >= each positive row's score
+        at_least = len(column) - np.searchsorted(ordered, column[positive], side="left")
+        hits = len(ordered_positive) - np.searchsorted(
+            ordered_positive, column[positive], side="left"
+        )
+        result[k] = float(np.mean(hits / at_least))
+    return result

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sedcycle import metrics
+from sedcycle import evaluation, metrics
 from sedcycle.annotated import read_species
 from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import FrameLabels, check_recordings, presence_matrix, read_annotations
@@ -143,8 +143,13 @@ def train(
     threads: int,
     pseudo: str | None = None,
     init_from: str | None = None,
+    history_out: str | None = None,
 ) -> None:
-    """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels)."""
+    """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels).
+
+    ``history_out``: a csv of the per-epoch mean training loss and learning rate (the report's
+    loss curves); the checkpoint holds the same history.
+    """
     import torch
 
     from sedcycle.clips import ClipStore
@@ -167,7 +172,9 @@ def train(
         pseudo_rows = pd.read_parquet(pseudo)
         labels.add_pseudo(pseudo_rows[pseudo_rows["recording_id"].isin(set(train_ids))])
     events = labelled_events(tp, fp, n_frames, clip_seconds)
-    train_fold(settings, store, labels, events, train_ids, out_path, init_from=init_from)
+    history = train_fold(settings, store, labels, events, train_ids, out_path, init_from=init_from)
+    if history_out:
+        write_csv(pd.DataFrame(history, columns=["epoch", "loss", "lr"]), history_out, index=False)
 
 
 def predict(
@@ -226,8 +233,14 @@ def summarise_stage(
     test_out: str,
     scores_out: str,
     test_truth: str | None = None,
+    train_truth: str | None = None,
 ) -> None:
-    """Out-of-fold and fold-averaged test clip scores of one stage, and their scores."""
+    """Out-of-fold and fold-averaged test clip scores of one stage, and their scores.
+
+    scores: ``oof_tp`` (OOF against the tp labels), and where the hidden truth exists ``oof``
+    (OOF against train truth), ``test``, ``test_prior`` (after per-class prior scaling) and
+    ``test_species_ap`` (AP per species; null for a species absent from the test truth).
+    """
     table = pd.read_csv(folds_csv, dtype={"recording_id": str}).set_index("recording_id")
     per_fold = [clip_scores(pd.read_parquet(p)) for p in train_predictions]
     oof = pd.concat(
@@ -241,15 +254,40 @@ def summarise_stage(
     result = {
         "oof_tp": evaluate(presence_matrix(tp, labelled, n_species), oof.loc[labelled].to_numpy())
     }
+    if train_truth:
+        result["oof"] = score_against_truth(oof, train_truth, n_species)
     if test_truth:
         result["test"] = score_against_truth(test, test_truth, n_species)
+        prior = evaluation.label_prior(tp, oof.index.tolist(), n_species)
+        scaled = evaluation.prior_scale(test, prior)
+        result["test_prior"] = score_against_truth(scaled, test_truth, n_species)
+        truth = read_truth(test_truth, test.index.tolist(), n_species)
+        ap = metrics.per_class_average_precision(truth, test.to_numpy())
+        result["test_species_ap"] = [None if np.isnan(v) else float(v) for v in ap]
     write_json(result, scores_out)
 
 
-def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) -> dict:
+def read_truth(truth_csv: str, recording_ids: list[str], n_species: int) -> np.ndarray:
+    """Clip truth [n_recordings, n_species] from a truth csv (recording_id, species_id, ...).
+
+    Raises ValueError naming the file when a column is missing or a species is out of range.
+    """
     truth = pd.read_csv(truth_csv, dtype={"recording_id": str})
-    ids = scores.index.tolist()
-    return evaluate(presence_matrix(truth, ids, n_species), scores.to_numpy())
+    missing = {"recording_id", "species_id"} - set(truth.columns)
+    if missing:
+        raise ValueError(f"{truth_csv}: missing column(s) {sorted(missing)}")
+    bad = ~truth["species_id"].between(0, n_species - 1)
+    if bad.any():
+        lines = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
+        raise ValueError(
+            f"{truth_csv}: line(s) {lines[:10]}: species_id outside 0..{n_species - 1}"
+        )
+    return presence_matrix(truth, recording_ids, n_species)
+
+
+def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) -> dict:
+    truth = read_truth(truth_csv, scores.index.tolist(), n_species)
+    return evaluate(truth, scores.to_numpy())
 
 
 def make_pseudo(
@@ -275,16 +313,30 @@ def ensemble(
     ensemble_out: str,
     submission_out: str,
     skipped_audio: list[str] = (),
+    prior_scaling: bool = False,
+    tp_csv: str | None = None,
+    folds_csv: str | None = None,
+    n_species: int | None = None,
+    clip_seconds: float | None = None,
     species_csv: str | None = None,
 ) -> None:
     """Average the chosen stages' test scores and write the submission in sample order.
 
-    Test recordings skipped as bad audio score 0 for every species (logged). With
-    ``species_csv`` (species_id,name), the submission's columns are the species names.
+    With ``prior_scaling`` the submission's scores are scaled per class
+    (:func:`sedcycle.evaluation.prior_scale`, prior from the tp rows of the recordings in
+    ``folds_csv``); ``ensemble_out`` keeps the unscaled mean. Test recordings skipped as bad
+    audio score 0 for every species (logged). With ``species_csv`` (species_id,name), the
+    submission's columns are the species names.
     """
     tables = [pd.read_parquet(p).set_index("recording_id") for p in stage_tests]
     scores = mean_scores(tables)
     write_parquet(scores.reset_index(), ensemble_out)
+    if prior_scaling:
+        tp = read_annotations(tp_csv, n_species, clip_seconds)
+        train_ids = pd.read_csv(folds_csv, dtype={"recording_id": str})["recording_id"].tolist()
+        prior = evaluation.label_prior(tp, train_ids, n_species)
+        print(f"per-class prior scaling, prior {np.round(prior, 3).tolist()}", file=sys.stderr)
+        scores = evaluation.prior_scale(scores, prior)
     if skipped_audio:
         print(
             f"{len(skipped_audio)} skipped test recording(s) score 0: {skipped_audio[:10]}",
@@ -348,13 +400,38 @@ def collect_scores(
     n_species: int,
     ensemble_test: str | None = None,
     test_truth: str | None = None,
+    csv_out: str | None = None,
+    pseudo: dict[str, str] | None = None,
+    pseudo_windows: dict[str, str] | None = None,
+    tp_csv: str | None = None,
+    train_truth: str | None = None,
+    features_dir: str | None = None,
+    window: int = 512,
+    clip_seconds: float = 60.0,
 ) -> None:
-    """scores.json: every stage's scores, and the ensemble's test score when truth exists."""
+    """scores.json (and scores.csv, one row per stage): every stage's scores, the ensemble's
+    test score when truth exists, and each round's pseudo-label quality.
+
+    pseudo / pseudo_windows: per round stage name, its pseudo/round{r}.parquet and one of the
+    previous stage's train prediction tables (the windows the pseudo-labels were chosen from).
+    """
     result = {stage: json.loads(Path(path).read_text()) for stage, path in stage_scores.items()}
     if ensemble_test and test_truth:
         scores = pd.read_parquet(ensemble_test).set_index("recording_id")
         result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
+    if pseudo:
+        tp = read_annotations(tp_csv, n_species, clip_seconds)
+        truth = pd.read_csv(train_truth, dtype={"recording_id": str}) if train_truth else None
+        n_frames = int(pd.read_csv(Path(features_dir) / MANIFEST)["n_frames"].iloc[0])
+        for stage, path in pseudo.items():
+            windows = pd.read_parquet(pseudo_windows[stage], columns=["recording_id", "start"])
+            quality = evaluation.pseudo_quality(
+                pd.read_parquet(path), windows, tp, window, n_frames, clip_seconds, truth
+            )
+            result[stage]["pseudo"] = {k: None if v != v else v for k, v in quality.items()}
     write_json(result, out_path)
+    if csv_out:
+        write_csv(evaluation.score_table(result), csv_out, index=False, float_format="%.6g")
 
 
 def import_npz_features(
@@ -435,3 +512,92 @@ def predict_only(
     write_parquet(windows, windows_out)
     clips = with_species_names(clips.reset_index(names="recording_id"), species_csv)
     write_csv(clips, clips_out, index=False)
+
+
+def report_figures(
+    scores_json: str,
+    scores_csv: str,
+    histories: dict[str, list[str]],
+    outputs: dict[str, str],
+) -> None:
+    """The report's table figures: LWLRAP per stage, per-species AP heatmap, pseudo-label
+    quality per round, training loss curves (outputs: lwlrap, species_ap, pseudo, losses)."""
+    from sedcycle import plots
+
+    scores = json.loads(Path(scores_json).read_text())
+    table = pd.read_csv(scores_csv)
+    stages = [s for s in table["stage"] if s != "ensemble"]
+    plots.lwlrap_per_stage(table, outputs["lwlrap"])
+    plots.species_ap_heatmap(scores, stages, outputs["species_ap"])
+    plots.pseudo_quality(table, outputs["pseudo"])
+    plots.loss_curves(histories, outputs["losses"])
+
+
+def framewise_clip(models: list, store, recording_id: str, window: int, cover: int) -> np.ndarray:
+    """Framewise scores [n_species, n_frames] of one clip: each model's sigmoid(framewise) over
+    overlapping windows (max where windows overlap), averaged over the models."""
+    import torch
+
+    from sedcycle.windows import window_positions
+
+    n_frames = store.n_frames(recording_id)
+    positions = window_positions(n_frames, window, cover)
+    x = torch.from_numpy(np.stack([store.window(recording_id, s, window) for s, _ in positions]))
+    total = np.zeros((models[0].n_species, n_frames), dtype=np.float32)
+    for model in models:
+        device = next(model.parameters()).device
+        with torch.inference_mode():
+            probs = torch.sigmoid(model(x.to(device))["framewise"]).float().cpu().numpy()
+        clip = np.zeros_like(total)
+        for (start, _), window_probs in zip(positions, probs, strict=True):
+            stop = min(start + window, n_frames)
+            span = clip[:, start:stop]
+            np.maximum(span, window_probs[:, : stop - start], out=span)
+        total += clip
+    return total / len(models)
+
+
+def clip_figure(
+    model_paths: list[str],
+    features_dir: str,
+    out_path: str,
+    window: int,
+    cover: int,
+    clip_seconds: float,
+    threads: int,
+    test_truth: str | None = None,
+) -> None:
+    """Spectrogram of one test clip under its framewise scores by the given fold models.
+
+    The clip: the test recording with the most species in the truth (first by id on ties), or
+    the first test recording by id without truth.
+    """
+    import torch
+
+    from sedcycle import plots
+    from sedcycle.clips import ClipStore
+    from sedcycle.labels import time_to_frame
+    from sedcycle.model import load_model
+
+    torch.set_num_threads(threads)
+    ids = sorted(feature_ids(features_dir))
+    truth = None
+    recording_id = ids[0]
+    if test_truth:
+        truth = pd.read_csv(test_truth, dtype={"recording_id": str})
+        truth = truth[truth["recording_id"].isin(set(ids))]
+        if len(truth):
+            counts = truth.groupby("recording_id")["species_id"].nunique()
+            recording_id = sorted(counts.index[counts == counts.max()])[0]
+    store = ClipStore(features_dir, [recording_id])
+    models = [load_model(path, "cpu") for path in model_paths]
+    framewise = framewise_clip(models, store, recording_id, window, cover)
+    n_frames = framewise.shape[1]
+    calls = None
+    if truth is not None:
+        calls = truth[truth["recording_id"] == recording_id].copy()
+        calls["first"] = time_to_frame(calls["t_min"].to_numpy(), n_frames, clip_seconds)
+        calls["last"] = time_to_frame(calls["t_max"].to_numpy(), n_frames, clip_seconds)
+    logmel = np.asarray(store.clip(recording_id), dtype=np.float32)
+    title = f"test clip {recording_id}: mean of {len(models)} fold model(s)"
+    plots.clip_scores_figure(logmel, framewise, out_path, title, calls)

@@ -11,4 +11,7 @@ with log_to(sm.log[0]):
         sm.output.submission,
         skipped_audio=skipped_recordings(sm.input.features),
         species_csv=sm.input.species[0] if sm.input.species else None,
+        tp_csv=sm.input.tp,
+        folds_csv=sm.input.folds,
+        **sm.params,
     )

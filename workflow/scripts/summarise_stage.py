@@ -13,5 +13,6 @@ with log_to(sm.log[0]):
         test_out=sm.output.test,
         scores_out=sm.output.scores,
         test_truth=sm.input.test_truth[0] if sm.input.test_truth else None,
+        train_truth=sm.input.train_truth[0] if sm.input.train_truth else None,
         **sm.params,
     )

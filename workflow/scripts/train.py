@@ -10,11 +10,12 @@ with log_to(sm.log[0]):
         sm.input.fp,
         sm.input.folds,
         fold=int(sm.wildcards.fold),
-        out_path=sm.output[0],
+        out_path=sm.output.model,
         # resume only decides how the job recovers, not its result: kept out of params
         settings={**sm.params.settings, "resume": sm.config["execution"]["resume_training"]},
         clip_seconds=sm.params.clip_seconds,
         threads=sm.threads,
         pseudo=sm.input.get("pseudo"),
         init_from=sm.input.get("init"),
+        history_out=sm.output.history,
     )

@@ -1,0 +1,297 @@
+"""The quality benchmark: the workflow on bench/quality.yaml for several training seeds, then
+bench/quality.md with each stage's scores (mean, spread) against the hidden truth.
+
+.venv/bin/python bench/quality.py [--seeds 0 1 2] [--root bench/quality_runs] [--sequential]
+
+Each seed runs in ``{root}/seed{s}`` (snakemake is incremental: a finished seed is not rerun)
+with ``stage1.seed`` and ``relabel.seed`` set to s; data, folds and sizes are fixed by
+bench/quality.yaml, so the spread is the training seeds' (weight init, crop sampling).
+The seeds run at once, one core (one torch thread) each: on 2 shared cores that is faster than
+one after another with 2 threads each (small models scale badly over threads, and worse on
+busy cores); ``--sequential`` runs them one after another on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+CONFIG = ROOT / "bench" / "quality.yaml"
+# Ablations of the relabel rounds' switches (METHOD.md's fixes), each over the same seeds: a
+# variant copies the finished recipe run of a seed and reruns only the rounds.
+VARIANTS = {
+    "recipe": {},  # bench/quality.yaml as it is
+    "strict_pseudo": {"relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8}},
+    "strict_pseudo_lr_1e-4": {
+        "relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8, "lr": 1.0e-4}
+    },
+    # round 1 without pseudo-labels (the source's stage 2), then strict pseudo-labels
+    "stage2_then_strict": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "rounds": {1: {"use_pseudo": False}},
+        }
+    },
+    "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
+    "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
+    "no_positive_scaling": {"relabel": {"scale_positives": False}},
+}
+# what the table shows, per stage: scores.csv column -> heading
+SHOWN = {
+    "test_lwlrap": "test LWLRAP",
+    "test_lwlrap_prior": "test LWLRAP, prior-scaled",
+    "oof_lwlrap": "OOF LWLRAP (truth)",
+    "test_precision": "test precision@0.5",
+    "test_recall": "test recall@0.5",
+    "pseudo_count": "pseudo-labels",
+    "pseudo_precision": "pseudo precision",
+    "pseudo_recall": "pseudo recall",
+}
+
+
+def seed_command(workdir: Path, seed: int, cores: int, variant: str = "recipe") -> list[str]:
+    overrides = workdir / "seed.yaml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(yaml.safe_dump({"stage1": {"seed": seed}, "relabel": {"seed": seed}}))
+    switches = workdir / "variant.yaml"
+    switches.write_text(yaml.safe_dump(VARIANTS[variant]))
+    return [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "scores.csv",
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        str(CONFIG),
+        str(overrides),
+        str(switches),
+    ]
+
+
+def seed_dir(root: Path, seed: int, variant: str = "recipe") -> Path:
+    """A seed's working directory; a variant's starts as a copy of the recipe's finished run,
+    so that only what its switches change (the rounds) runs again."""
+    if variant == "recipe":
+        return root / f"seed{seed}"
+    workdir = root / variant / f"seed{seed}"
+    if not workdir.exists():
+        source = root / f"seed{seed}"
+        if not (source / "scores.csv").exists():
+            raise SystemExit(f"variant {variant} needs the finished recipe run {source} first")
+        shutil.copytree(source, workdir, symlinks=True)  # copy2: modification times kept
+    return workdir
+
+
+def run_seeds(
+    seeds: list[int], root: Path, parallel: bool, variant: str = "recipe"
+) -> dict[int, float]:
+    """Run every seed's workflow; returns wall minutes per seed."""
+    minutes = {}
+    if parallel:
+        started = time.perf_counter()
+        jobs = {}
+        for seed in seeds:
+            log = open(root / f"{variant}_seed{seed}.log", "w")  # noqa: SIM115 - closed below
+            command = seed_command(seed_dir(root, seed, variant), seed, 1, variant)
+            jobs[seed] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log)
+        for seed, (process, log) in jobs.items():
+            if process.wait() != 0:
+                raise SystemExit(f"seed {seed} failed: see {log.name}")
+            log.close()
+            minutes[seed] = (time.perf_counter() - started) / 60
+        return minutes
+    for seed in seeds:
+        started = time.perf_counter()
+        with open(root / f"{variant}_seed{seed}.log", "w") as log:
+            command = seed_command(seed_dir(root, seed, variant), seed, 2, variant)
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+        if done.returncode != 0:
+            raise SystemExit(f"seed {seed} failed: see {log.name}")
+        minutes[seed] = (time.perf_counter() - started) / 60
+        print(f"seed {seed}: {minutes[seed]:.1f} min", flush=True)
+    return minutes
+
+
+def job_minutes(workdir: Path) -> float:
+    """Sum of the jobs' wall time from the run's benchmarks/*.tsv (what the run cost)."""
+    files = list((workdir / "benchmarks").rglob("*.tsv"))
+    return sum(float(pd.read_csv(f, sep="\t")["s"].iloc[0]) for f in files) / 60
+
+
+def summarise(
+    root: Path, seeds: list[int], variant: str = "recipe"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-seed scores (long) and per stage mean / std / min / max of the SHOWN columns."""
+    tables = []
+    for seed in seeds:
+        table = pd.read_csv(seed_dir(root, seed, variant) / "scores.csv")
+        tables.append(table.assign(seed=seed))
+    scores = pd.concat(tables, ignore_index=True)
+    order = list(dict.fromkeys(scores["stage"]))
+    grouped = scores.groupby("stage", sort=False)[list(SHOWN)]
+    summary = pd.concat(
+        {
+            "mean": grouped.mean(),
+            "std": grouped.std(ddof=1),
+            "min": grouped.min(),
+            "max": grouped.max(),
+        },
+        axis=1,
+    ).loc[order]
+    return scores, summary
+
+
+def cell(summary: pd.DataFrame, stage: str, column: str) -> str:
+    mean, std = summary.loc[stage, ("mean", column)], summary.loc[stage, ("std", column)]
+    if pd.isna(mean):
+        return ""
+    if column == "pseudo_count":
+        return f"{mean:.0f} ± {std:.0f}"
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def verdicts(scores: pd.DataFrame) -> list[str]:
+    """The issue's claims, checked per seed and on the means."""
+    wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
+    stages = [s for s in dict.fromkeys(scores["stage"]) if s != "ensemble"]
+    last = stages[-1]
+    lines = []
+    for base in ("stage1", "round1"):
+        if base not in wide or base == last:
+            continue
+        gain = wide[last] - wide[base]
+        spread = max(wide[last].std(ddof=1), wide[base].std(ddof=1))
+        verdict = "yes" if gain.mean() > spread and (gain > 0).all() else "no"
+        lines.append(
+            f"- {last} above {base}: mean gain {gain.mean():+.4f} (per seed "
+            f"{', '.join(f'{g:+.4f}' for g in gain)}), seed spread (std) {spread:.4f}: "
+            f"**{verdict}**"
+        )
+    return lines
+
+
+def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str]:
+    """Test LWLRAP per stage (mean ± std over seeds) of each variant, and its last round's
+    pseudo-label precision and recall."""
+    lines = ["## Switches: test LWLRAP per stage of each variant (stage 1 is shared)", ""]
+    rows = []
+    for variant in variants:
+        scores, summary = summarise(root, seeds, variant)
+        stages = [s for s in summary.index if s != "ensemble"]
+        rows.append((variant, stages, summary))
+    stages = rows[0][1]
+    lines.append(
+        "| variant | switches | "
+        + " | ".join(stages)
+        + f" | {stages[-1]}, prior-scaled | {stages[-1]} pseudo P / R |"
+    )
+    lines.append("|---|---|" + "---|" * (len(stages) + 2))
+    for variant, _, summary in rows:
+        switches = yaml.safe_dump(VARIANTS[variant], default_flow_style=True).strip()
+        quality = (
+            f"{summary.loc[stages[-1], ('mean', 'pseudo_precision')]:.3f} / "
+            f"{summary.loc[stages[-1], ('mean', 'pseudo_recall')]:.3f}"
+        )
+        lines.append(
+            f"| {variant} | `{switches}` | "
+            + " | ".join(cell(summary, stage, "test_lwlrap") for stage in stages)
+            + f" | {cell(summary, stages[-1], 'test_lwlrap_prior')} | {quality} |"
+        )
+    return lines
+
+
+def variant_section(root: Path, seeds: list[int], variant: str) -> list[str]:
+    """One variant's table (mean ± std per stage), the verdicts, and test LWLRAP per seed."""
+    scores, summary = summarise(root, seeds, variant)
+    stages = list(summary.index)
+    switches = yaml.safe_dump(VARIANTS[variant], default_flow_style=True).strip()
+    lines = [
+        f"## {variant}: `{switches}`",
+        "",
+        "| stage | " + " | ".join(SHOWN.values()) + " |",
+        "|---|" + "---|" * len(SHOWN),
+    ]
+    for stage in stages:
+        lines.append(f"| {stage} | " + " | ".join(cell(summary, stage, c) for c in SHOWN) + " |")
+    lines += ["", *verdicts(scores), "", "Test LWLRAP per seed:", ""]
+    wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")[stages]
+    lines.append("| seed | " + " | ".join(stages) + " |")
+    lines.append("|---|" + "---|" * len(stages))
+    for seed, row in wide.iterrows():
+        lines.append(f"| {seed} | " + " | ".join(f"{v:.4f}" for v in row) + " |")
+    return [*lines, ""]
+
+
+def write_markdown(
+    out: Path, root: Path, seeds: list[int], variants: list[str], minutes: dict
+) -> None:
+    job_min = {s: job_minutes(root / f"seed{s}") for s in seeds}
+    lines = [
+        "# Quality benchmark",
+        "",
+        f"`.venv/bin/python bench/quality.py --variants {' '.join(variants[1:])}`".replace(
+            " --variants `", "`"
+        )
+        + f": bench/quality.yaml over training seeds {', '.join(map(str, seeds))}; mean ± std "
+        "(n-1) over seeds, against the synthetic data's hidden truth. *recipe* is "
+        "bench/quality.yaml as it is; each other variant changes the switches shown and reruns "
+        "the relabel rounds from the same stage 1 models.",
+        "",
+        "Minutes per recipe seed (sum of its jobs' wall times, benchmarks/*.tsv): "
+        + ", ".join(f"seed {s} {m:.1f}" for s, m in job_min.items())
+        + (
+            "; wall minutes of the last call, per seed and variant: "
+            + ", ".join(f"{k} {m:.1f}" for k, m in minutes.items())
+            if minutes
+            else ""
+        ),
+        "",
+    ]
+    for variant in variants:
+        lines += variant_section(root, seeds, variant)
+    if len(variants) > 1:
+        lines += variant_lines(root, seeds, variants)
+    out.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--root", type=Path, default=ROOT / "bench" / "quality_runs")
+    parser.add_argument("--sequential", action="store_true")
+    parser.add_argument(
+        "--variants",
+        nargs="*",
+        default=[],
+        choices=[v for v in VARIANTS if v != "recipe"],
+        help="ablations to run after the recipe (each reruns the rounds of every seed)",
+    )
+    parser.add_argument("--summary-only", action="store_true", help="only (re)write the table")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
+    args = parser.parse_args()
+    args.root.mkdir(parents=True, exist_ok=True)
+    variants = ["recipe", *args.variants]
+    minutes = {}
+    for variant in [] if args.summary_only else variants:
+        done = run_seeds(args.seeds, args.root, not args.sequential, variant)
+        minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
+    write_markdown(args.out, args.root, args.seeds, variants, minutes)
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()

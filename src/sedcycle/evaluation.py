@@ -1,0 +1,136 @@
+"""Evaluation against hidden truth: pseudo-label quality, prior scaling, the scores table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sedcycle.labels import time_to_frame
+
+# scores.csv: one row per stage (and the ensemble); a value without its truth is left empty.
+SCORE_COLUMNS = [
+    "stage",
+    "test_lwlrap",
+    "test_precision",
+    "test_recall",
+    "test_lwlrap_prior",
+    "oof_lwlrap",
+    "oof_precision",
+    "oof_recall",
+    "oof_tp_lwlrap",
+    "pseudo_count",
+    "pseudo_new",
+    "pseudo_precision",
+    "pseudo_recall",
+]
+
+
+def truth_windows(
+    truth: pd.DataFrame,
+    windows: pd.DataFrame,
+    window: int,
+    n_frames: int,
+    clip_seconds: float,
+) -> pd.DataFrame:
+    """The (recording_id, start, species_id) windows that a truth row's frames fall in.
+
+    truth: recording_id, species_id, t_min, t_max (seconds; train_truth.csv or train_tp.csv).
+    windows: recording_id, start (frames) of every window considered. A call counts in a window
+    when any of its frames ``int(n_frames * t / clip_seconds)`` lies in ``[start, start+window)``,
+    the rule that makes a window's training target.
+    """
+    first = time_to_frame(truth["t_min"].to_numpy(), n_frames, clip_seconds)
+    last = time_to_frame(truth["t_max"].to_numpy(), n_frames, clip_seconds)
+    calls = pd.DataFrame(
+        {
+            "recording_id": truth["recording_id"].to_numpy(),
+            "species_id": truth["species_id"].to_numpy().astype(np.int64),
+            "first": first,
+            "last": last,
+        }
+    )
+    keys = windows[["recording_id", "start"]].drop_duplicates()
+    pairs = calls.merge(keys, on="recording_id")
+    hit = (pairs["start"] <= pairs["last"]) & (pairs["start"] + window > pairs["first"])
+    return (
+        pairs.loc[hit, ["recording_id", "start", "species_id"]]
+        .drop_duplicates()
+        .reset_index(drop=True)
+    )
+
+
+def pseudo_quality(
+    pseudo: pd.DataFrame,
+    windows: pd.DataFrame,
+    tp: pd.DataFrame,
+    window: int,
+    n_frames: int,
+    clip_seconds: float,
+    truth: pd.DataFrame | None = None,
+) -> dict:
+    """How many pseudo-positive windows a round adds, and how right they are.
+
+    count: pseudo-positive (recording, window, species); new: those not already positive from
+    a tp row; precision: share of pseudo-positives with a true call of that species in the
+    window; recall: share of true (recording, window, species) over ``windows`` that are
+    pseudo-positive. Without ``truth`` precision and recall are nan.
+    """
+    key = ["recording_id", "start", "species_id"]
+    found = pseudo[key].drop_duplicates()
+    labelled = truth_windows(tp, windows, window, n_frames, clip_seconds)
+    merged = found.merge(labelled, on=key, how="left", indicator=True)
+    new = int((merged["_merge"] == "left_only").sum())
+    result = {"count": len(found), "new": int(new), "precision": math.nan, "recall": math.nan}
+    if truth is not None:
+        true = truth_windows(truth, windows, window, n_frames, clip_seconds)
+        correct = len(found.merge(true, on=key))
+        result["precision"] = correct / len(found) if len(found) else math.nan
+        result["recall"] = correct / len(true) if len(true) else math.nan
+    return result
+
+
+def prior_scale(scores: pd.DataFrame, prior: np.ndarray) -> pd.DataFrame:
+    """Per-class prior scaling of clip scores (index recording_id, columns s0..).
+
+    Each class's scores are multiplied by ``prior[c] / mean score of c``, so the classes' mean
+    scores follow the prior instead of the model's per-class bias; the factors are divided by
+    their largest, so scores stay in 0..1. Ranks within a class are unchanged (its AP too);
+    ranks across classes within a clip, which LWLRAP measures, change.
+    """
+    prior = np.asarray(prior, dtype=np.float64)
+    if prior.shape != (scores.shape[1],) or not (prior > 0).all():
+        raise ValueError(f"prior must be {scores.shape[1]} positive numbers, got {prior}")
+    mean = scores.to_numpy(dtype=np.float64).mean(axis=0)
+    factor = prior / np.maximum(mean, 1e-6)
+    return scores * (factor / factor.max())
+
+
+def label_prior(tp: pd.DataFrame, recording_ids: list[str], n_species: int) -> np.ndarray:
+    """Each species' share of the training recordings with a tp row for it, add-one smoothed
+    (so a species without tp rows keeps a small, positive prior)."""
+    rows = tp[tp["recording_id"].isin(set(recording_ids))]
+    counts = (
+        rows.drop_duplicates(["recording_id", "species_id"])["species_id"]
+        .value_counts()
+        .reindex(range(n_species), fill_value=0)
+        .to_numpy(dtype=np.float64)
+    )
+    return (counts + 1) / (len(recording_ids) + 2)
+
+
+def score_table(scores: dict) -> pd.DataFrame:
+    """scores.json as one row per stage (SCORE_COLUMNS); what is not measured stays nan."""
+    rows = []
+    for stage, parts in scores.items():
+        row = {"stage": stage}
+        for part, prefix in (("test", "test"), ("oof", "oof"), ("oof_tp", "oof_tp")):
+            for name in ("lwlrap", "precision", "recall"):
+                row[f"{prefix}_{name}"] = parts.get(part, {}).get(name, math.nan)
+        row["test_lwlrap_prior"] = parts.get("test_prior", {}).get("lwlrap", math.nan)
+        for name in ("count", "new", "precision", "recall"):
+            row[f"pseudo_{name}"] = parts.get("pseudo", {}).get(name, math.nan)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.reindex(columns=SCORE_COLUMNS).replace({None: math.nan})

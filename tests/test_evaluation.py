@@ -1,0 +1,190 @@
+"""Tests of sedcycle.evaluation and the scores steps: pseudo-label quality against truth, prior
+scaling, scores.csv with and without truth."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sedcycle import evaluation, steps
+
+N_FRAMES, CLIP_SECONDS, WINDOW = 100, 10.0, 40  # 10 frames a second; windows at 0, 30, 60
+
+
+def windows_of(*recordings):
+    return pd.DataFrame(
+        [(rec, start) for rec in recordings for start in (0, 30, 60)],
+        columns=["recording_id", "start"],
+    )
+
+
+def calls(*rows):
+    """(recording_id, species_id, t_min, t_max) rows as a truth / tp table."""
+    return pd.DataFrame(rows, columns=["recording_id", "species_id", "t_min", "t_max"])
+
+
+def pseudo(*rows):
+    """(recording_id, species_id, start) rows as a pseudo/round{r}.parquet table."""
+    table = pd.DataFrame(rows, columns=["recording_id", "species_id", "start"])
+    return table.assign(end=table["start"] + WINDOW, votes=3)
+
+
+def test_truth_windows_mark_every_window_a_call_overlaps():
+    # frames 35..45: windows [0, 40) and [30, 70); frames 75..76: [60, 100) only
+    table = evaluation.truth_windows(
+        calls(("a", 1, 3.5, 4.5), ("a", 2, 7.5, 7.6)), windows_of("a"), WINDOW, N_FRAMES, 10.0
+    )
+    found = sorted(map(tuple, table.to_numpy().tolist()))
+    assert found == [("a", 0, 1), ("a", 30, 1), ("a", 60, 2)]
+
+
+def test_pseudo_quality_counts_precision_recall_and_new():
+    truth = calls(("a", 0, 0.5, 1.0), ("a", 1, 7.0, 8.0), ("b", 0, 5.0, 5.5))
+    tp = calls(("a", 0, 0.5, 1.0))  # the species-0 call of a is already labelled
+    found = pseudo(("a", 0, 0), ("a", 1, 60), ("b", 1, 30), ("a", 0, 0))  # one duplicate
+    quality = evaluation.pseudo_quality(
+        found, windows_of("a", "b"), tp, WINDOW, N_FRAMES, CLIP_SECONDS, truth
+    )
+    # truth windows: (a,0,0), (a,60,1), (b,30,0); found: (a,0,0) right, (a,60,1) right, (b,30,1)
+    assert quality == {"count": 3, "new": 2, "precision": 2 / 3, "recall": 2 / 3}
+
+
+def test_pseudo_quality_without_truth_gives_counts_only():
+    quality = evaluation.pseudo_quality(
+        pseudo(("a", 0, 0)), windows_of("a"), calls(), WINDOW, N_FRAMES, CLIP_SECONDS
+    )
+    assert quality["count"] == 1 and quality["new"] == 1
+    assert math.isnan(quality["precision"]) and math.isnan(quality["recall"])
+
+
+def test_no_pseudo_label_has_nan_precision_and_zero_recall():
+    quality = evaluation.pseudo_quality(
+        pseudo(), windows_of("a"), calls(), WINDOW, N_FRAMES, CLIP_SECONDS, calls(("a", 0, 1, 2))
+    )
+    assert quality["count"] == 0 and math.isnan(quality["precision"]) and quality["recall"] == 0
+
+
+def test_prior_scaling_keeps_ranks_within_a_class_and_scores_in_range():
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame(rng.random((20, 4)), columns=["s0", "s1", "s2", "s3"])
+    scores["s3"] *= 0.1  # a class the model under-scores
+    scaled = evaluation.prior_scale(scores, np.array([0.2, 0.2, 0.2, 0.2]))
+    assert ((scaled >= 0) & (scaled <= 1)).all().all()
+    for column in scores:
+        assert (scaled[column].rank() == scores[column].rank()).all()
+    # equal priors: every class ends with the same mean score
+    np.testing.assert_allclose(scaled.mean(), scaled.mean().iloc[0], rtol=1e-9)
+    with pytest.raises(ValueError, match="4 positive"):
+        evaluation.prior_scale(scores, np.array([0.2, 0.0, 0.2, 0.2]))
+
+
+def test_label_prior_is_smoothed_share_of_recordings():
+    tp = calls(("a", 0, 0, 1), ("a", 0, 2, 3), ("b", 0, 0, 1), ("c", 1, 0, 1), ("z", 2, 0, 1))
+    prior = evaluation.label_prior(tp, ["a", "b", "c"], 3)
+    np.testing.assert_allclose(prior, [3 / 5, 2 / 5, 1 / 5])  # z is not a training recording
+
+
+def test_score_table_leaves_what_was_not_measured_empty():
+    table = evaluation.score_table(
+        {
+            "stage1": {"oof_tp": {"lwlrap": 0.5, "precision": 0.1, "recall": 0.2}},
+            "round1": {
+                "oof_tp": {"lwlrap": 0.6},
+                "pseudo": {"count": 4, "new": 1, "precision": None, "recall": None},
+            },
+        }
+    )
+    assert table.columns.tolist() == evaluation.SCORE_COLUMNS
+    assert table["stage"].tolist() == ["stage1", "round1"]
+    assert table["oof_tp_lwlrap"].tolist() == [0.5, 0.6]
+    assert table["test_lwlrap"].isna().all() and table["pseudo_precision"].isna().all()
+    assert np.isnan(table.loc[0, "pseudo_count"]) and table.loc[1, "pseudo_count"] == 4
+
+
+def write_stage(tmp_path, name, oof_tp=0.5, test=None):
+    path = tmp_path / f"{name}.json"
+    scores = {"oof_tp": {"lwlrap": oof_tp, "precision": 0.5, "recall": 0.5}}
+    if test is not None:
+        scores["test"] = {"lwlrap": test, "precision": 0.5, "recall": 0.5}
+    path.write_text(json.dumps(scores))
+    return str(path)
+
+
+def features_manifest(tmp_path):
+    folder = tmp_path / "features"
+    folder.mkdir()
+    pd.DataFrame({"recording_id": ["a", "b"], "n_mels": 8, "n_frames": N_FRAMES}).to_csv(
+        folder / "manifest.csv", index=False
+    )
+    return str(folder)
+
+
+def test_collect_scores_writes_csv_with_pseudo_quality(tmp_path):
+    tp_csv = tmp_path / "tp.csv"
+    pd.DataFrame(
+        [("a", 0, 1, 0.5, 100, 1.0, 200)],
+        columns=["recording_id", "species_id", "songtype_id", "t_min", "f_min", "t_max", "f_max"],
+    ).to_csv(tp_csv, index=False)
+    truth_csv = tmp_path / "train_truth.csv"
+    calls(("a", 0, 0.5, 1.0), ("b", 1, 7.0, 8.0)).to_csv(truth_csv, index=False)
+    windows = windows_of("a", "b").assign(window=0, s0=0.0, s1=0.0)
+    windows.to_parquet(tmp_path / "windows.parquet")
+    pseudo(("b", 1, 60), ("b", 0, 0)).to_parquet(tmp_path / "round1.parquet")
+    out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
+    steps.collect_scores(
+        {"stage1": write_stage(tmp_path, "stage1"), "round1": write_stage(tmp_path, "round1")},
+        str(out_json),
+        n_species=2,
+        csv_out=str(out_csv),
+        pseudo={"round1": str(tmp_path / "round1.parquet")},
+        pseudo_windows={"round1": str(tmp_path / "windows.parquet")},
+        tp_csv=str(tp_csv),
+        train_truth=str(truth_csv),
+        features_dir=features_manifest(tmp_path),
+        window=WINDOW,
+        clip_seconds=CLIP_SECONDS,
+    )
+    table = pd.read_csv(out_csv)
+    assert table["stage"].tolist() == ["stage1", "round1"]
+    row = table.set_index("stage").loc["round1"]
+    assert (row["pseudo_count"], row["pseudo_new"]) == (2, 2)
+    assert row["pseudo_precision"] == 0.5 and row["pseudo_recall"] == 0.5
+    assert table["test_lwlrap"].isna().all()  # no test truth given
+    assert json.loads(out_json.read_text())["round1"]["pseudo"]["count"] == 2
+
+
+def test_collect_scores_without_train_truth_writes_null_quality(tmp_path):
+    tp_csv = tmp_path / "tp.csv"
+    tp_csv.write_text("recording_id,species_id,songtype_id,t_min,f_min,t_max,f_max\n")
+    windows_of("a").assign(window=0, s0=0.0).to_parquet(tmp_path / "windows.parquet")
+    pseudo(("a", 0, 0)).to_parquet(tmp_path / "round1.parquet")
+    out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
+    steps.collect_scores(
+        {"stage1": write_stage(tmp_path, "stage1"), "round1": write_stage(tmp_path, "round1")},
+        str(out_json),
+        n_species=1,
+        csv_out=str(out_csv),
+        pseudo={"round1": str(tmp_path / "round1.parquet")},
+        pseudo_windows={"round1": str(tmp_path / "windows.parquet")},
+        tp_csv=str(tp_csv),
+        features_dir=features_manifest(tmp_path),
+        window=WINDOW,
+        clip_seconds=CLIP_SECONDS,
+    )
+    quality = json.loads(out_json.read_text())["round1"]["pseudo"]  # strict JSON: no NaN
+    assert quality == {"count": 1, "new": 1, "precision": None, "recall": None}
+    assert pd.read_csv(out_csv)["pseudo_precision"].isna().all()
+
+
+def test_truth_file_with_bad_species_names_the_file(tmp_path):
+    truth_csv = tmp_path / "test_truth.csv"
+    calls(("a", 0, 0, 1), ("a", 5, 0, 1)).to_csv(truth_csv, index=False)
+    with pytest.raises(ValueError, match=r"test_truth.csv: line\(s\) \[3\]: species_id outside"):
+        steps.read_truth(str(truth_csv), ["a"], 2)
+    calls(("a", 0, 0, 1)).drop(columns="species_id").to_csv(truth_csv, index=False)
+    with pytest.raises(ValueError, match="test_truth.csv: missing column"):
+        steps.read_truth(str(truth_csv), ["a"], 2)
