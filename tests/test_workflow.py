@@ -164,10 +164,13 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(rfcx, tm
     data = clean / "own.yaml"  # that run's data: the RFCx folder, generator off
 
     log = killed / "logs/stage1/train_fold1.log"
+    epoch_checkpoint = killed / "models/stage1/fold1.pt.epoch"
     runner = run_micro(killed, configs=[data])
     deadline = time.time() + 600
     while time.time() < deadline:  # wait until fold 1 has finished one epoch, then SIGKILL it
-        if log.exists() and "epoch 1/3" in log.read_text() and pids_writing(log):
+        # "finished": its log line and its epoch checkpoint, written just after that line
+        done = log.exists() and "epoch 1/3" in log.read_text() and epoch_checkpoint.exists()
+        if done and pids_writing(log):
             break
         time.sleep(0.2)
     victims = pids_writing(log)
@@ -177,7 +180,7 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(rfcx, tm
     output = runner.communicate(timeout=600)[0]
     assert runner.returncode != 0, output
     assert not (killed / "models/stage1/fold1.pt").exists()
-    assert (killed / "models/stage1/fold1.pt.epoch").exists()  # progress survived the kill
+    assert epoch_checkpoint.exists()  # progress survived the kill
 
     finished_before = {p: p.stat().st_mtime_ns for p in killed.glob("models/*/*.pt")}
     rerun = run_micro(killed, "--rerun-incomplete", configs=[data])
