@@ -193,6 +193,9 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(rfcx, tm
 
     # The stale-output trap (snakemake issue 1978): change a setting, fail a job of the
     # changed round, and the old submission must not pass for current on the next run.
+    # The failing run asks for round 1 fold 0 only, so fold 1 keeps its outdated model whatever
+    # order the scheduler picks (were fold 1 retrained first, the next run would not retrain
+    # fold 0: its old predictions still exist, so nothing asks for its missing model).
     checkpoint = clean / "models/stage1/fold0.pt"
     saved, stat = checkpoint.read_bytes(), checkpoint.stat()
     checkpoint.write_bytes(b"corrupt")  # round 1 fold 0 fine-tunes this file: it must fail
@@ -200,7 +203,7 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(rfcx, tm
     change = tmp_path / "change.yaml"
     change.write_text("relabel: {lr: 1.0e-4}\n")
     old_submission = (clean / "submission.csv").read_bytes()
-    failed = run_micro(clean, configs=[data, change])
+    failed = run_micro(clean, "models/round1/fold0.pt", configs=[data, change])
     output = failed.communicate(timeout=600)[0]
     assert failed.returncode != 0 and "train_round" in output
     assert "models/stage1/fold0.pt: not a" in (clean / "logs/round1/train_fold0.log").read_text()
