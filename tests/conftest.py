@@ -6,6 +6,8 @@ import pytest
 
 from sedcycle.labels import ANNOTATION_COLUMNS
 
+from .workflow_runs import micro_rfcx_run
+
 N_SPECIES = 3
 N_FRAMES = 300
 CLIP_SECONDS = 4.8  # 300 frames at hop 512 / 32 kHz is about 4.8 s
@@ -41,3 +43,10 @@ def annotations():
         [(f"rec{i}", 1, 1, 0.5, 500.0, 1.0, 900.0) for i in (1, 3)], columns=ANNOTATION_COLUMNS
     )
     return tp, fp
+
+
+@pytest.fixture(scope="session")
+def rfcx(tmp_path_factory):
+    """The micro DAG on an RFCx folder (generator off), run once for the session: the tests of
+    tests/test_own_data.py read it, the kill/resume test of tests/test_workflow.py copies it."""
+    return micro_rfcx_run(tmp_path_factory.mktemp("own"))

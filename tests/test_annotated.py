@@ -20,6 +20,8 @@ from sedcycle import annotated
 from sedcycle.labels import read_annotations
 from sedcycle.submission import name_species, recording_scores
 
+from .workflow_runs import CORES, snakemake_command
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 MICRO = REPO / "tests" / "data" / "micro.yaml"
@@ -368,20 +370,8 @@ def readme_config(name):
 
 
 def snakemake(workdir, configs, *targets):
-    """The micro config, then ``configs``, in ``workdir`` on 2 cores; returns the output."""
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *targets,
-        "--configfile",
-        str(MICRO),
-        *map(str, configs),
-    ]
+    """The micro config, then ``configs``, in ``workdir``; returns the output."""
+    command = snakemake_command(workdir, [MICRO, *configs], CORES, *targets)
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result.stdout + result.stderr

@@ -1,99 +1,33 @@
 """Real inputs: an RFCx folder without the generator, precomputed .npz log-mels, predict-only.
 
 One micro-sized training run on a generated RFCx folder whose hidden truth files are deleted
-(so nothing may rely on the generator) is shared by every test here.
+(so nothing may rely on the generator) is shared by every test here (fixture rfcx in
+tests/conftest.py; the kill/resume test of tests/test_workflow.py copies it too).
 """
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from sedcycle import npz, synthetic
+from sedcycle import npz
 from sedcycle.tables import species_columns
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-MICRO = REPO / "tests" / "data" / "micro.yaml"
-MICRO_DATA = yaml.safe_load(MICRO.read_text())["data"]["synthetic"]
-CLIP_SECONDS = yaml.safe_load(MICRO.read_text())["clip_seconds"]
+from .workflow_runs import job_counts, micro_settings, snakemake
+from .workflow_runs import rfcx_folder as _rfcx_folder
+
+MICRO_DATA, CLIP_SECONDS = micro_settings()
 N_SPECIES = 24
 N_FRAMES = npz.expected_frames(CLIP_SECONDS, 32000, 512)  # 376 frames in 6 s
 
 
-def snakemake(workdir, overrides, *targets, check=True):
-    """Run the micro config plus ``overrides`` in ``workdir`` on 2 cores."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    extra = workdir / "own.yaml"
-    extra.write_text(yaml.safe_dump(overrides))
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *targets,
-        "--configfile",
-        str(MICRO),
-        str(extra),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
-    return result
-
-
-def job_counts(output):
-    """Rule -> job count from the "Job stats" table Snakemake prints before running."""
-    table = output[output.index("Job stats:") :]
-    table = table[: table.index("total")]
-    return {
-        line.split()[0]: int(line.split()[1])
-        for line in table.splitlines()
-        if len(line.split()) == 2 and line.split()[1].isdigit()
-    }
-
-
 def rfcx_folder(path, seed, n_train, n_test):
     """A generated RFCx folder with the generator's hidden truth files removed."""
-    synthetic.generate(
-        path,
-        n_train=n_train,
-        n_test=n_test,
-        seed=seed,
-        clip_seconds=CLIP_SECONDS,
-        n_species=N_SPECIES,
-    )
-    for truth in ("train_truth.csv", "test_truth.csv"):
-        (path / truth).unlink()
-    return path
+    return _rfcx_folder(path, seed, n_train, n_test, CLIP_SECONDS, N_SPECIES)
 
 
-@pytest.fixture(scope="module")
-def rfcx(tmp_path_factory):
-    """The micro DAG on an RFCx folder (generator off), plus its features exported as npz."""
-    root = tmp_path_factory.mktemp("own")
-    # The same recordings and labels as the micro config's generator writes.
-    data = rfcx_folder(
-        root / "rfcx", MICRO_DATA["seed"], MICRO_DATA["n_train"], MICRO_DATA["n_test"]
-    )
-    files_before = sorted(p.relative_to(data) for p in data.rglob("*"))
-    config = {"data": {"dir": str(data), "synthetic": {"enabled": False}}}
-    run = snakemake(root / "run", config, "submission.csv", "scores.json", "npz/train", "npz/test")
-    assert sorted(p.relative_to(data) for p in data.rglob("*")) == files_before
-    return {
-        "root": root,
-        "data": data,
-        "run": root / "run",
-        "jobs": job_counts(run.stdout + run.stderr),
-    }
+# rfcx (tests/conftest.py): the micro DAG on an RFCx folder, shared with tests/test_workflow.py
 
 
 @pytest.mark.workflow

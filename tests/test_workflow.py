@@ -6,7 +6,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,29 +13,15 @@ import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+from .workflow_runs import CORES, MICRO, REPO, snakemake_command
+
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
 pytestmark = pytest.mark.workflow
 
 
-def snakemake_command(workdir, configs, cores, *args):
-    """A snakemake call; targets and flags go before --configfile, which takes several files."""
-    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory"]
-    return [
-        *command,
-        str(workdir),
-        "--cores",
-        str(cores),
-        *map(str, args),
-        "--configfile",
-        *map(str, configs),
-    ]
-
-
 def snakemake(workdir, *args, configs=(), check=True):
-    command = snakemake_command(workdir, [TINY, *configs], 2, *args)
+    command = snakemake_command(workdir, [TINY, *configs], CORES, *args)
     result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
@@ -180,7 +165,7 @@ def test_report_renders_in_headless_chromium(report_html, tmp_path):
 
 def test_every_stage_writes_its_files_and_logs(finished):
     for stage in ("stage1", "round1", "round2"):
-        for fold in range(3):
+        for fold in range(2):
             assert (finished / f"models/{stage}/fold{fold}.pt").exists()
     assert (finished / "pseudo/round2.parquet").exists()
     log = (finished / "logs/stage1/train_fold0.log").read_text()
@@ -196,8 +181,8 @@ def test_one_more_round_runs_only_that_round(finished, tmp_path):
     more = write_config(tmp_path / "more.yaml", {"relabel": {"n_rounds": 3}})
     assert planned_jobs(finished, [more]) == {
         "pseudo_labels": 1,
-        "train_round": 3,
-        "predict": 3,
+        "train_round": 2,
+        "predict": 2,
         "summarise_stage": 1,
         "ensemble": 1,
         "scores": 1,
@@ -210,8 +195,8 @@ def test_one_more_round_runs_only_that_round(finished, tmp_path):
 def test_round2_settings_rerun_round2_onward_only(finished, tmp_path):
     change = write_config(tmp_path / "lr.yaml", {"relabel": {"rounds": {2: {"lr": 1.0e-4}}}})
     assert planned_jobs(finished, [change]) == {
-        "train_round": 3,
-        "predict": 3,
+        "train_round": 2,
+        "predict": 2,
         "summarise_stage": 1,
         "ensemble": 1,
         "scores": 1,
@@ -226,7 +211,7 @@ def test_round1_pseudo_threshold_reruns_both_rounds(finished, tmp_path):
         tmp_path / "t.yaml", {"relabel": {"rounds": {1: {"pseudo_threshold": 0.4}}}}
     )
     jobs = planned_jobs(finished, [change])
-    assert jobs["pseudo_labels"] == 2 and jobs["train_round"] == 6
+    assert jobs["pseudo_labels"] == 2 and jobs["train_round"] == 4
     assert "train_stage1" not in jobs and "features" not in jobs
 
 
@@ -253,11 +238,8 @@ def test_unknown_ensemble_stage_is_refused(tmp_path):
     assert result.returncode != 0 and "round7" in result.stdout + result.stderr
 
 
-MICRO = REPO / "tests" / "data" / "micro.yaml"
-
-
 def run_micro(workdir, *args, configs=()):
-    command = snakemake_command(workdir, [MICRO, *configs], 1, *args)
+    command = snakemake_command(workdir, [MICRO, *configs], CORES, *args)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -276,17 +258,22 @@ def pids_writing(log_path):
     return found
 
 
-def test_killed_training_job_reruns_alone_and_gives_the_same_submission(tmp_path):
+def test_killed_training_job_reruns_alone_and_gives_the_same_submission(rfcx, tmp_path):
+    # The uninterrupted run to compare with: the micro DAG on an RFCx folder, run once for the
+    # session (tests/conftest.py), copied here with its mtimes and .snakemake records.
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    clean.mkdir()
+    shutil.copytree(rfcx["run"], clean)
     killed.mkdir()
-    assert run_micro(clean).wait(timeout=600) == 0
+    data = clean / "own.yaml"  # that run's data: the RFCx folder, generator off
 
     log = killed / "logs/stage1/train_fold1.log"
-    runner = run_micro(killed)
+    epoch_checkpoint = killed / "models/stage1/fold1.pt.epoch"
+    runner = run_micro(killed, configs=[data])
     deadline = time.time() + 600
     while time.time() < deadline:  # wait until fold 1 has finished one epoch, then SIGKILL it
-        if log.exists() and "epoch 1/3" in log.read_text() and pids_writing(log):
+        # "finished": its log line and its epoch checkpoint, written just after that line
+        done = log.exists() and "epoch 1/3" in log.read_text() and epoch_checkpoint.exists()
+        if done and pids_writing(log):
             break
         time.sleep(0.2)
     victims = pids_writing(log)
@@ -296,10 +283,10 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(tmp_path
     output = runner.communicate(timeout=600)[0]
     assert runner.returncode != 0, output
     assert not (killed / "models/stage1/fold1.pt").exists()
-    assert (killed / "models/stage1/fold1.pt.epoch").exists()  # progress survived the kill
+    assert epoch_checkpoint.exists()  # progress survived the kill
 
     finished_before = {p: p.stat().st_mtime_ns for p in killed.glob("models/*/*.pt")}
-    rerun = run_micro(killed, "--rerun-incomplete")
+    rerun = run_micro(killed, "--rerun-incomplete", configs=[data])
     output = rerun.communicate(timeout=600)[0]
     assert rerun.returncode == 0, output
     assert "resuming" in log.read_text()
@@ -309,6 +296,9 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(tmp_path
 
     # The stale-output trap (snakemake issue 1978): change a setting, fail a job of the
     # changed round, and the old submission must not pass for current on the next run.
+    # The failing run asks for round 1 fold 0 only, so fold 1 keeps its outdated model whatever
+    # order the scheduler picks (were fold 1 retrained first, the next run would not retrain
+    # fold 0: its old predictions still exist, so nothing asks for its missing model).
     checkpoint = clean / "models/stage1/fold0.pt"
     saved, stat = checkpoint.read_bytes(), checkpoint.stat()
     checkpoint.write_bytes(b"corrupt")  # round 1 fold 0 fine-tunes this file: it must fail
@@ -316,15 +306,15 @@ def test_killed_training_job_reruns_alone_and_gives_the_same_submission(tmp_path
     change = tmp_path / "change.yaml"
     change.write_text("relabel: {lr: 1.0e-4}\n")
     old_submission = (clean / "submission.csv").read_bytes()
-    failed = run_micro(clean, configs=[change])
+    failed = run_micro(clean, "models/round1/fold0.pt", configs=[data, change])
     output = failed.communicate(timeout=600)[0]
     assert failed.returncode != 0 and "train_round" in output
     assert "models/stage1/fold0.pt: not a" in (clean / "logs/round1/train_fold0.log").read_text()
     checkpoint.write_bytes(saved)
     os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    dry = run_micro(clean, "--dry-run", configs=[change])
+    dry = run_micro(clean, "--dry-run", configs=[data, change])
     planned = job_counts(dry.communicate(timeout=600)[0])
     assert planned.get("train_round", 0) >= 1 and planned["ensemble"] == 1
-    fixed = run_micro(clean, configs=[change])
+    fixed = run_micro(clean, configs=[data, change])
     assert fixed.wait(timeout=600) == 0
     assert (clean / "submission.csv").read_bytes() != old_submission
