@@ -3,10 +3,14 @@
 
 rule pseudo_labels:
     input:
-        lambda w: expand(
+        predictions=lambda w: expand(
             "predictions/{stage}/fold{fold}_train.parquet",
             stage=previous_stage(w.round),
             fold=FOLDS,
+        ),
+        # Not read: see summarise_stage (a fold model lost to a failed job is rebuilt).
+        models=lambda w: expand(
+            "models/{stage}/fold{fold}.pt", stage=previous_stage(w.round), fold=FOLDS
         ),
     output:
         "pseudo/round{round}.parquet",

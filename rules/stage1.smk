@@ -84,6 +84,9 @@ rule summarise_stage:
     input:
         train=expand("predictions/{{stage}}/fold{fold}_train.parquet", fold=FOLDS),
         test=expand("predictions/{{stage}}/fold{fold}_test.parquet", fold=FOLDS),
+        # Not read: a fold model deleted by a failed retraining must be rebuilt (and its
+        # predictions with it) even when its old predictions are still there.
+        models=expand("models/{{stage}}/fold{fold}.pt", fold=FOLDS),
         folds="folds.csv",
         tp=f"{DATA}/train_tp.csv",
         test_truth=[TEST_TRUTH] if HAS_TEST_TRUTH else [],

@@ -219,8 +219,34 @@ def test_round_without_pseudo_labels_needs_no_pseudo_file(finished, tmp_path):
     stage2 = write_config(tmp_path / "s2.yaml", {"relabel": {"rounds": {1: {"use_pseudo": False}}}})
     jobs = planned_jobs(finished, [stage2])
     # round 1 retrains on tp/fp alone; only round 2's pseudo-labels (from new round-1 models)
-    assert jobs["train_round"] == 6 and jobs["pseudo_labels"] == 1
+    assert jobs["train_round"] == 2 * 2 and jobs["pseudo_labels"] == 1  # 2 rounds x 2 folds
     assert "train_stage1" not in jobs
+
+
+def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
+    """A round-1 change retrains fold 1 while fold 0's job fails (Snakemake deletes its model)
+    and fold 0's old predictions remain: the next run must retrain fold 0, not ensemble its
+    stale predictions with fold 1's new ones."""
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    checkpoint = run / "models/stage1/fold0.pt"  # round 1 fold 0 fine-tunes it: make it fail
+    saved, stat = checkpoint.read_bytes(), checkpoint.stat()
+    checkpoint.write_bytes(b"corrupt")
+    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    change = write_config(tmp_path / "lr.yaml", {"relabel": {"rounds": {1: {"lr": 1.0e-4}}}})
+    failed = snakemake(
+        run, "--keep-going", "models/round1/fold0.pt", "models/round1/fold1.pt",
+        configs=[change], check=False,
+    )  # fmt: skip
+    assert failed.returncode != 0
+    assert not (run / "models/round1/fold0.pt").exists()
+    assert (run / "models/round1/fold1.pt").stat().st_mtime > stat.st_mtime  # retrained
+    checkpoint.write_bytes(saved)
+    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    dry = snakemake(run, "--dry-run", "submission.csv", configs=[change]).stdout
+    assert re.search(r"^\s*output: models/round1/fold0\.pt\b", dry, re.M), dry[-3000:]
+    assert re.search(r"^\s*output: predictions/round1/fold0_train\.parquet", dry, re.M)
+    assert job_counts(dry)["train_round"] == 1 + 2  # round 1 fold 0, then round 2's two folds
 
 
 def test_bad_config_is_refused_with_the_key_named(tmp_path):
