@@ -57,6 +57,7 @@ def round_settings(round_number):
                 "fp_fraction",
                 "labelled_crop_prob",
                 "scale_positives",
+                "unknown_weight",
                 "seed",
             )
         },

@@ -24,6 +24,9 @@ rule pseudo_labels:
         window=config["windows"]["window"],
         threshold=lambda w: round_config(int(w.round))["pseudo_threshold"],
         min_votes=lambda w: round_config(int(w.round))["pseudo_min_votes"],
+        negative_threshold=lambda w: round_config(int(w.round))[
+            "pseudo_negative_threshold"
+        ],
     script:
         "../workflow/scripts/pseudo_labels.py"
 

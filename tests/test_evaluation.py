@@ -50,7 +50,29 @@ def test_pseudo_quality_counts_precision_recall_and_new():
         found, windows_of("a", "b"), tp, WINDOW, N_FRAMES, CLIP_SECONDS, truth
     )
     # truth windows: (a,0,0), (a,60,1), (b,30,0); found: (a,0,0) right, (a,60,1) right, (b,30,1)
-    assert quality == {"count": 3, "new": 2, "precision": 2 / 3, "recall": 2 / 3}
+    assert {k: quality[k] for k in ("count", "new", "precision", "recall")} == {
+        "count": 3,
+        "new": 2,
+        "precision": 2 / 3,
+        "recall": 2 / 3,
+    }
+    assert quality["negatives"] == 0 and math.isnan(quality["negative_error"])
+
+
+def test_pseudo_quality_scores_negatives_apart_from_positives():
+    truth = calls(("a", 0, 0.5, 1.0), ("a", 1, 7.0, 8.0))
+    found = pd.concat(
+        [
+            pseudo(("a", 0, 0)).assign(label=1),
+            # (a,60,1) truly calls: a wrong negative; (a,0,1) and (a,30,0) are right
+            pseudo(("a", 1, 60), ("a", 1, 0), ("a", 0, 30)).assign(label=-1),
+        ]
+    )
+    quality = evaluation.pseudo_quality(
+        found, windows_of("a"), calls(), WINDOW, N_FRAMES, CLIP_SECONDS, truth
+    )
+    assert quality["count"] == 1 and quality["precision"] == 1.0 and quality["recall"] == 0.5
+    assert quality["negatives"] == 3 and quality["negative_error"] == pytest.approx(1 / 3)
 
 
 def test_pseudo_quality_without_truth_gives_counts_only():
@@ -176,7 +198,14 @@ def test_collect_scores_without_train_truth_writes_null_quality(tmp_path):
         clip_seconds=CLIP_SECONDS,
     )
     quality = json.loads(out_json.read_text())["round1"]["pseudo"]  # strict JSON: no NaN
-    assert quality == {"count": 1, "new": 1, "precision": None, "recall": None}
+    assert quality == {
+        "count": 1,
+        "new": 1,
+        "precision": None,
+        "recall": None,
+        "negatives": 0,
+        "negative_error": None,
+    }
     assert pd.read_csv(out_csv)["pseudo_precision"].isna().all()
 
 

@@ -51,6 +51,24 @@ def test_pseudo_positive_never_overrides_a_rejection():
     assert labels["a"][0, 5:10].tolist() == [1] * 5 and labels["a"][0, 10:].tolist() == [0] * 10
 
 
+def test_pseudo_negatives_fill_only_unknown_frames_after_positives():
+    tp = rows(("a", 0, 1, 0.0, 100, 0.2, 2000))  # frames 0..2 of species 0
+    labels = FrameLabels.from_annotations(tp, rows(), 2, 20, 2.0)
+    labels.add_pseudo(
+        pd.DataFrame(
+            {
+                "recording_id": ["a", "a", "a"],
+                "species_id": [0, 1, 1],
+                "start": [0, 0, 5],
+                "end": [10, 10, 15],
+                "label": [-1, 1, -1],
+            }
+        )
+    )
+    assert labels["a"][0].tolist() == [1] * 3 + [-1] * 7 + [0] * 10  # a tp stays positive
+    assert labels["a"][1].tolist() == [1] * 10 + [-1] * 5 + [0] * 5  # positive wins overlap
+
+
 def test_window_target_priority():
     frames = np.array([[0, 1, -1], [0, -1, 0], [0, 0, 0]], dtype=np.int8)
     assert window_target(frames).tolist() == [1, -1, 0]

@@ -30,3 +30,19 @@ def test_clipwise_bce_treats_unknown_and_negative_as_absent():
     logits = torch.tensor([[1.0, -1.0, 0.0]])
     expected = F.binary_cross_entropy_with_logits(logits, torch.tensor([[1.0, 0.0, 0.0]]))
     assert torch.isclose(clipwise_bce(logits, torch.tensor([[1, -1, 0]])), expected)
+
+
+def test_unknown_weight_counts_unknown_pairs_as_weighted_negatives():
+    logits = torch.tensor([[2.0, -1.0, 5.0], [0.5, 0.0, -3.0]])
+    targets = torch.tensor([[1, -1, 0], [0, 0, 1]])
+    unknown = (
+        F.softplus(torch.tensor(5.0))
+        + F.softplus(torch.tensor(0.5))
+        + F.softplus(torch.tensor(0.0))
+    )
+    for weight in (0.0, 0.25, 1.0):
+        expected = masked_bce(logits, targets) + weight * unknown / 2
+        assert torch.isclose(masked_bce(logits, targets, unknown_weight=weight), expected)
+    # weight 1 is stage 1's loss up to the mean over pairs (unknown and -1 both absent)
+    full = masked_bce(logits, targets, unknown_weight=1.0)
+    assert torch.isclose(full, clipwise_bce(logits, targets) * 3)

@@ -6,7 +6,8 @@ import torch
 from sedcycle.clips import ClipStore
 from sedcycle.model import SEDModel
 from sedcycle.predict import predict_windows
-from sedcycle.pseudo import pseudo_positives
+from sedcycle.pseudo import pseudo_negatives, pseudo_positives
+from sedcycle.steps import make_pseudo
 from sedcycle.submission import make_submission, mean_scores
 from sedcycle.tables import clip_scores
 from sedcycle.windows import window_positions
@@ -56,12 +57,41 @@ def test_pseudo_positives_need_enough_votes():
     ]
     pseudo = pseudo_positives(tables, window=100, threshold=0.5, min_votes=2)
     assert pseudo.to_dict("records") == [
-        {"recording_id": "a", "species_id": 0, "start": 0, "end": 100, "votes": 2},
-        {"recording_id": "b", "species_id": 1, "start": 0, "end": 100, "votes": 2},
+        {"recording_id": "a", "species_id": 0, "start": 0, "end": 100, "votes": 2, "label": 1},
+        {"recording_id": "b", "species_id": 1, "start": 0, "end": 100, "votes": 2, "label": 1},
     ]
     assert len(pseudo_positives(tables, 100, 0.5, 3)) == 0
     with pytest.raises(ValueError, match="min_votes"):
         pseudo_positives(tables, 100, 0.5, 4)
+
+
+def test_pseudo_negatives_need_every_model_below_threshold():
+    tables = [
+        window_table([[0.6, 0.01, 0.1, 0.02], [0.1, 0.1, 0.9, 0.1]]),
+        window_table([[0.7, 0.03, 0.1, 0.01], [0.1, 0.1, 0.2, 0.1]]),
+    ]
+    negatives = pseudo_negatives(tables, window=100, threshold=0.05)
+    assert negatives[["recording_id", "species_id", "votes", "label"]].to_dict("records") == [
+        {"recording_id": "a", "species_id": 0, "votes": 2, "label": -1},
+        {"recording_id": "b", "species_id": 0, "votes": 2, "label": -1},
+    ]
+    assert negatives["start"].tolist() == [100, 100] and negatives["end"].tolist() == [200, 200]
+
+
+def test_make_pseudo_writes_negatives_only_when_asked(tmp_path):
+    paths = []
+    for i, scores in enumerate(
+        ([[0.9, 0.01, 0.1, 0.02], [0.1, 0.1, 0.9, 0.1]], [[0.8, 0.03, 0.1, 0.01], [0.1] * 4])
+    ):
+        paths.append(tmp_path / f"fold{i}.parquet")
+        window_table(scores).to_parquet(paths[-1])
+    out = tmp_path / "pseudo.parquet"
+    make_pseudo([str(p) for p in paths], str(out), 100, 0.5, 2)
+    assert pd.read_parquet(out)["label"].tolist() == [1]
+    make_pseudo([str(p) for p in paths], str(out), 100, 0.5, 2, negative_threshold=0.05)
+    assert sorted(pd.read_parquet(out)["label"].tolist()) == [-1, -1, 1]
+    with pytest.raises(ValueError, match="pseudo_negative_threshold"):
+        make_pseudo([str(p) for p in paths], str(out), 100, 0.5, 2, negative_threshold=0.5)
 
 
 def test_submission_follows_sample_order(tmp_path):

@@ -24,6 +24,8 @@ SCORE_COLUMNS = [
     "pseudo_new",
     "pseudo_precision",
     "pseudo_recall",
+    "pseudo_negatives",
+    "pseudo_negative_error",
 ]
 
 
@@ -75,19 +77,32 @@ def pseudo_quality(
     count: pseudo-positive (recording, window, species); new: those not already positive from
     a tp row; precision: share of pseudo-positives with a true call of that species in the
     window; recall: share of true (recording, window, species) over ``windows`` that are
-    pseudo-positive. Without ``truth`` precision and recall are nan.
+    pseudo-positive. Without ``truth`` precision and recall are nan. Pseudo-negatives (rows with
+    label -1): negatives, their count, and negative_error, the share of them where the species
+    truly calls in the window (nan without truth or without pseudo-negatives).
     """
     key = ["recording_id", "start", "species_id"]
-    found = pseudo[key].drop_duplicates()
+    label = pseudo["label"] if "label" in pseudo else pd.Series(1, index=pseudo.index)
+    negatives = pseudo.loc[label.to_numpy() < 0, key].drop_duplicates()
+    found = pseudo.loc[label.to_numpy() > 0, key].drop_duplicates()
     labelled = truth_windows(tp, windows, window, n_frames, clip_seconds)
     merged = found.merge(labelled, on=key, how="left", indicator=True)
     new = int((merged["_merge"] == "left_only").sum())
-    result = {"count": len(found), "new": int(new), "precision": math.nan, "recall": math.nan}
+    result = {
+        "count": len(found),
+        "new": int(new),
+        "precision": math.nan,
+        "recall": math.nan,
+        "negatives": len(negatives),
+        "negative_error": math.nan,
+    }
     if truth is not None:
         true = truth_windows(truth, windows, window, n_frames, clip_seconds)
         correct = len(found.merge(true, on=key))
         result["precision"] = correct / len(found) if len(found) else math.nan
         result["recall"] = correct / len(true) if len(true) else math.nan
+        if len(negatives):
+            result["negative_error"] = len(negatives.merge(true, on=key)) / len(negatives)
     return result
 
 
@@ -129,7 +144,7 @@ def score_table(scores: dict) -> pd.DataFrame:
             for name in ("lwlrap", "precision", "recall"):
                 row[f"{prefix}_{name}"] = parts.get(part, {}).get(name, math.nan)
         row["test_lwlrap_prior"] = parts.get("test_prior", {}).get("lwlrap", math.nan)
-        for name in ("count", "new", "precision", "recall"):
+        for name in ("count", "new", "precision", "recall", "negatives", "negative_error"):
             row[f"pseudo_{name}"] = parts.get("pseudo", {}).get(name, math.nan)
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -123,11 +123,15 @@ class FrameLabels:
             self._row(rec)[sp, a : b + 1] = value
 
     def add_pseudo(self, pseudo: pd.DataFrame) -> None:
-        """Mark pseudo-positive windows (recording_id, species_id, start, end) +1 where unknown."""
-        columns = [pseudo[c] for c in ("recording_id", "species_id", "start", "end")]
-        for rec, species, start, end in zip(*columns, strict=True):
-            span = self._row(rec)[species, start : min(end, self.n_frames)]
-            span[span == UNKNOWN] = POSITIVE
+        """Mark pseudo-label windows (recording_id, species_id, start, end[, label]) where unknown:
+        +1 (label +1 or no label column), then -1 (label -1) on what is still unknown."""
+        label = pseudo["label"] if "label" in pseudo else pd.Series(POSITIVE, index=pseudo.index)
+        for value in (POSITIVE, NEGATIVE):
+            rows = pseudo[label.to_numpy() == value]
+            columns = [rows[c] for c in ("recording_id", "species_id", "start", "end")]
+            for rec, species, start, end in zip(*columns, strict=True):
+                span = self._row(rec)[species, start : min(end, self.n_frames)]
+                span[span == UNKNOWN] = value
 
     def __getitem__(self, recording_id: str) -> np.ndarray:
         labels = self._labels.get(recording_id)

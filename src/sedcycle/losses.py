@@ -15,7 +15,10 @@ def clipwise_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def masked_bce(
-    logits: torch.Tensor, targets: torch.Tensor, scale_positives: bool = False
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    scale_positives: bool = False,
+    unknown_weight: float = 0.0,
 ) -> torch.Tensor:
     """Stage 2: BCE on labelled (window, species) pairs only.
 
@@ -23,10 +26,14 @@ def masked_bce(
     Loss = (sum of BCE(logit, 1) over positives + sum of BCE(logit, 0) over negatives) / B;
     unknown pairs contribute nothing. With ``scale_positives`` the positive sum is divided by
     the number of positives in the batch instead (the source team found this helped once
-    pseudo-labels multiply the positives).
+    pseudo-labels multiply the positives). ``unknown_weight`` > 0 (not the source's recipe)
+    counts each unknown pair as a negative of that weight: 0 is the masked loss, 1 stage 1's
+    "unknown = absent".
     """
     positive = (targets > 0).to(logits.dtype)
     negative = (targets < 0).to(logits.dtype)
+    if unknown_weight:
+        negative = negative + unknown_weight * (targets == 0).to(logits.dtype)
     positive_loss = (F.softplus(-logits) * positive).sum()  # BCE(logit, 1) = softplus(-logit)
     negative_loss = (F.softplus(logits) * negative).sum()  # BCE(logit, 0) = softplus(logit)
     batch = logits.shape[0]

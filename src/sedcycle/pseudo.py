@@ -1,4 +1,5 @@
-"""Pseudo-labels: windows that enough fold models agree a species calls in."""
+"""Pseudo-labels: windows that enough fold models agree a species calls in (positives), and,
+when asked, windows that every fold model agrees a species is silent in (negatives)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,33 @@ import pandas as pd
 
 from sedcycle.tables import score_columns
 
-PSEUDO_COLUMNS = ["recording_id", "species_id", "start", "end", "votes"]
+PSEUDO_COLUMNS = ["recording_id", "species_id", "start", "end", "votes", "label"]
+
+
+def _fold_keys(fold_scores: list[pd.DataFrame]) -> pd.DataFrame:
+    if not fold_scores:
+        raise ValueError("pseudo-labels need at least one model's predictions")
+    keys = fold_scores[0][["recording_id", "window", "start"]]
+    for other in fold_scores[1:]:
+        if not other[["recording_id", "window", "start"]].equals(keys):
+            raise ValueError("fold predictions cover different recordings or windows")
+    return keys
+
+
+def _table(keys: pd.DataFrame, votes: np.ndarray, chosen: np.ndarray, window: int, label: int):
+    rows, species = np.nonzero(chosen)
+    starts = keys["start"].to_numpy()[rows].astype(np.int64)
+    table = pd.DataFrame(
+        {
+            "recording_id": keys["recording_id"].to_numpy()[rows],
+            "species_id": species.astype(np.int64),
+            "start": starts,
+            "end": starts + window,
+            "votes": votes[rows, species].astype(np.int64),
+            "label": np.full(len(rows), label, dtype=np.int64),
+        }
+    )
+    return table.reset_index(drop=True)[PSEUDO_COLUMNS]
 
 
 def pseudo_positives(
@@ -19,26 +46,25 @@ def pseudo_positives(
     """(recording, window, species) that at least ``min_votes`` models score >= ``threshold``.
 
     fold_scores: one window-score table per fold model (``predict_windows`` output over the
-    same recordings and windows). Returns recording_id, species_id, start, end (frames), votes.
+    same recordings and windows). Returns recording_id, species_id, start, end (frames), votes,
+    label (+1).
     """
-    if not fold_scores:
-        raise ValueError("pseudo_positives needs at least one model's predictions")
+    keys = _fold_keys(fold_scores)
     if not 1 <= min_votes <= len(fold_scores):
         raise ValueError(f"min_votes must be in 1..{len(fold_scores)} models, got {min_votes}")
-    keys = fold_scores[0][["recording_id", "window", "start"]]
-    for other in fold_scores[1:]:
-        if not other[["recording_id", "window", "start"]].equals(keys):
-            raise ValueError("fold predictions cover different recordings or windows")
     columns = score_columns(fold_scores[0])
     votes = sum((table[columns].to_numpy() >= threshold).astype(np.int64) for table in fold_scores)
-    rows, species = np.nonzero(votes >= min_votes)
-    pseudo = pd.DataFrame(
-        {
-            "recording_id": keys["recording_id"].to_numpy()[rows],
-            "species_id": species.astype(np.int64),
-            "start": keys["start"].to_numpy()[rows].astype(np.int64),
-            "end": keys["start"].to_numpy()[rows].astype(np.int64) + window,
-            "votes": votes[rows, species],
-        }
-    )
-    return pseudo.reset_index(drop=True)[PSEUDO_COLUMNS]
+    return _table(keys, votes, votes >= min_votes, window, 1)
+
+
+def pseudo_negatives(
+    fold_scores: list[pd.DataFrame], window: int, threshold: float
+) -> pd.DataFrame:
+    """(recording, window, species) that every model scores below ``threshold``: label -1.
+
+    Same columns as :func:`pseudo_positives`; votes is the number of models below threshold.
+    """
+    keys = _fold_keys(fold_scores)
+    columns = score_columns(fold_scores[0])
+    votes = sum((table[columns].to_numpy() < threshold).astype(np.int64) for table in fold_scores)
+    return _table(keys, votes, votes == len(fold_scores), window, -1)

@@ -21,7 +21,7 @@ from sedcycle import evaluation, metrics
 from sedcycle.annotated import read_species
 from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import FrameLabels, check_recordings, presence_matrix, read_annotations
-from sedcycle.pseudo import pseudo_positives
+from sedcycle.pseudo import pseudo_negatives, pseudo_positives
 from sedcycle.submission import make_submission, mean_scores, name_species, recording_scores
 from sedcycle.tables import clip_scores, score_columns
 
@@ -291,11 +291,29 @@ def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) ->
 
 
 def make_pseudo(
-    train_predictions: list[str], out_path: str, window: int, threshold: float, min_votes: int
+    train_predictions: list[str],
+    out_path: str,
+    window: int,
+    threshold: float,
+    min_votes: int,
+    negative_threshold: float | None = None,
 ) -> None:
+    """One round's pseudo-labels: positives, plus negatives when ``negative_threshold`` is set."""
     tables = [pd.read_parquet(p) for p in train_predictions]
     pseudo = pseudo_positives(tables, window, threshold, min_votes)
     print(f"{len(pseudo)} pseudo-positive windows from {len(tables)} models", file=sys.stderr)
+    if negative_threshold is not None:
+        if negative_threshold >= threshold:
+            raise ValueError(
+                f"relabel.pseudo_negative_threshold ({negative_threshold}) must be below "
+                f"relabel.pseudo_threshold ({threshold})"
+            )
+        negatives = pseudo_negatives(tables, window, negative_threshold)
+        print(
+            f"{len(negatives)} pseudo-negative windows (all < {negative_threshold})",
+            file=sys.stderr,
+        )
+        pseudo = pd.concat([pseudo, negatives], ignore_index=True)
     write_parquet(pseudo, out_path)
 
 

@@ -36,6 +36,7 @@ class TrainSettings:
     fp_fraction: float = 0.5  # share of fp rows sampled as crops each epoch
     labelled_crop_prob: float = 1.0  # else a random crop of any training recording
     scale_positives: bool = False
+    unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
     samples_per_epoch: int | None = None  # None: one per labelled event
     seed: int = 0
     amp: str = "none"  # "none" or "bf16"
@@ -145,7 +146,11 @@ def train_fold(
     loss_fn = (
         clipwise_bce
         if settings.loss == "clipwise"
-        else (lambda logits, y: masked_bce(logits, y, settings.scale_positives))
+        else (
+            lambda logits, y: masked_bce(
+                logits, y, settings.scale_positives, settings.unknown_weight
+            )
+        )
     )
     history: list[dict] = []
     start_epoch = 0
