@@ -45,6 +45,16 @@ VARIANTS = {
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
+    # beyond the recipe (README "Quality benchmark"): unknown pairs count as weak negatives, or
+    # windows that every fold model scores near 0 become negatives (pseudo-negatives)
+    "unknown_weight_0.1": {"relabel": {"unknown_weight": 0.1}},
+    "pseudo_negatives_0.05": {"relabel": {"pseudo_negative_threshold": 0.05}},
+    "strict_unknown_weight_0.1": {
+        "relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8, "unknown_weight": 0.1}
+    },
+    "stage2_then_unknown_weight_0.1": {
+        "relabel": {"unknown_weight": 0.1, "rounds": {1: {"use_pseudo": False}}}
+    },
 }
 # what the table shows, per stage: scores.csv column -> heading
 SHOWN = {
@@ -56,6 +66,8 @@ SHOWN = {
     "pseudo_count": "pseudo-labels",
     "pseudo_precision": "pseudo precision",
     "pseudo_recall": "pseudo recall",
+    "pseudo_negatives": "pseudo-negatives",
+    "pseudo_negative_error": "pseudo-negatives truly calling",
 }
 
 
@@ -159,7 +171,7 @@ def cell(summary: pd.DataFrame, stage: str, column: str) -> str:
     mean, std = summary.loc[stage, ("mean", column)], summary.loc[stage, ("std", column)]
     if pd.isna(mean):
         return ""
-    if column == "pseudo_count":
+    if column in ("pseudo_count", "pseudo_negatives"):
         return f"{mean:.0f} ± {std:.0f}"
     return f"{mean:.3f} ± {std:.3f}"
 

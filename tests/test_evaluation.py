@@ -217,3 +217,6 @@ def test_truth_file_with_bad_species_names_the_file(tmp_path):
     calls(("a", 0, 0, 1)).drop(columns="species_id").to_csv(truth_csv, index=False)
     with pytest.raises(ValueError, match="test_truth.csv: missing column"):
         steps.read_truth(str(truth_csv), ["a"], 2)
+    truth_csv.write_text("recording_id,species_id\na,1\na,x\na,0.5\n")  # text, not whole
+    with pytest.raises(ValueError, match=r"line\(s\) \[3, 4\]: species_id outside 0..1"):
+        steps.read_truth(str(truth_csv), ["a"], 2)

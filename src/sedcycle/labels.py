@@ -20,6 +20,27 @@ ANNOTATION_COLUMNS = [
 POSITIVE, NEGATIVE, UNKNOWN = 1, -1, 0
 
 
+def check_columns(table: pd.DataFrame, path: str | Path, required: list[str]) -> None:
+    """Raise ValueError naming ``path`` and the columns of ``required`` that ``table`` lacks."""
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected {list(required)}")
+
+
+def fail_rows(path: str | Path, rows: pd.Series, problem: str) -> None:
+    """Raise ValueError naming ``path``, the (1-based, header = line 1) lines of the rows
+    flagged in ``rows`` (the first 10) and the problem; nothing when no row is flagged."""
+    if rows.any():
+        lines = (np.flatnonzero(rows.to_numpy()) + 2).tolist()
+        raise ValueError(f"{path}: line(s) {lines[:10]}: {problem}")
+
+
+def check_species(path: str | Path, species: pd.Series, n_species: int) -> None:
+    """species_id values (numeric) must be whole numbers in 0..n_species-1."""
+    bad = (species != species.round()) | (species < 0) | (species >= n_species)
+    fail_rows(path, bad | species.isna(), f"species_id outside 0..{n_species - 1}")
+
+
 def read_annotations(path: str | Path, n_species: int, clip_seconds: float) -> pd.DataFrame:
     """Read a train_tp.csv / train_fp.csv, checking every row.
 
@@ -35,27 +56,19 @@ def read_annotations(path: str | Path, n_species: int, clip_seconds: float) -> p
         return pd.DataFrame({c: pd.Series(dtype=float) for c in ANNOTATION_COLUMNS}).astype(
             {"recording_id": str, "species_id": int}
         )
-    missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected {ANNOTATION_COLUMNS}")
+    check_columns(table, path, ANNOTATION_COLUMNS)
     table = table[ANNOTATION_COLUMNS].copy()
 
     def fail(rows: pd.Series, problem: str) -> None:
-        if rows.any():
-            lines = (np.flatnonzero(rows.to_numpy()) + 2).tolist()
-            raise ValueError(f"{path}: line(s) {lines[:10]}: {problem}")
+        fail_rows(path, rows, problem)
 
     fail(table.isna().any(axis=1), "empty or missing value")
     numeric = table.columns[1:]
     converted = table[numeric].apply(pd.to_numeric, errors="coerce")
     fail(converted.isna().any(axis=1), "non-numeric value")
     table[numeric] = converted
-    species = table["species_id"]
-    fail(
-        (species != species.round()) | (species < 0) | (species >= n_species),
-        f"species_id outside 0..{n_species - 1}",
-    )
-    table["species_id"] = species.astype(int)
+    check_species(path, table["species_id"], n_species)
+    table["species_id"] = table["species_id"].astype(int)
     fail(table["t_min"] > table["t_max"], "t_min > t_max")
     fail(
         (table["t_min"] < 0) | (table["t_min"] >= clip_seconds),

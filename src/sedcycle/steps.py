@@ -20,7 +20,14 @@ import pandas as pd
 from sedcycle import evaluation, metrics
 from sedcycle.annotated import read_species
 from sedcycle.files import write_csv, write_json, write_parquet
-from sedcycle.labels import FrameLabels, check_recordings, presence_matrix, read_annotations
+from sedcycle.labels import (
+    FrameLabels,
+    check_columns,
+    check_recordings,
+    check_species,
+    presence_matrix,
+    read_annotations,
+)
 from sedcycle.pseudo import pseudo_negatives, pseudo_positives
 from sedcycle.submission import make_submission, mean_scores, name_species, recording_scores
 from sedcycle.tables import clip_scores, score_columns
@@ -273,15 +280,9 @@ def read_truth(truth_csv: str, recording_ids: list[str], n_species: int) -> np.n
     Raises ValueError naming the file when a column is missing or a species is out of range.
     """
     truth = pd.read_csv(truth_csv, dtype={"recording_id": str})
-    missing = {"recording_id", "species_id"} - set(truth.columns)
-    if missing:
-        raise ValueError(f"{truth_csv}: missing column(s) {sorted(missing)}")
-    bad = ~truth["species_id"].between(0, n_species - 1)
-    if bad.any():
-        lines = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
-        raise ValueError(
-            f"{truth_csv}: line(s) {lines[:10]}: species_id outside 0..{n_species - 1}"
-        )
+    check_columns(truth, truth_csv, ["recording_id", "species_id"])
+    check_species(truth_csv, pd.to_numeric(truth["species_id"], errors="coerce"), n_species)
+    truth["species_id"] = truth["species_id"].astype(int)
     return presence_matrix(truth, recording_ids, n_species)
 
 
