@@ -42,6 +42,15 @@ VARIANTS = {
             "rounds": {1: {"use_pseudo": False}},
         }
     },
+    # round 1 without pseudo-labels, then each recording labelled by its out-of-fold model alone
+    # (a model never votes for pseudo-labels it was trained on)
+    "stage2_then_out_of_fold": {
+        "relabel": {
+            "pseudo_out_of_fold": True,
+            "pseudo_threshold": 0.8,
+            "rounds": {1: {"use_pseudo": False}},
+        }
+    },
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},

@@ -22,6 +22,9 @@ if SYNTHETIC:
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],
             seed=config["data"]["synthetic"]["seed"],
+            tp_fraction=config["data"]["synthetic"]["tp_fraction"],
+            fp_fraction=config["data"]["synthetic"]["fp_fraction"],
+            fp_per_recording=config["data"]["synthetic"]["fp_per_recording"],
             n_species=N_SPECIES,
             clip_seconds=CLIP_SECONDS,
         script:

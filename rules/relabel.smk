@@ -8,6 +8,7 @@ rule pseudo_labels:
             stage=previous_stage(w.round),
             fold=FOLDS,
         ),
+        folds="folds.csv",
         # Not read: see summarise_stage (a fold model lost to a failed job is rebuilt).
         models=lambda w: expand(
             "models/{stage}/fold{fold}.pt", stage=previous_stage(w.round), fold=FOLDS
@@ -27,6 +28,7 @@ rule pseudo_labels:
         negative_threshold=lambda w: round_config(int(w.round))[
             "pseudo_negative_threshold"
         ],
+        out_of_fold=lambda w: round_config(int(w.round))["pseudo_out_of_fold"],
     script:
         "../workflow/scripts/pseudo_labels.py"
 

@@ -6,7 +6,7 @@ import torch
 from sedcycle.clips import ClipStore
 from sedcycle.model import SEDModel
 from sedcycle.predict import predict_windows
-from sedcycle.pseudo import pseudo_negatives, pseudo_positives
+from sedcycle.pseudo import out_of_fold_scores, pseudo_negatives, pseudo_positives
 from sedcycle.steps import make_pseudo
 from sedcycle.submission import make_submission, mean_scores
 from sedcycle.tables import clip_scores
@@ -107,3 +107,35 @@ def test_submission_follows_sample_order(tmp_path):
     np.testing.assert_allclose(submission[["s0", "s1"]].to_numpy(), [[0.3, 0.75], [0.15, 0.0]])
     with pytest.raises(ValueError, match="no prediction"):
         make_submission(scores.loc[["a"]], sample)
+
+
+def test_out_of_fold_pseudo_labels_take_each_recording_from_its_own_fold_model(tmp_path):
+    # model 0 never trained on "a" (fold 0), model 1 never on "b" (fold 1)
+    tables = [
+        window_table([[0.9, 0.9, 0.1, 0.1], [0.1, 0.1, 0.9, 0.9]]),
+        window_table([[0.1, 0.1, 0.95, 0.95], [0.9, 0.9, 0.1, 0.1]]),
+    ]
+    oof = out_of_fold_scores(tables, pd.Series({"a": 0, "b": 1}))
+    assert oof["s0"].tolist() == [0.9, 0.9, 0.95, 0.95]
+    assert oof["s1"].tolist() == [0.1, 0.1, 0.1, 0.1]
+    with pytest.raises(ValueError, match="without a fold"):
+        out_of_fold_scores(tables, pd.Series({"a": 0}))
+    paths = []
+    for i, table in enumerate(tables):
+        paths.append(str(tmp_path / f"fold{i}.parquet"))
+        table.to_parquet(paths[-1])
+    folds = tmp_path / "folds.csv"
+    pd.DataFrame({"recording_id": ["a", "b"], "fold": [0, 1]}).to_csv(folds, index=False)
+    out = tmp_path / "pseudo.parquet"
+    # pooled votes: 2 of 2 models agree nowhere; out of fold: species 0 in every window
+    make_pseudo(paths, str(out), 100, 0.5, 2)
+    assert len(pd.read_parquet(out)) == 0
+    make_pseudo(paths, str(out), 100, 0.5, 2, out_of_fold=True, folds_csv=str(folds))
+    pseudo = pd.read_parquet(out)
+    assert pseudo[["recording_id", "species_id", "start"]].values.tolist() == [
+        ["a", 0, 0],
+        ["a", 0, 100],
+        ["b", 0, 0],
+        ["b", 0, 100],
+    ]
+    assert (pseudo["votes"] == 1).all()

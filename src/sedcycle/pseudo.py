@@ -68,3 +68,21 @@ def pseudo_negatives(
     columns = score_columns(fold_scores[0])
     votes = sum((table[columns].to_numpy() < threshold).astype(np.int64) for table in fold_scores)
     return _table(keys, votes, votes == len(fold_scores), window, -1)
+
+
+def out_of_fold_scores(fold_scores: list[pd.DataFrame], folds: pd.Series) -> pd.DataFrame:
+    """One window-score table where each recording's rows come from the fold model that never
+    trained on it: fold_scores[k] is fold k's model; folds maps recording_id -> fold."""
+    keys = _fold_keys(fold_scores)
+    fold_of = keys["recording_id"].map(folds)
+    if fold_of.isna().any():
+        missing = sorted(set(keys["recording_id"][fold_of.isna()]))
+        raise ValueError(f"recordings without a fold: {missing[:5]} ({len(missing)} in all)")
+    fold_of = fold_of.to_numpy().astype(np.int64)
+    if fold_of.max() >= len(fold_scores) or fold_of.min() < 0:
+        raise ValueError(f"folds name fold {fold_of.max()}, but {len(fold_scores)} models came")
+    columns = score_columns(fold_scores[0])
+    stacked = np.stack([table[columns].to_numpy() for table in fold_scores])  # [F, N, S]
+    out = fold_scores[0].copy()
+    out[columns] = stacked[fold_of, np.arange(len(keys))]
+    return out

@@ -28,7 +28,7 @@ from sedcycle.labels import (
     presence_matrix,
     read_annotations,
 )
-from sedcycle.pseudo import pseudo_negatives, pseudo_positives
+from sedcycle.pseudo import out_of_fold_scores, pseudo_negatives, pseudo_positives
 from sedcycle.submission import make_submission, mean_scores, name_species, recording_scores
 from sedcycle.tables import clip_scores, score_columns
 
@@ -298,9 +298,23 @@ def make_pseudo(
     threshold: float,
     min_votes: int,
     negative_threshold: float | None = None,
+    out_of_fold: bool = False,
+    folds_csv: str | None = None,
 ) -> None:
-    """One round's pseudo-labels: positives, plus negatives when ``negative_threshold`` is set."""
+    """One round's pseudo-labels: positives, plus negatives when ``negative_threshold`` is set.
+
+    train_predictions: fold k's model's window scores of every train recording, k = 0, 1, ...
+    ``out_of_fold``: each recording is labelled by the one model that never trained on it
+    (its fold in ``folds_csv``), so a model never votes for labels it learnt; ``min_votes``
+    is then unused (one vote).
+    """
     tables = [pd.read_parquet(p) for p in train_predictions]
+    if out_of_fold:
+        if folds_csv is None:
+            raise ValueError("out-of-fold pseudo-labels need the folds table")
+        folds = pd.read_csv(folds_csv, dtype={"recording_id": str})
+        tables = [out_of_fold_scores(tables, folds.set_index("recording_id")["fold"])]
+        min_votes = 1
     pseudo = pseudo_positives(tables, window, threshold, min_votes)
     print(f"{len(pseudo)} pseudo-positive windows from {len(tables)} models", file=sys.stderr)
     if negative_threshold is not None:

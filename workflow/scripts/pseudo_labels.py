@@ -4,4 +4,4 @@ from sedcycle.steps import log_to, make_pseudo
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):
-    make_pseudo(list(sm.input.predictions), sm.output[0], **sm.params)
+    make_pseudo(list(sm.input.predictions), sm.output[0], folds_csv=sm.input.folds, **sm.params)
