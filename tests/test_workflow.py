@@ -223,6 +223,39 @@ def test_round_without_pseudo_labels_needs_no_pseudo_file(finished, tmp_path):
     assert "train_stage1" not in jobs
 
 
+def test_generator_label_settings_regenerate_the_data(finished, tmp_path):
+    change = write_config(tmp_path / "fp.yaml", {"data": {"synthetic": {"fp_per_recording": 3.0}}})
+    jobs = planned_jobs(finished, [change])
+    assert jobs["synthetic_data"] == 1 and jobs["train_stage1"] == 2  # everything downstream
+
+
+def test_relabel_switches_beyond_the_recipe_run_through_the_rules(finished, tmp_path):
+    """Round 1 with out-of-fold pseudo-labels, pseudo-negatives and weighted unknown pairs:
+    the pseudo-label table and the checkpoint's settings carry them, scores.csv counts the
+    negatives."""
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    switches = {
+        "pseudo_out_of_fold": True,
+        # the tiny run's models score 0.46..0.52: both kinds of pseudo-label occur
+        "pseudo_threshold": 0.505,
+        "pseudo_negative_threshold": 0.49,
+        "unknown_weight": 0.25,
+    }
+    change = write_config(tmp_path / "switches.yaml", {"relabel": {"rounds": {1: switches}}})
+    snakemake(run, "models/round1/fold0.pt", "scores.csv", configs=[change])
+    pseudo = pd.read_parquet(run / "pseudo/round1.parquet")
+    assert set(pseudo["label"]) <= {1, -1} and (pseudo["label"] == -1).any()
+    assert (pseudo.loc[pseudo["label"] == 1, "votes"] == 1).all()  # one out-of-fold vote
+    import torch
+
+    settings = torch.load(run / "models/round1/fold0.pt", weights_only=True)["settings"]
+    assert settings["unknown_weight"] == 0.25
+    scores = pd.read_csv(run / "scores.csv").set_index("stage")
+    assert scores.loc["round1", "pseudo_negatives"] == (pseudo["label"] == -1).sum()
+    assert 0 <= scores.loc["round1", "pseudo_negative_error"] <= 1
+
+
 def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
     """A round-1 change retrains fold 1 while fold 0's job fails (Snakemake deletes its model)
     and fold 0's old predictions remain: the next run must retrain fold 0, not ensemble its
