@@ -51,6 +51,14 @@ VARIANTS = {
             "rounds": {1: {"use_pseudo": False}},
         }
     },
+    # round 1 without pseudo-labels, then 2 of 3 fold models at >= 0.8
+    "stage2_then_2_of_3_at_0.8": {
+        "relabel": {
+            "pseudo_min_votes": 2,
+            "pseudo_threshold": 0.8,
+            "rounds": {1: {"use_pseudo": False}},
+        }
+    },
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
