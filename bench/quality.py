@@ -248,14 +248,17 @@ def variant_section(root: Path, seeds: list[int], variant: str) -> list[str]:
     scores, summary = summarise(root, seeds, variant)
     stages = list(summary.index)
     switches = yaml.safe_dump(VARIANTS[variant], default_flow_style=True).strip()
+    # pseudo-negative columns only where the variant made some
+    negatives = summary[("max", "pseudo_negatives")].fillna(0).max() > 0
+    shown = [c for c in SHOWN if negatives or not c.startswith("pseudo_negative")]
     lines = [
         f"## {variant}: `{switches}`",
         "",
-        "| stage | " + " | ".join(SHOWN.values()) + " |",
-        "|---|" + "---|" * len(SHOWN),
+        "| stage | " + " | ".join(SHOWN[c] for c in shown) + " |",
+        "|---|" + "---|" * len(shown),
     ]
     for stage in stages:
-        lines.append(f"| {stage} | " + " | ".join(cell(summary, stage, c) for c in SHOWN) + " |")
+        lines.append(f"| {stage} | " + " | ".join(cell(summary, stage, c) for c in shown) + " |")
     lines += ["", *verdicts(scores), "", "Test LWLRAP per seed:", ""]
     wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")[stages]
     lines.append("| seed | " + " | ".join(stages) + " |")

@@ -47,3 +47,4 @@ def test_summary_gives_mean_spread_and_verdicts(tmp_path):
     ablation = text[text.index("## votes_3_of_3") :]
     assert "round2 above stage1" in ablation and "**no**" in ablation.split("\n\n")[2]
     assert "seed 0 1.0" in text  # minutes from benchmarks/*.tsv
+    assert "pseudo-negatives" not in text  # no variant made any: no empty columns
