@@ -59,6 +59,14 @@ VARIANTS = {
             "rounds": {1: {"use_pseudo": False}},
         }
     },
+    # round 1 without pseudo-labels, then all 3 fold models at >= 0.6 (between the two above)
+    "stage2_then_3_of_3_at_0.6": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.6,
+            "rounds": {1: {"use_pseudo": False}},
+        }
+    },
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
