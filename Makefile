@@ -63,11 +63,11 @@ bench: setup
 	$(BIN)/python bench/run_all.py --demo-workdir $(DEMO_DIR)
 
 # The quality benchmark: bench/quality.yaml over 3 training seeds, as it is and with a stage 2
-# then three kinds of k-of-n pseudo-labels; writes bench/quality.md (runs in bench/quality_runs/;
+# then three kinds of k-of-n pseudo-labels, and a control without any; writes bench/quality.md (runs in bench/quality_runs/;
 # README "Quality benchmark" gives the minutes).
 quality: setup
 	$(BIN)/python bench/quality.py --variants stage2_then_strict stage2_then_2_of_3_at_0.8 \
-	    stage2_then_3_of_3_at_0.6
+	    stage2_then_3_of_3_at_0.6 no_pseudo_labels
 
 clean-results:
 	rm -rf data/synthetic features models predictions pseudo scores logs benchmarks npz \

@@ -67,6 +67,9 @@ VARIANTS = {
             "rounds": {1: {"use_pseudo": False}},
         }
     },
+    # the control: every round is the source's stage 2 (masked loss on tp/fp, no pseudo-label),
+    # so what the pseudo-label variants add over more fine-tuning shows
+    "no_pseudo_labels": {"relabel": {"use_pseudo": False}},
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
@@ -239,10 +242,9 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     lines.append("|---|---|" + "---|" * (len(stages) + 2))
     for variant, _, summary in rows:
         switches = yaml.safe_dump(VARIANTS[variant], default_flow_style=True).strip()
-        quality = (
-            f"{summary.loc[stages[-1], ('mean', 'pseudo_precision')]:.3f} / "
-            f"{summary.loc[stages[-1], ('mean', 'pseudo_recall')]:.3f}"
-        )
+        precision = summary.loc[stages[-1], ("mean", "pseudo_precision")]
+        recall = summary.loc[stages[-1], ("mean", "pseudo_recall")]
+        quality = "" if pd.isna(precision) else f"{precision:.3f} / {recall:.3f}"
         lines.append(
             f"| {variant} | `{switches}` | "
             + " | ".join(cell(summary, stage, "test_lwlrap") for stage in stages)
