@@ -70,6 +70,41 @@ VARIANTS = {
     # the control: every round is the source's stage 2 (masked loss on tp/fp, no pseudo-label),
     # so what the pseudo-label variants add over more fine-tuning shows
     "no_pseudo_labels": {"relabel": {"use_pseudo": False}},
+    # stage2_then_strict run on to round 5 (the 2nd-place team needed 4-10 rounds)
+    "stage2_then_strict_5_rounds": {
+        "relabel": {
+            "n_rounds": 5,
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "rounds": {1: {"use_pseudo": False}},
+        }
+    },
+    # stage2_then_strict with rounds 2 and 3 twice as long (the control's extra fine-tuning alone
+    # did not lift it), or at a third of the learning rate
+    "stage2_then_strict_6_epochs": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "rounds": {1: {"use_pseudo": False}, 2: {"epochs": 6}, 3: {"epochs": 6}},
+        }
+    },
+    "stage2_then_strict_lr_1e-4": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "rounds": {1: {"use_pseudo": False}, 2: {"lr": 1.0e-4}, 3: {"lr": 1.0e-4}},
+        }
+    },
+    # stage2_then_strict plus pseudo-negatives: windows every fold model scores below 0.15
+    # (round 1's models: 1066 such windows a seed, 2 % of them truly calling)
+    "stage2_then_strict_negatives_0.15": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "pseudo_negative_threshold": 0.15,
+            "rounds": {1: {"use_pseudo": False}},
+        }
+    },
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
@@ -83,6 +118,14 @@ VARIANTS = {
     "stage2_then_unknown_weight_0.1": {
         "relabel": {"unknown_weight": 0.1, "rounds": {1: {"use_pseudo": False}}}
     },
+}
+# a variant whose round 1 (or more) is another variant's starts from that one's finished run
+# instead of the recipe's, so that only the rounds it changes run again
+BASES = {
+    "stage2_then_strict_5_rounds": "stage2_then_strict",
+    "stage2_then_strict_negatives_0.15": "stage2_then_strict",
+    "stage2_then_strict_6_epochs": "stage2_then_strict",
+    "stage2_then_strict_lr_1e-4": "stage2_then_strict",
 }
 # what the table shows, per stage: scores.csv column -> heading
 SHOWN = {
@@ -123,15 +166,16 @@ def seed_command(workdir: Path, seed: int, cores: int, variant: str = "recipe") 
 
 
 def seed_dir(root: Path, seed: int, variant: str = "recipe") -> Path:
-    """A seed's working directory; a variant's starts as a copy of the recipe's finished run,
-    so that only what its switches change (the rounds) runs again."""
+    """A seed's working directory; a variant's starts as a copy of its base's finished run
+    (BASES, else the recipe's), so that only what its switches change (the rounds) runs again."""
     if variant == "recipe":
         return root / f"seed{seed}"
     workdir = root / variant / f"seed{seed}"
     if not workdir.exists():
-        source = root / f"seed{seed}"
+        base = BASES.get(variant, "recipe")
+        source = root / f"seed{seed}" if base == "recipe" else root / base / f"seed{seed}"
         if not (source / "scores.csv").exists():
-            raise SystemExit(f"variant {variant} needs the finished recipe run {source} first")
+            raise SystemExit(f"variant {variant} needs the finished {base} run {source} first")
         shutil.copytree(source, workdir, symlinks=True)  # copy2: modification times kept
     return workdir
 
@@ -195,6 +239,11 @@ def summarise(
     return scores, summary
 
 
+def switches_text(variant: str) -> str:
+    """A variant's switches as one line of flow YAML (a table cell: never wrapped)."""
+    return yaml.safe_dump(VARIANTS[variant], default_flow_style=True, width=10**6).strip()
+
+
 def cell(summary: pd.DataFrame, stage: str, column: str) -> str:
     mean, std = summary.loc[stage, ("mean", column)], summary.loc[stage, ("std", column)]
     if pd.isna(mean):
@@ -226,29 +275,35 @@ def verdicts(scores: pd.DataFrame) -> list[str]:
 
 def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str]:
     """Test LWLRAP per stage (mean ± std over seeds) of each variant, and its last round's
-    pseudo-label precision and recall."""
+    score, prior-scaled score and pseudo-label precision and recall (variants may run
+    different numbers of rounds: a stage a variant lacks is left blank)."""
     lines = ["## Switches: test LWLRAP per stage of each variant (stage 1 is shared)", ""]
     rows = []
     for variant in variants:
         scores, summary = summarise(root, seeds, variant)
         stages = [s for s in summary.index if s != "ensemble"]
         rows.append((variant, stages, summary))
-    stages = rows[0][1]
+    stages = list(dict.fromkeys(s for _, variant_stages, _ in rows for s in variant_stages))
     lines.append(
         "| variant | switches | "
         + " | ".join(stages)
-        + f" | {stages[-1]}, prior-scaled | {stages[-1]} pseudo P / R |"
+        + " | last round | last round, prior-scaled | last round pseudo P / R |"
     )
-    lines.append("|---|---|" + "---|" * (len(stages) + 2))
-    for variant, _, summary in rows:
-        switches = yaml.safe_dump(VARIANTS[variant], default_flow_style=True).strip()
-        precision = summary.loc[stages[-1], ("mean", "pseudo_precision")]
-        recall = summary.loc[stages[-1], ("mean", "pseudo_recall")]
+    lines.append("|---|---|" + "---|" * (len(stages) + 3))
+    for variant, variant_stages, summary in rows:
+        last = variant_stages[-1]
+        switches = switches_text(variant)
+        precision = summary.loc[last, ("mean", "pseudo_precision")]
+        recall = summary.loc[last, ("mean", "pseudo_recall")]
         quality = "" if pd.isna(precision) else f"{precision:.3f} / {recall:.3f}"
         lines.append(
             f"| {variant} | `{switches}` | "
-            + " | ".join(cell(summary, stage, "test_lwlrap") for stage in stages)
-            + f" | {cell(summary, stages[-1], 'test_lwlrap_prior')} | {quality} |"
+            + " | ".join(
+                cell(summary, stage, "test_lwlrap") if stage in variant_stages else ""
+                for stage in stages
+            )
+            + f" | {last}: {cell(summary, last, 'test_lwlrap')}"
+            + f" | {cell(summary, last, 'test_lwlrap_prior')} | {quality} |"
         )
     return lines
 
@@ -257,7 +312,7 @@ def variant_section(root: Path, seeds: list[int], variant: str) -> list[str]:
     """One variant's table (mean ± std per stage), the verdicts, and test LWLRAP per seed."""
     scores, summary = summarise(root, seeds, variant)
     stages = list(summary.index)
-    switches = yaml.safe_dump(VARIANTS[variant], default_flow_style=True).strip()
+    switches = switches_text(variant)
     # pseudo-negative columns only where the variant made some
     negatives = summary[("max", "pseudo_negatives")].fillna(0).max() > 0
     shown = [c for c in SHOWN if negatives or not c.startswith("pseudo_negative")]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sedcycle.evaluation import SCORE_COLUMNS
 
@@ -48,3 +50,50 @@ def test_summary_gives_mean_spread_and_verdicts(tmp_path):
     assert "round2 above stage1" in ablation and "**no**" in ablation.split("\n\n")[2]
     assert "seed 0 1.0" in text  # minutes from benchmarks/*.tsv
     assert "pseudo-negatives" not in text  # no variant made any: no empty columns
+
+
+def load_quality():
+    spec = importlib.util.spec_from_file_location("quality_bench", QUALITY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_variant_with_more_rounds_lines_up_with_the_others(tmp_path):
+    for seed, (s1, r1, r2) in enumerate(
+        [(0.60, 0.62, 0.70), (0.62, 0.61, 0.72), (0.61, 0.63, 0.71)]
+    ):
+        fake_run(tmp_path / f"seed{seed}", {"stage1": s1, "round1": r1, "round2": r2})
+        fake_run(
+            tmp_path / "stage2_then_strict" / f"seed{seed}",
+            {"stage1": s1, "round1": r1, "round2": r2 + 0.01},
+        )
+        fake_run(
+            tmp_path / "stage2_then_strict_5_rounds" / f"seed{seed}",
+            {"stage1": s1, "round1": r1, "round2": r2 + 0.01, "round3": 0.8, "round4": 0.9},
+        )
+    text = summary(tmp_path, "stage2_then_strict", "stage2_then_strict_5_rounds")
+    long = text[text.index("## stage2_then_strict_5_rounds") :]
+    assert "round4 above round1" in long and "round2 above round1" not in long
+    table = text[text.index("## Switches") :].splitlines()
+    header = next(line for line in table if line.startswith("| variant |"))
+    assert "| round3 | round4 | last round |" in header
+    recipe = next(line for line in table if line.startswith("| recipe |"))
+    # the recipe has no rounds 3 and 4: blank cells, then its own last round
+    assert "| 0.710 ± 0.010 |  |  | round2: 0.710 ± 0.010 |" in recipe
+    longer = next(line for line in table if line.startswith("| stage2_then_strict_5_rounds |"))
+    assert "| round4: 0.900 ± 0.000 |" in longer
+
+
+def test_variant_starts_from_its_base_run(tmp_path):
+    quality = load_quality()
+    assert quality.BASES["stage2_then_strict_5_rounds"] == "stage2_then_strict"
+    fake_run(tmp_path / "seed0", {"stage1": 0.6, "round1": 0.61})
+    with pytest.raises(SystemExit, match="needs the finished stage2_then_strict run"):
+        quality.seed_dir(tmp_path, 0, "stage2_then_strict_5_rounds")
+    assert not (tmp_path / "stage2_then_strict_5_rounds").exists()
+    fake_run(tmp_path / "stage2_then_strict" / "seed0", {"stage1": 0.6, "round1": 0.65})
+    workdir = quality.seed_dir(tmp_path, 0, "stage2_then_strict_5_rounds")
+    assert workdir == tmp_path / "stage2_then_strict_5_rounds" / "seed0"
+    copied = pd.read_csv(workdir / "scores.csv")
+    assert copied["test_lwlrap"].tolist() == [0.6, 0.65]  # the base's run, not the recipe's
