@@ -142,7 +142,11 @@ SHOWN = {
 }
 
 
-def seed_command(workdir: Path, seed: int, cores: int, variant: str = "recipe") -> list[str]:
+def seed_command(
+    workdir: Path, seed: int, cores: int, variant: str = "recipe", extra: tuple[Path, ...] = ()
+) -> list[str]:
+    """The snakemake call of one seed: config.yaml, bench/quality.yaml, then ``extra`` config
+    files (e.g. bench/quality_one_tp.yaml), the seed and the variant's switches."""
     overrides = workdir / "seed.yaml"
     workdir.mkdir(parents=True, exist_ok=True)
     overrides.write_text(yaml.safe_dump({"stage1": {"seed": seed}, "relabel": {"seed": seed}}))
@@ -160,6 +164,7 @@ def seed_command(workdir: Path, seed: int, cores: int, variant: str = "recipe") 
         "--configfile",
         str(ROOT / "config.yaml"),
         str(CONFIG),
+        *map(str, extra),
         str(overrides),
         str(switches),
     ]
@@ -181,7 +186,11 @@ def seed_dir(root: Path, seed: int, variant: str = "recipe") -> Path:
 
 
 def run_seeds(
-    seeds: list[int], root: Path, parallel: bool, variant: str = "recipe"
+    seeds: list[int],
+    root: Path,
+    parallel: bool,
+    variant: str = "recipe",
+    extra: tuple[Path, ...] = (),
 ) -> dict[int, float]:
     """Run every seed's workflow; returns wall minutes per seed."""
     minutes = {}
@@ -190,7 +199,7 @@ def run_seeds(
         jobs = {}
         for seed in seeds:
             log = open(root / f"{variant}_seed{seed}.log", "w")  # noqa: SIM115 - closed below
-            command = seed_command(seed_dir(root, seed, variant), seed, 1, variant)
+            command = seed_command(seed_dir(root, seed, variant), seed, 1, variant, extra)
             jobs[seed] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log)
         for seed, (process, log) in jobs.items():
             if process.wait() != 0:
@@ -201,7 +210,7 @@ def run_seeds(
     for seed in seeds:
         started = time.perf_counter()
         with open(root / f"{variant}_seed{seed}.log", "w") as log:
-            command = seed_command(seed_dir(root, seed, variant), seed, 2, variant)
+            command = seed_command(seed_dir(root, seed, variant), seed, 2, variant, extra)
             done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             raise SystemExit(f"seed {seed} failed: see {log.name}")
@@ -333,19 +342,34 @@ def variant_section(root: Path, seeds: list[int], variant: str) -> list[str]:
     return [*lines, ""]
 
 
+def shown_path(path: Path) -> str:
+    """A path as the reader would type it: relative to the repository when inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def write_markdown(
-    out: Path, root: Path, seeds: list[int], variants: list[str], minutes: dict
+    out: Path,
+    root: Path,
+    seeds: list[int],
+    variants: list[str],
+    minutes: dict,
+    extra: list[Path] = (),
 ) -> None:
     job_min = {s: job_minutes(root / f"seed{s}") for s in seeds}
+    command = ".venv/bin/python bench/quality.py"
+    configuration = "bench/quality.yaml"
+    if extra:
+        command += f" --config {' '.join(map(shown_path, extra))} --root {shown_path(root)}"
+        configuration += f" with {', '.join(map(shown_path, extra))} layered over it"
+    if variants[1:]:
+        command += f" --variants {' '.join(variants[1:])}"
     lines = [
         "# Quality benchmark",
         "",
-        f"`.venv/bin/python bench/quality.py --variants {' '.join(variants[1:])}`".replace(
-            " --variants `", "`"
-        )
-        + f": bench/quality.yaml over training seeds {', '.join(map(str, seeds))}; mean ± std "
-        "(n-1) over seeds, against the synthetic data's hidden truth. *recipe* is "
-        "bench/quality.yaml as it is; each other variant changes the switches shown and reruns "
+        f"`{command}`: {configuration}, over training seeds {', '.join(map(str, seeds))}; "
+        "mean ± std (n-1) over seeds, against the synthetic data's hidden truth. *recipe* is "
+        "that configuration as it is; each other variant changes the switches shown and reruns "
         "the relabel rounds from the same stage 1 models.",
         "",
         "Minutes per recipe seed (sum of its jobs' wall times, benchmarks/*.tsv): "
@@ -377,6 +401,13 @@ def main() -> None:
         choices=[v for v in VARIANTS if v != "recipe"],
         help="ablations to run after the recipe (each reruns the rounds of every seed)",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="config files layered over bench/quality.yaml (give the runs their own --root)",
+    )
     parser.add_argument("--summary-only", action="store_true", help="only (re)write the table")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
     args = parser.parse_args()
@@ -384,9 +415,9 @@ def main() -> None:
     variants = ["recipe", *args.variants]
     minutes = {}
     for variant in [] if args.summary_only else variants:
-        done = run_seeds(args.seeds, args.root, not args.sequential, variant)
+        done = run_seeds(args.seeds, args.root, not args.sequential, variant, tuple(args.config))
         minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
-    write_markdown(args.out, args.root, args.seeds, variants, minutes)
+    write_markdown(args.out, args.root, args.seeds, variants, minutes, args.config)
     print(args.out.read_text())
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from sedcycle.evaluation import SCORE_COLUMNS
 
@@ -97,3 +98,36 @@ def test_variant_starts_from_its_base_run(tmp_path):
     assert workdir == tmp_path / "stage2_then_strict_5_rounds" / "seed0"
     copied = pd.read_csv(workdir / "scores.csv")
     assert copied["test_lwlrap"].tolist() == [0.6, 0.65]  # the base's run, not the recipe's
+
+
+def test_config_files_layer_after_the_benchmark_config(tmp_path):
+    quality = load_quality()
+    extra = (quality.ROOT / "bench" / "quality_one_tp.yaml",)
+    command = quality.seed_command(tmp_path / "seed1", 1, 1, "stage2_then_strict", extra)
+    files = command[command.index("--configfile") + 1 :]
+    # later files win: the layered file after bench/quality.yaml, the seed and switches last
+    assert [Path(f).name for f in files] == [
+        "config.yaml",
+        "quality.yaml",
+        "quality_one_tp.yaml",
+        "seed.yaml",
+        "variant.yaml",
+    ]
+    assert yaml.safe_load((tmp_path / "seed1" / "seed.yaml").read_text())["stage1"]["seed"] == 1
+    layered = yaml.safe_load(extra[0].read_text())
+    assert layered["data"]["synthetic"]["tp_fraction"] < 0.1  # one tp row a recording
+
+
+def test_summary_names_the_layered_config_in_its_command(tmp_path):
+    for seed in range(3):
+        fake_run(tmp_path / f"seed{seed}", {"stage1": 0.6 + seed / 100, "round1": 0.62})
+    out = tmp_path / "one_tp.md"
+    command = [sys.executable, str(QUALITY), "--root", str(tmp_path), "--summary-only"]
+    layered = QUALITY.parent / "quality_one_tp.yaml"
+    done = subprocess.run(
+        [*command, "--config", str(layered), "--out", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert f"--config bench/quality_one_tp.yaml --root {tmp_path}" in text
+    assert "bench/quality.yaml with bench/quality_one_tp.yaml layered over it" in text
