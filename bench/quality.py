@@ -26,6 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CONFIG = ROOT / "bench" / "quality.yaml"
+DEFAULT_ROOT = ROOT / "bench" / "quality_runs"
 # Ablations of the relabel rounds' switches (METHOD.md's fixes), each over the same seeds: a
 # variant copies the finished recipe run of a seed and reruns only the rounds.
 VARIANTS = {
@@ -95,6 +96,10 @@ VARIANTS = {
             "rounds": {1: {"use_pseudo": False}, 2: {"lr": 1.0e-4}, 3: {"lr": 1.0e-4}},
         }
     },
+    # its control: rounds 2 and 3 as long, without any pseudo-label
+    "no_pseudo_labels_6_epochs": {
+        "relabel": {"use_pseudo": False, "rounds": {2: {"epochs": 6}, 3: {"epochs": 6}}}
+    },
     # stage2_then_strict plus pseudo-negatives: windows every fold model scores below 0.15
     # (round 1's models: 1066 such windows a seed, 2 % of them truly calling)
     "stage2_then_strict_negatives_0.15": {
@@ -126,6 +131,7 @@ BASES = {
     "stage2_then_strict_negatives_0.15": "stage2_then_strict",
     "stage2_then_strict_6_epochs": "stage2_then_strict",
     "stage2_then_strict_lr_1e-4": "stage2_then_strict",
+    "no_pseudo_labels_6_epochs": "no_pseudo_labels",
 }
 # what the table shows, per stage: scores.csv column -> heading
 SHOWN = {
@@ -355,24 +361,34 @@ def write_markdown(
     variants: list[str],
     minutes: dict,
     extra: list[Path] = (),
+    fresh: bool = False,
 ) -> None:
-    job_min = {s: job_minutes(root / f"seed{s}") for s in seeds}
+    job_min = {s: job_minutes(seed_dir(root, s, variants[0])) for s in seeds}
     command = ".venv/bin/python bench/quality.py"
     configuration = "bench/quality.yaml"
+    if seeds != [0, 1, 2]:
+        command += f" --seeds {' '.join(map(str, seeds))}"
     if extra:
-        command += f" --config {' '.join(map(shown_path, extra))} --root {shown_path(root)}"
+        command += f" --config {' '.join(map(shown_path, extra))}"
         configuration += f" with {', '.join(map(shown_path, extra))} layered over it"
-    if variants[1:]:
-        command += f" --variants {' '.join(variants[1:])}"
+    if extra or root.resolve() != DEFAULT_ROOT:
+        command += f" --root {shown_path(root)}"
+    if fresh:
+        command += f" --fresh --variants {' '.join(variants)}"
+        how = "each variant ran from scratch (its own stage 1 and rounds) for every seed."
+    else:
+        command += f" --variants {' '.join(variants[1:])}" if variants[1:] else ""
+        how = (
+            "*recipe* is that configuration as it is; each other variant changes the switches "
+            "shown and reruns the relabel rounds from the same stage 1 models."
+        )
     lines = [
         "# Quality benchmark",
         "",
         f"`{command}`: {configuration}, over training seeds {', '.join(map(str, seeds))}; "
-        "mean ± std (n-1) over seeds, against the synthetic data's hidden truth. *recipe* is "
-        "that configuration as it is; each other variant changes the switches shown and reruns "
-        "the relabel rounds from the same stage 1 models.",
+        f"mean ± std (n-1) over seeds, against the synthetic data's hidden truth; {how}",
         "",
-        "Minutes per recipe seed (sum of its jobs' wall times, benchmarks/*.tsv): "
+        f"Minutes per {variants[0]} seed (sum of its jobs' wall times, benchmarks/*.tsv): "
         + ", ".join(f"seed {s} {m:.1f}" for s, m in job_min.items())
         + (
             "; wall minutes of the last call, per seed and variant: "
@@ -392,7 +408,7 @@ def write_markdown(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--root", type=Path, default=ROOT / "bench" / "quality_runs")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--sequential", action="store_true")
     parser.add_argument(
         "--variants",
@@ -408,16 +424,29 @@ def main() -> None:
         default=[],
         help="config files layered over bench/quality.yaml (give the runs their own --root)",
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run the variants from scratch, without the recipe or a base run (each runs stage 1 "
+        "itself): to replicate a variant on new seeds at the cost of one run a seed",
+    )
     parser.add_argument("--summary-only", action="store_true", help="only (re)write the table")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
     variants = ["recipe", *args.variants]
+    if args.fresh:
+        if not args.variants:
+            parser.error("--fresh needs --variants")
+        variants = args.variants
+        for variant in variants:  # an existing working directory is never copied over
+            for seed in args.seeds:
+                (args.root / variant / f"seed{seed}").mkdir(parents=True, exist_ok=True)
     minutes = {}
     for variant in [] if args.summary_only else variants:
         done = run_seeds(args.seeds, args.root, not args.sequential, variant, tuple(args.config))
         minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
-    write_markdown(args.out, args.root, args.seeds, variants, minutes, args.config)
+    write_markdown(args.out, args.root, args.seeds, variants, minutes, args.config, args.fresh)
     print(args.out.read_text())
 
 

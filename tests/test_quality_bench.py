@@ -131,3 +131,28 @@ def test_summary_names_the_layered_config_in_its_command(tmp_path):
     text = out.read_text()
     assert f"--config bench/quality_one_tp.yaml --root {tmp_path}" in text
     assert "bench/quality.yaml with bench/quality_one_tp.yaml layered over it" in text
+
+
+def test_fresh_variant_summary_needs_no_recipe_run(tmp_path):
+    # seeds 3 and 4 of one variant, each run from scratch: no recipe or base directory exists
+    for seed, (s1, r1, r3) in zip((3, 4), [(0.80, 0.81, 0.83), (0.81, 0.82, 0.84)], strict=True):
+        fake_run(
+            tmp_path / "stage2_then_strict_6_epochs" / f"seed{seed}",
+            {"stage1": s1, "round1": r1, "round3": r3},
+        )
+    out = tmp_path / "fresh.md"
+    done = subprocess.run(
+        [
+            *(sys.executable, str(QUALITY), "--root", str(tmp_path), "--summary-only"),
+            *("--seeds", "3", "4", "--fresh", "--variants", "stage2_then_strict_6_epochs"),
+            *("--out", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "--seeds 3 4 --root" in text and "--fresh --variants stage2_then_strict_6_epochs" in text
+    assert "ran from scratch" in text and "## recipe" not in text
+    assert "round3 above round1: mean gain +0.0200" in text
+    assert not (tmp_path / "seed3").exists()  # nothing was copied from a recipe run
