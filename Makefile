@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench quality clean-results setup-cluster test-cluster
+.PHONY: setup demo test lint format bench quality quality-replicate quality-one-tp clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -62,12 +62,25 @@ DEMO_DIR ?= .
 bench: setup
 	$(BIN)/python bench/run_all.py --demo-workdir $(DEMO_DIR)
 
-# The quality benchmark: bench/quality.yaml over 3 training seeds, as it is and with a stage 2
-# then three kinds of k-of-n pseudo-labels, and a control without any; writes bench/quality.md (runs in bench/quality_runs/;
-# README "Quality benchmark" gives the minutes).
+# The quality benchmark: bench/quality.yaml over 3 training seeds, as it is, with a stage 2
+# then strict k-of-n pseudo-labels (3-epoch and 6-epoch rounds), looser agreement, and controls
+# without any pseudo-label; writes bench/quality.md (runs in bench/quality_runs/; README
+# "Quality benchmark" gives the minutes). quality-replicate reruns the headline variant from
+# scratch on seeds 3 and 4; quality-one-tp repeats recipe and headline with one tp row a
+# recording (bench/quality_one_tp.yaml).
+QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
+    no_pseudo_labels_6_epochs stage2_then_2_of_3_at_0.8 stage2_then_3_of_3_at_0.6
 quality: setup
-	$(BIN)/python bench/quality.py --variants stage2_then_strict stage2_then_2_of_3_at_0.8 \
-	    stage2_then_3_of_3_at_0.6 no_pseudo_labels
+	$(BIN)/python bench/quality.py --variants $(QUALITY_VARIANTS)
+
+quality-replicate: setup
+	$(BIN)/python bench/quality.py --seeds 3 4 --fresh --variants stage2_then_strict_6_epochs \
+	    --out bench/quality_seeds_3_4.md
+
+quality-one-tp: setup
+	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \
+	    --root bench/quality_runs_one_tp --variants stage2_then_strict \
+	    --out bench/quality_one_tp.md
 
 clean-results:
 	rm -rf data/synthetic features models predictions pseudo scores logs benchmarks npz \
