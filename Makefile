@@ -65,8 +65,8 @@ bench: setup
 # The quality benchmark: bench/quality.yaml over 3 training seeds, as it is, with a stage 2
 # then strict k-of-n pseudo-labels (3-epoch and 6-epoch rounds), looser agreement, and controls
 # without any pseudo-label; writes bench/quality.md (runs in bench/quality_runs/; README
-# "Quality benchmark" gives the minutes). quality-replicate reruns the headline variant from
-# scratch on seeds 3 and 4; quality-one-tp repeats recipe and headline with one tp row a
+# "Quality benchmark" gives the minutes). quality-replicate runs the 6-epoch strict variant,
+# stage2_then_strict and the 6-epoch control on new seeds 3 and 4; quality-one-tp repeats recipe and headline with one tp row a
 # recording (bench/quality_one_tp.yaml).
 QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
     no_pseudo_labels_6_epochs stage2_then_2_of_3_at_0.8 stage2_then_3_of_3_at_0.6
@@ -75,6 +75,7 @@ quality: setup
 
 quality-replicate: setup
 	$(BIN)/python bench/quality.py --seeds 3 4 --fresh --variants stage2_then_strict_6_epochs \
+	    stage2_then_strict no_pseudo_labels_6_epochs \
 	    --out bench/quality_seeds_3_4.md
 
 quality-one-tp: setup

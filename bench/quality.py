@@ -191,6 +191,20 @@ def seed_dir(root: Path, seed: int, variant: str = "recipe") -> Path:
     return workdir
 
 
+def start_fresh(root: Path, seeds: list[int], variant: str, first: str) -> None:
+    """--fresh: the first variant's runs start empty (stage 1 on); a later variant's start as
+    a copy of the first's finished run of the seed, so that only what it changes (the rounds)
+    runs again. An existing working directory is kept as it is."""
+    for seed in seeds:
+        workdir = root / variant / f"seed{seed}"
+        if workdir.exists():
+            continue
+        if variant == first:
+            workdir.mkdir(parents=True)
+        else:
+            shutil.copytree(root / first / f"seed{seed}", workdir, symlinks=True)
+
+
 def run_seeds(
     seeds: list[int],
     root: Path,
@@ -375,7 +389,10 @@ def write_markdown(
         command += f" --root {shown_path(root)}"
     if fresh:
         command += f" --fresh --variants {' '.join(variants)}"
-        how = "each variant ran from scratch (its own stage 1 and rounds) for every seed."
+        how = (
+            f"no recipe run: {variants[0]} ran each seed from stage 1 on, and each other "
+            f"variant reran the rounds it changes from a copy of that run."
+        )
     else:
         command += f" --variants {' '.join(variants[1:])}" if variants[1:] else ""
         how = (
@@ -427,8 +444,8 @@ def main() -> None:
     parser.add_argument(
         "--fresh",
         action="store_true",
-        help="run the variants from scratch, without the recipe or a base run (each runs stage 1 "
-        "itself): to replicate a variant on new seeds at the cost of one run a seed",
+        help="no recipe run: the first variant runs each seed from stage 1 on, each later one "
+        "reruns what it changes from a copy of that run (new seeds at one full run a seed)",
     )
     parser.add_argument("--summary-only", action="store_true", help="only (re)write the table")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
@@ -439,11 +456,10 @@ def main() -> None:
         if not args.variants:
             parser.error("--fresh needs --variants")
         variants = args.variants
-        for variant in variants:  # an existing working directory is never copied over
-            for seed in args.seeds:
-                (args.root / variant / f"seed{seed}").mkdir(parents=True, exist_ok=True)
     minutes = {}
     for variant in [] if args.summary_only else variants:
+        if args.fresh:
+            start_fresh(args.root, args.seeds, variant, variants[0])
         done = run_seeds(args.seeds, args.root, not args.sequential, variant, tuple(args.config))
         minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
     write_markdown(args.out, args.root, args.seeds, variants, minutes, args.config, args.fresh)

@@ -153,6 +153,21 @@ def test_fresh_variant_summary_needs_no_recipe_run(tmp_path):
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "--seeds 3 4 --root" in text and "--fresh --variants stage2_then_strict_6_epochs" in text
-    assert "ran from scratch" in text and "## recipe" not in text
+    assert "ran each seed from stage 1 on" in text and "## recipe" not in text
     assert "round3 above round1: mean gain +0.0200" in text
     assert not (tmp_path / "seed3").exists()  # nothing was copied from a recipe run
+
+
+def test_fresh_variants_after_the_first_start_from_its_run(tmp_path):
+    quality = load_quality()
+    quality.start_fresh(tmp_path, [3], "stage2_then_strict_6_epochs", "stage2_then_strict_6_epochs")
+    first = tmp_path / "stage2_then_strict_6_epochs" / "seed3"
+    assert first.is_dir() and not any(first.iterdir())  # empty: the run starts from stage 1
+    fake_run(first, {"stage1": 0.7, "round1": 0.72, "round3": 0.71})
+    quality.start_fresh(tmp_path, [3], "no_pseudo_labels_6_epochs", "stage2_then_strict_6_epochs")
+    copied = tmp_path / "no_pseudo_labels_6_epochs" / "seed3" / "scores.csv"
+    assert pd.read_csv(copied)["test_lwlrap"].tolist() == [0.7, 0.72, 0.71]
+    # an existing directory is kept, never overwritten by a copy
+    (first / "scores.csv").write_text("changed")
+    quality.start_fresh(tmp_path, [3], "no_pseudo_labels_6_epochs", "stage2_then_strict_6_epochs")
+    assert pd.read_csv(copied)["test_lwlrap"].tolist() == [0.7, 0.72, 0.71]
