@@ -75,7 +75,7 @@ quality: setup
 
 quality-replicate: setup
 	$(BIN)/python bench/quality.py --seeds 3 4 --fresh --variants stage2_then_strict_6_epochs \
-	    stage2_then_strict no_pseudo_labels_6_epochs \
+	    stage2_then_strict no_pseudo_labels_6_epochs stage2_then_strict_unknown_weight_0.1 \
 	    --out bench/quality_seeds_3_4.md
 
 quality-one-tp: setup

@@ -100,6 +100,19 @@ VARIANTS = {
     "no_pseudo_labels_6_epochs": {
         "relabel": {"use_pseudo": False, "rounds": {2: {"epochs": 6}, 3: {"epochs": 6}}}
     },
+    # stage2_then_strict whose pseudo rounds also count every unknown pair as a weak negative
+    # (pseudo-positives alone inflate absent species' scores: README "Quality benchmark")
+    "stage2_then_strict_unknown_weight_0.1": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "rounds": {
+                1: {"use_pseudo": False},
+                2: {"unknown_weight": 0.1},
+                3: {"unknown_weight": 0.1},
+            },
+        }
+    },
     # stage2_then_strict plus pseudo-negatives: windows every fold model scores below 0.15
     # (round 1's models: 1066 such windows a seed, 2 % of them truly calling)
     "stage2_then_strict_negatives_0.15": {
@@ -132,6 +145,7 @@ BASES = {
     "stage2_then_strict_6_epochs": "stage2_then_strict",
     "stage2_then_strict_lr_1e-4": "stage2_then_strict",
     "no_pseudo_labels_6_epochs": "no_pseudo_labels",
+    "stage2_then_strict_unknown_weight_0.1": "stage2_then_strict",
 }
 # what the table shows, per stage: scores.csv column -> heading
 SHOWN = {
