@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CONFIG = ROOT / "bench" / "quality.yaml"
 DEFAULT_ROOT = ROOT / "bench" / "quality_runs"
+DEFAULT_SEEDS = [0, 1, 2]
 # Ablations of the relabel rounds' switches (METHOD.md's fixes), each over the same seeds: a
 # variant copies the finished recipe run of a seed and reruns only the rounds.
 VARIANTS = {
@@ -199,10 +200,16 @@ def seed_dir(root: Path, seed: int, variant: str = "recipe") -> Path:
     if not workdir.exists():
         base = BASES.get(variant, "recipe")
         source = root / f"seed{seed}" if base == "recipe" else root / base / f"seed{seed}"
-        if not (source / "scores.csv").exists():
-            raise SystemExit(f"variant {variant} needs the finished {base} run {source} first")
-        shutil.copytree(source, workdir, symlinks=True)  # copy2: modification times kept
+        copy_run(source, workdir, f"variant {variant} needs the finished {base} run")
     return workdir
+
+
+def copy_run(source: Path, workdir: Path, missing: str) -> None:
+    """Start ``workdir`` as a copy of the finished run ``source`` (SystemExit naming it, with
+    ``missing`` before it, when it has no scores.csv)."""
+    if not (source / "scores.csv").exists():
+        raise SystemExit(f"{missing} {source} first")
+    shutil.copytree(source, workdir, symlinks=True)  # copy2: modification times kept
 
 
 def start_fresh(root: Path, seeds: list[int], variant: str, first: str) -> None:
@@ -216,7 +223,8 @@ def start_fresh(root: Path, seeds: list[int], variant: str, first: str) -> None:
         if variant == first:
             workdir.mkdir(parents=True)
         else:
-            shutil.copytree(root / first / f"seed{seed}", workdir, symlinks=True)
+            source = root / first / f"seed{seed}"
+            copy_run(source, workdir, f"variant {variant} needs the finished {first} run")
 
 
 def run_seeds(
@@ -394,7 +402,7 @@ def write_markdown(
     job_min = {s: job_minutes(seed_dir(root, s, variants[0])) for s in seeds}
     command = ".venv/bin/python bench/quality.py"
     configuration = "bench/quality.yaml"
-    if seeds != [0, 1, 2]:
+    if seeds != DEFAULT_SEEDS:
         command += f" --seeds {' '.join(map(str, seeds))}"
     if extra:
         command += f" --config {' '.join(map(shown_path, extra))}"
@@ -438,7 +446,7 @@ def write_markdown(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=DEFAULT_SEEDS)
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--sequential", action="store_true")
     parser.add_argument(

@@ -24,9 +24,14 @@ def fake_run(workdir: Path, test_lwlrap: dict[str, float]) -> None:
     (workdir / "benchmarks" / "scores.tsv").write_text("s\th:m:s\n60.0\t0:01:00\n")
 
 
-def summary(root: Path, *variants: str) -> str:
+# test LWLRAP of stage 1, round 1 and round 2 for seeds 0, 1, 2
+THREE_SEEDS = [(0.60, 0.62, 0.70), (0.62, 0.61, 0.72), (0.61, 0.63, 0.71)]
+
+
+def summary(root: Path, *variants: str, options: tuple[str, ...] = ()) -> str:
+    """bench/quality.py --summary-only over ``root``'s runs; returns the markdown written."""
     out = root / "quality.md"
-    command = [sys.executable, str(QUALITY), "--root", str(root), "--summary-only"]
+    command = [sys.executable, str(QUALITY), "--root", str(root), "--summary-only", *options]
     done = subprocess.run(
         [*command, "--out", str(out), "--variants", *variants], capture_output=True, text=True
     )
@@ -35,9 +40,7 @@ def summary(root: Path, *variants: str) -> str:
 
 
 def test_summary_gives_mean_spread_and_verdicts(tmp_path):
-    for seed, (s1, r1, r2) in enumerate(
-        [(0.60, 0.62, 0.70), (0.62, 0.61, 0.72), (0.61, 0.63, 0.71)]
-    ):
+    for seed, (s1, r1, r2) in enumerate(THREE_SEEDS):
         fake_run(tmp_path / f"seed{seed}", {"stage1": s1, "round1": r1, "round2": r2})
         # the ablation: rounds that fall below stage 1 on one seed
         fake_run(
@@ -61,9 +64,7 @@ def load_quality():
 
 
 def test_variant_with_more_rounds_lines_up_with_the_others(tmp_path):
-    for seed, (s1, r1, r2) in enumerate(
-        [(0.60, 0.62, 0.70), (0.62, 0.61, 0.72), (0.61, 0.63, 0.71)]
-    ):
+    for seed, (s1, r1, r2) in enumerate(THREE_SEEDS):
         fake_run(tmp_path / f"seed{seed}", {"stage1": s1, "round1": r1, "round2": r2})
         fake_run(
             tmp_path / "stage2_then_strict" / f"seed{seed}",
@@ -121,14 +122,8 @@ def test_config_files_layer_after_the_benchmark_config(tmp_path):
 def test_summary_names_the_layered_config_in_its_command(tmp_path):
     for seed in range(3):
         fake_run(tmp_path / f"seed{seed}", {"stage1": 0.6 + seed / 100, "round1": 0.62})
-    out = tmp_path / "one_tp.md"
-    command = [sys.executable, str(QUALITY), "--root", str(tmp_path), "--summary-only"]
     layered = QUALITY.parent / "quality_one_tp.yaml"
-    done = subprocess.run(
-        [*command, "--config", str(layered), "--out", str(out)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    text = out.read_text()
+    text = summary(tmp_path, options=("--config", str(layered)))
     assert f"--config bench/quality_one_tp.yaml --root {tmp_path}" in text
     assert "bench/quality.yaml with bench/quality_one_tp.yaml layered over it" in text
 
@@ -140,18 +135,8 @@ def test_fresh_variant_summary_needs_no_recipe_run(tmp_path):
             tmp_path / "stage2_then_strict_6_epochs" / f"seed{seed}",
             {"stage1": s1, "round1": r1, "round3": r3},
         )
-    out = tmp_path / "fresh.md"
-    done = subprocess.run(
-        [
-            *(sys.executable, str(QUALITY), "--root", str(tmp_path), "--summary-only"),
-            *("--seeds", "3", "4", "--fresh", "--variants", "stage2_then_strict_6_epochs"),
-            *("--out", str(out)),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    text = out.read_text()
+    options = ("--seeds", "3", "4", "--fresh")
+    text = summary(tmp_path, "stage2_then_strict_6_epochs", options=options)
     assert "--seeds 3 4 --root" in text and "--fresh --variants stage2_then_strict_6_epochs" in text
     assert "ran each seed from stage 1 on" in text and "## recipe" not in text
     assert "round3 above round1: mean gain +0.0200" in text
