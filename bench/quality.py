@@ -124,6 +124,29 @@ VARIANTS = {
             "rounds": {1: {"use_pseudo": False}},
         }
     },
+    # stage2_then_strict whose pseudo rounds also pull every unknown pair towards the previous
+    # round's mean fold score (relabel.soft_weight: soft targets, which keep absent species low
+    # where the teacher has them low), and the same without the hard pseudo-positives
+    "stage2_then_strict_soft_1": {
+        "relabel": {
+            "pseudo_min_votes": 3,
+            "pseudo_threshold": 0.8,
+            "rounds": {
+                1: {"use_pseudo": False},
+                2: {"soft_weight": 1.0},
+                3: {"soft_weight": 1.0},
+            },
+        }
+    },
+    "stage2_then_soft_1": {
+        "relabel": {
+            "rounds": {
+                1: {"use_pseudo": False},
+                2: {"use_pseudo": False, "soft_weight": 1.0},
+                3: {"use_pseudo": False, "soft_weight": 1.0},
+            },
+        }
+    },
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
@@ -147,6 +170,8 @@ BASES = {
     "stage2_then_strict_lr_1e-4": "stage2_then_strict",
     "no_pseudo_labels_6_epochs": "no_pseudo_labels",
     "stage2_then_strict_unknown_weight_0.1": "stage2_then_strict",
+    "stage2_then_strict_soft_1": "stage2_then_strict",
+    "stage2_then_soft_1": "stage2_then_strict",
 }
 # what the table shows, per stage: scores.csv column -> heading
 SHOWN = {

@@ -61,6 +61,8 @@ def round_settings(round_number):
                 "seed",
             )
         },
+        # only when on: a run from before the switch existed keeps its params (no rerun)
+        **({"soft_weight": settings["soft_weight"]} if settings["soft_weight"] else {}),
     }
 
 

@@ -52,6 +52,16 @@ rule train_round:
             if round_config(int(w.round))["use_pseudo"]
             else []
         ),
+        # soft_weight > 0: the previous stage's fold models give the unknown pairs' soft targets
+        teacher=lambda w: (
+            expand(
+                "models/{stage}/fold{fold}.pt",
+                stage=previous_stage(w.round),
+                fold=FOLDS,
+            )
+            if round_config(int(w.round))["soft_weight"]
+            else []
+        ),
     output:
         model="models/round{round}/fold{fold}.pt",
         history="models/round{round}/fold{fold}.history.csv",

@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -46,3 +47,39 @@ def test_unknown_weight_counts_unknown_pairs_as_weighted_negatives():
     # weight 1 is stage 1's loss up to the mean over pairs (unknown and -1 both absent)
     full = masked_bce(logits, targets, unknown_weight=1.0)
     assert torch.isclose(full, clipwise_bce(logits, targets) * 3)
+
+
+def test_soft_weight_pulls_unknown_pairs_towards_the_teacher():
+    logits = torch.tensor([[2.0, -1.0, 5.0], [0.5, 0.0, -3.0]])
+    targets = torch.tensor([[1, -1, 0], [0, 0, 1]])
+    soft = torch.tensor([[0.9, 0.9, 0.2], [0.3, 0.5, 0.9]])
+    unknown = targets == 0
+    p = soft[unknown]
+    kl = (
+        F.binary_cross_entropy_with_logits(logits[unknown], p, reduction="sum")
+        + (p * p.log() + (1 - p) * (1 - p).log()).sum()
+    )
+    for weight in (0.5, 2.0):
+        expected = masked_bce(logits, targets) + weight * kl / 2
+        got = masked_bce(logits, targets, soft=soft, soft_weight=weight)
+        assert torch.isclose(got, expected)
+    # labelled pairs ignore the teacher; a model equal to its teacher pays nothing extra
+    matched = logits.clone()
+    matched[unknown] = torch.logit(p)
+    other_teacher = soft.clone()
+    other_teacher[~unknown] = 0.01
+    assert torch.isclose(
+        masked_bce(matched, targets, soft=other_teacher, soft_weight=1.0),
+        masked_bce(matched, targets),
+    )
+    assert torch.isclose(
+        masked_bce(logits, targets, soft=soft, soft_weight=0.0), masked_bce(logits, targets)
+    )
+
+
+def test_soft_weight_without_teacher_scores_is_an_error():
+    logits, targets = torch.zeros(2, 3), torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="teacher"):
+        masked_bce(logits, targets, soft_weight=1.0)
+    with pytest.raises(ValueError, match="soft targets"):
+        masked_bce(logits, targets, soft=torch.zeros(2, 2), soft_weight=1.0)

@@ -6,7 +6,13 @@ from sedcycle import train as train_module
 from sedcycle.clips import ClipStore
 from sedcycle.labels import FrameLabels
 from sedcycle.model import load_model
-from sedcycle.train import TrainSettings, labelled_events, sample_epoch, train_fold
+from sedcycle.train import (
+    Teacher,
+    TrainSettings,
+    labelled_events,
+    sample_epoch,
+    train_fold,
+)
 
 from .conftest import CLIP_SECONDS, N_FRAMES, N_SPECIES
 
@@ -116,3 +122,101 @@ def test_killed_training_resumes_to_the_same_weights(
     a, b = torch.load(full)["state_dict"], torch.load(resumed)["state_dict"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+class Constant(torch.nn.Module):
+    """A stand-in teacher model: every species at probability ``value``."""
+
+    def __init__(self, value, n_species):
+        super().__init__()
+        self.logit = torch.logit(torch.tensor(value)).item()
+        self.n_species = n_species
+
+    def forward(self, x):
+        return {"clipwise": torch.full((x.shape[0], self.n_species), self.logit)}
+
+
+def teacher_for(value, n_species=N_SPECIES):
+    return Teacher([Constant(value, n_species)], n_species)
+
+
+def test_teacher_is_the_mean_probability_of_its_models():
+    teacher = Teacher([Constant(0.2, 3), Constant(0.6, 3)], 3)
+    np.testing.assert_allclose(teacher(torch.zeros(2, 1, 8, 8)).numpy(), np.full((2, 3), 0.4))
+
+
+def test_teacher_checkpoints_load_and_name_their_species(tmp_path, feature_dir, annotations):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    train_fold(settings(epochs=1), store, labels, events, IDS, out, progress=False)
+    teacher = Teacher.from_checkpoints([out, out], torch.device("cpu"))
+    x = torch.from_numpy(np.stack([store.window(r, 60, 128) for r in IDS[:2]]))
+    with torch.no_grad():
+        expected = torch.sigmoid(load_model(out)(x)["clipwise"])
+    torch.testing.assert_close(teacher(x), expected)
+    assert teacher.n_species == N_SPECIES
+
+
+def test_soft_targets_pull_unknown_pairs_towards_the_teacher(tmp_path, feature_dir, annotations):
+    """Against the same training without a teacher, a teacher that scores everything 0.02
+    pulls the model's scores down, one that scores 0.98 pulls them up."""
+    store, labels, events = setup(feature_dir, annotations)
+    x = torch.from_numpy(np.stack([store.window(r, 60, 128) for r in IDS]))
+    mean_score = {}
+    for value in (None, 0.02, 0.98):
+        out = tmp_path / f"teacher{value}.pt"
+        train_fold(
+            settings(
+                epochs=5,
+                soft_weight=0.0 if value is None else 5.0,
+                samples_per_epoch=64,
+                batch_size=8,
+                lr=3e-3,
+            ),
+            store,
+            labels,
+            events,
+            IDS,
+            out,
+            progress=False,
+            teacher=None if value is None else teacher_for(value),
+        )
+        if value is not None:
+            assert torch.load(out, weights_only=True)["settings"]["soft_weight"] == 5.0
+        with torch.no_grad():
+            mean_score[value] = torch.sigmoid(load_model(out)(x)["clipwise"]).mean().item()
+    assert mean_score[0.02] < mean_score[None] - 0.1
+    assert mean_score[0.98] > mean_score[None] + 0.1
+
+
+@pytest.mark.parametrize(
+    "overrides, teacher, message",
+    [
+        ({}, None, "needs the teacher"),
+        ({"unknown_weight": 0.1}, "full", "set one of them"),
+        ({"loss": "clipwise"}, "full", "masked loss"),
+        ({}, "species", "score 2 species"),
+    ],
+)
+def test_soft_weight_checks_its_teacher(
+    tmp_path, feature_dir, annotations, overrides, teacher, message
+):
+    store, labels, events = setup(feature_dir, annotations)
+    teachers = {
+        None: None,
+        "full": teacher_for(0.5),
+        "species": teacher_for(0.5, n_species=2),
+    }
+    out = tmp_path / "fold0.pt"
+    with pytest.raises(ValueError, match=message):
+        train_fold(
+            settings(soft_weight=1.0, **overrides),
+            store,
+            labels,
+            events,
+            IDS,
+            out,
+            progress=False,
+            teacher=teachers[teacher],
+        )
+    assert not out.exists()

@@ -256,6 +256,33 @@ def test_relabel_switches_beyond_the_recipe_run_through_the_rules(finished, tmp_
     assert 0 <= scores.loc["round1", "pseudo_negative_error"] <= 1
 
 
+def test_soft_targets_take_the_previous_stage_models_and_are_off_by_default(finished, tmp_path):
+    """relabel.soft_weight: 0 (the default, written out) changes nothing in a finished run; on
+    in round 2 it retrains round 2 alone, with round 1's fold models as the teacher, and the
+    checkpoint records it."""
+    off = write_config(tmp_path / "off.yaml", {"relabel": {"soft_weight": 0.0}})
+    assert planned_jobs(finished, [off]) == {}
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    on = write_config(tmp_path / "on.yaml", {"relabel": {"rounds": {2: {"soft_weight": 0.5}}}})
+    jobs = planned_jobs(run, [on])
+    assert jobs["train_round"] == 2 and "pseudo_labels" not in jobs
+    done = snakemake(run, "models/round2/fold0.pt", configs=[on])
+    job = (done.stdout + done.stderr).split("rule train_round:")[1].split("output:")[0]
+    assert "models/round1/fold0.pt" in job and "models/round1/fold1.pt" in job  # every fold
+    import torch
+
+    settings = torch.load(run / "models/round2/fold0.pt", weights_only=True)["settings"]
+    assert settings["soft_weight"] == 0.5
+    both = write_config(
+        tmp_path / "both.yaml",
+        {"relabel": {"rounds": {2: {"soft_weight": 0.5, "unknown_weight": 0.1}}}},
+    )
+    failed = snakemake(run, "models/round2/fold1.pt", configs=[both], check=False)
+    assert failed.returncode != 0
+    assert "set one of them" in (run / "logs/round2/train_fold1.log").read_text()
+
+
 def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
     """A round-1 change retrains fold 1 while fold 0's job fails (Snakemake deletes its model)
     and fold 0's old predictions remain: the next run must retrain fold 0, not ensemble its

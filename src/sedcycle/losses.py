@@ -1,4 +1,5 @@
-"""Training losses: stage 1's clipwise BCE and stage 2's masked BCE."""
+"""Training losses: stage 1's clipwise BCE and stage 2's masked BCE (with optional weak
+negatives or soft teacher targets on its unknown pairs)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def masked_bce(
     targets: torch.Tensor,
     scale_positives: bool = False,
     unknown_weight: float = 0.0,
+    soft: torch.Tensor | None = None,
+    soft_weight: float = 0.0,
 ) -> torch.Tensor:
     """Stage 2: BCE on labelled (window, species) pairs only.
 
@@ -28,7 +31,11 @@ def masked_bce(
     the number of positives in the batch instead (the source team found this helped once
     pseudo-labels multiply the positives). ``unknown_weight`` > 0 (not the source's recipe)
     counts each unknown pair as a negative of that weight: 0 is the masked loss, 1 stage 1's
-    "unknown = absent".
+    "unknown = absent". ``soft_weight`` > 0 (not the source's recipe either) pulls each unknown
+    pair towards ``soft`` ([B, n_species], the previous round's mean fold probability): the
+    KL divergence KL(soft || sigmoid(logit)) = BCE(logit, soft) - H(soft), summed and divided
+    by B like the negatives, so that absent species learn low scores where the teacher gives
+    them and the loss is 0 when the model matches its teacher.
     """
     positive = (targets > 0).to(logits.dtype)
     negative = (targets < 0).to(logits.dtype)
@@ -37,6 +44,16 @@ def masked_bce(
     positive_loss = (F.softplus(-logits) * positive).sum()  # BCE(logit, 1) = softplus(-logit)
     negative_loss = (F.softplus(logits) * negative).sum()  # BCE(logit, 0) = softplus(logit)
     batch = logits.shape[0]
+    if soft_weight:
+        if soft is None:
+            raise ValueError("soft_weight > 0 needs the teacher's probabilities (soft)")
+        if soft.shape != logits.shape:
+            raise ValueError(f"soft targets {tuple(soft.shape)} != logits {tuple(logits.shape)}")
+        soft = soft.to(logits.dtype)
+        p = soft.clamp(1e-7, 1 - 1e-7)
+        entropy = -(p * p.log() + (1 - p) * (1 - p).log())
+        kl = F.binary_cross_entropy_with_logits(logits, soft, reduction="none") - entropy
+        negative_loss = negative_loss + soft_weight * (kl * (targets == 0)).sum()
     if scale_positives:
         return positive_loss / positive.sum().clamp(min=1) + negative_loss / batch
     return (positive_loss + negative_loss) / batch

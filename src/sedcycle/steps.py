@@ -151,8 +151,12 @@ def train(
     pseudo: str | None = None,
     init_from: str | None = None,
     history_out: str | None = None,
+    teacher: list[str] | str | None = None,
 ) -> None:
     """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels).
+
+    ``teacher``: the previous stage's fold model checkpoints, whose mean clipwise probability on
+    each crop is the soft target of its unknown pairs when ``settings["soft_weight"]`` > 0.
 
     ``history_out``: a csv of the per-epoch mean training loss and learning rate (the report's
     loss curves); the checkpoint holds the same history.
@@ -160,7 +164,7 @@ def train(
     import torch
 
     from sedcycle.clips import ClipStore
-    from sedcycle.train import TrainSettings, labelled_events, train_fold
+    from sedcycle.train import Teacher, TrainSettings, labelled_events, resolve_device, train_fold
 
     torch.set_num_threads(threads)
     known = {f.name for f in fields(TrainSettings)}
@@ -179,7 +183,20 @@ def train(
         pseudo_rows = pd.read_parquet(pseudo)
         labels.add_pseudo(pseudo_rows[pseudo_rows["recording_id"].isin(set(train_ids))])
     events = labelled_events(tp, fp, n_frames, clip_seconds)
-    history = train_fold(settings, store, labels, events, train_ids, out_path, init_from=init_from)
+    teacher_models = None
+    if teacher:
+        paths = [teacher] if isinstance(teacher, str) else list(teacher)  # one fold: a str
+        teacher_models = Teacher.from_checkpoints(paths, resolve_device(settings.device))
+    history = train_fold(
+        settings,
+        store,
+        labels,
+        events,
+        train_ids,
+        out_path,
+        init_from=init_from,
+        teacher=teacher_models,
+    )
     if history_out:
         write_csv(pd.DataFrame(history, columns=["epoch", "loss", "lr"]), history_out, index=False)
 

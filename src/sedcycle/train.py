@@ -37,6 +37,7 @@ class TrainSettings:
     labelled_crop_prob: float = 1.0  # else a random crop of any training recording
     scale_positives: bool = False
     unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
+    soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
     samples_per_epoch: int | None = None  # None: one per labelled event
     seed: int = 0
     amp: str = "none"  # "none" or "bf16"
@@ -115,15 +116,18 @@ def train_fold(
     out_path: str | Path,
     init_from: str | Path | None = None,
     progress: bool = True,
+    teacher: Teacher | None = None,
 ) -> list[dict]:
     """Train one model on ``recording_ids`` and write its checkpoint atomically to ``out_path``.
 
     With ``settings.resume`` an epoch checkpoint ``{out_path}.epoch`` is written after each epoch
     and picked up by the next call, so a killed job resumes where it stopped.
     ``init_from`` is a checkpoint whose weights start the training (a previous round's model).
+    ``teacher``: the soft targets of ``settings.soft_weight`` (a previous stage's fold models).
     Returns the per-epoch history (epoch, loss, lr).
     """
     out_path = Path(out_path)
+    check_teacher(settings, teacher)
     events = events[events["recording_id"].isin(set(recording_ids))].reset_index(drop=True)
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
@@ -144,11 +148,16 @@ def train_fold(
         optimizer, T_max=settings.epochs * steps_per_epoch
     )
     loss_fn = (
-        clipwise_bce
+        (lambda logits, y, soft: clipwise_bce(logits, y))
         if settings.loss == "clipwise"
         else (
-            lambda logits, y: masked_bce(
-                logits, y, settings.scale_positives, settings.unknown_weight
+            lambda logits, y, soft: masked_bce(
+                logits,
+                y,
+                settings.scale_positives,
+                settings.unknown_weight,
+                soft,
+                settings.soft_weight,
             )
         )
     )
@@ -186,9 +195,11 @@ def train_fold(
             y = torch.from_numpy(
                 np.stack([window_target(crop(labels[r], s, settings.window)) for r, s in batch])
             )
+            x = x.to(device)
             with torch.autocast(device.type, torch.bfloat16, enabled=settings.amp == "bf16"):
-                logits = model(x.to(device))["clipwise"]
-            loss = loss_fn(logits.float(), y.to(device))
+                logits = model(x)["clipwise"]
+                soft = teacher(x) if settings.soft_weight else None
+            loss = loss_fn(logits.float(), y.to(device), soft)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -222,6 +233,52 @@ def train_fold(
     )
     epoch_path.unlink(missing_ok=True)
     return history
+
+
+class Teacher:
+    """The soft targets of ``relabel.soft_weight``: the mean clipwise probability of a previous
+    stage's fold models on the very crops being trained on (the quantity the loss trains, where
+    the window scores of predict, a max over frames, would sit above it)."""
+
+    def __init__(self, models: list[torch.nn.Module], n_species: int):
+        if not models:
+            raise ValueError("a teacher needs at least one model")
+        self.models = [m.eval() for m in models]
+        self.n_species = n_species
+
+    @classmethod
+    def from_checkpoints(cls, paths: list[str | Path], device: torch.device) -> Teacher:
+        models = [load_model(path, device) for path in paths]
+        species = {model_spec(m)["n_species"] for m in models}
+        if len(species) != 1:
+            raise ValueError(f"the teacher's models score different species counts: {species}")
+        return cls(models, species.pop())
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        probs = [torch.sigmoid(model(x)["clipwise"].float()) for model in self.models]
+        return torch.stack(probs).mean(0)
+
+
+def check_teacher(settings: TrainSettings, teacher: Teacher | None) -> None:
+    """soft_weight needs a teacher of the model's species (and is the masked loss's alone: it
+    and unknown_weight would both weigh the unknown pairs)."""
+    if not settings.soft_weight:
+        return
+    if settings.loss != "masked":
+        raise ValueError("soft_weight applies to the masked loss (relabel rounds) only")
+    if settings.unknown_weight:
+        raise ValueError(
+            f"soft_weight ({settings.soft_weight}) and unknown_weight ({settings.unknown_weight}) "
+            "both weigh the unknown pairs: set one of them"
+        )
+    if teacher is None:
+        raise ValueError("soft_weight > 0 needs the teacher's models (soft targets)")
+    if teacher.n_species != settings.n_species:
+        raise ValueError(
+            f"the teacher's models score {teacher.n_species} species, the model "
+            f"{settings.n_species}"
+        )
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:

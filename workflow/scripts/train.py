@@ -17,5 +17,6 @@ with log_to(sm.log[0]):
         threads=sm.threads,
         pseudo=sm.input.get("pseudo"),
         init_from=sm.input.get("init"),
+        teacher=sm.input.get("teacher"),
         history_out=sm.output.history,
     )
