@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench quality quality-replicate quality-one-tp clean-results setup-cluster test-cluster
+.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-one-tp clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -66,8 +66,10 @@ bench: setup
 # then strict k-of-n pseudo-labels (3-epoch and 6-epoch rounds), looser agreement, and controls
 # without any pseudo-label; writes bench/quality.md (runs in bench/quality_runs/; README
 # "Quality benchmark" gives the minutes). quality-replicate runs the 6-epoch strict variant,
-# stage2_then_strict and the 6-epoch control on new seeds 3 and 4; quality-one-tp repeats recipe and headline with one tp row a
-# recording (bench/quality_one_tp.yaml).
+# stage2_then_strict and the 6-epoch control on new seeds 3 and 4; quality-fixes runs the
+# soft-target and METHOD.md-fix ablations over all 5 seeds (reusing the runs of the other two
+# where they exist); quality-one-tp repeats recipe and headline with one tp row a recording
+# (bench/quality_one_tp.yaml).
 QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
     no_pseudo_labels_6_epochs stage2_then_2_of_3_at_0.8 stage2_then_3_of_3_at_0.6
 quality: setup
@@ -77,6 +79,11 @@ quality-replicate: setup
 	$(BIN)/python bench/quality.py --seeds 3 4 --fresh --variants stage2_then_strict_6_epochs \
 	    stage2_then_strict no_pseudo_labels_6_epochs stage2_then_strict_unknown_weight_0.1 \
 	    --out bench/quality_seeds_3_4.md
+
+quality-fixes: setup
+	$(BIN)/python bench/quality.py --seeds 0 1 2 3 4 --fresh --variants stage2_then_strict \
+	    no_pseudo_labels no_pseudo_labels_6_epochs stage2_then_strict_soft_1 stage2_then_soft_1 \
+	    stage2_then_strict_no_scaling stage2_then_strict_random_crops --out bench/quality_fixes.md
 
 quality-one-tp: setup
 	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \

@@ -50,6 +50,8 @@ def test_summary_gives_mean_spread_and_verdicts(tmp_path):
     text = summary(tmp_path, "votes_3_of_3")
     assert "| round2 | 0.710 ± 0.010 |" in text  # mean ± std (n-1) of 0.70, 0.72, 0.71
     assert "round2 above stage1: mean gain +0.1000" in text and "**yes**" in text
+    # gains 0.10, 0.10, 0.10: the spread of the gains is shown beside the verdict, not used
+    assert "**yes** (std of the per-seed gains 0.0000)" in text
     ablation = text[text.index("## votes_3_of_3") :]
     assert "round2 above stage1" in ablation and "**no**" in ablation.split("\n\n")[2]
     assert "seed 0 1.0" in text  # minutes from benchmarks/*.tsv
@@ -156,3 +158,27 @@ def test_fresh_variants_after_the_first_start_from_its_run(tmp_path):
     (first / "scores.csv").write_text("changed")
     quality.start_fresh(tmp_path, [3], "no_pseudo_labels_6_epochs", "stage2_then_strict_6_epochs")
     assert pd.read_csv(copied)["test_lwlrap"].tolist() == [0.7, 0.72, 0.71]
+
+
+def round_switches(switches: dict, round_number: int) -> dict:
+    """The relabel switches a variant sets for one round (its defaults, then that round's)."""
+    relabel = dict(switches.get("relabel", {}))
+    rounds = relabel.pop("rounds", {})
+    relabel.pop("n_rounds", None)
+    return {**relabel, **rounds.get(round_number, {})}
+
+
+def test_variants_copying_a_base_run_share_its_first_round():
+    """A variant in BASES reuses its base's finished round 1: its round-1 switches must be the
+    base's, else the copied models would not be what the variant asks for."""
+    quality = load_quality()
+    for variant, base in quality.BASES.items():
+        assert base in quality.VARIANTS, variant
+        ours = round_switches(quality.VARIANTS[variant], 1)
+        theirs = round_switches(quality.VARIANTS[base], 1)
+        # round 1 trains on tp/fp alone in both, or makes the same pseudo-labels
+        if ours.get("use_pseudo", True) is False and theirs.get("use_pseudo", True) is False:
+            pseudo_keys = {k for k in {*ours, *theirs} if k.startswith("pseudo_")}
+            ours = {k: v for k, v in ours.items() if k not in pseudo_keys}
+            theirs = {k: v for k, v in theirs.items() if k not in pseudo_keys}
+        assert ours == theirs, f"{variant} round 1 differs from its base {base}"
