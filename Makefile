@@ -83,7 +83,8 @@ quality-replicate: setup
 quality-fixes: setup
 	$(BIN)/python bench/quality.py --seeds 0 1 2 3 4 --fresh --variants stage2_then_strict \
 	    no_pseudo_labels no_pseudo_labels_6_epochs stage2_then_strict_soft_1 stage2_then_soft_1 \
-	    stage2_then_strict_no_scaling stage2_then_strict_random_crops --out bench/quality_fixes.md
+	    stage2_then_soft_1_5_rounds stage2_then_strict_no_scaling stage2_then_strict_random_crops \
+	    --out bench/quality_fixes.md
 
 quality-one-tp: setup
 	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \

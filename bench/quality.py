@@ -147,6 +147,16 @@ VARIANTS = {
             },
         }
     },
+    # stage2_then_soft_1 run on to round 5
+    "stage2_then_soft_1_5_rounds": {
+        "relabel": {
+            "n_rounds": 5,
+            "rounds": {
+                1: {"use_pseudo": False},
+                **{r: {"use_pseudo": False, "soft_weight": 1.0} for r in (2, 3, 4, 5)},
+            },
+        }
+    },
     # METHOD.md's two other fixes, ablated in the pseudo rounds of stage2_then_strict: no
     # 1/#positives scaling of the positive loss, and random windows only (no tp/fp crop half
     # the time, which the 2nd-place team warned makes the labels go soft)
@@ -197,6 +207,7 @@ BASES = {
     "stage2_then_strict_unknown_weight_0.1": "stage2_then_strict",
     "stage2_then_strict_soft_1": "stage2_then_strict",
     "stage2_then_soft_1": "stage2_then_strict",
+    "stage2_then_soft_1_5_rounds": "stage2_then_soft_1",
     "stage2_then_strict_no_scaling": "stage2_then_strict",
     "stage2_then_strict_random_crops": "stage2_then_strict",
 }
