@@ -28,160 +28,64 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CONFIG = ROOT / "bench" / "quality.yaml"
 DEFAULT_ROOT = ROOT / "bench" / "quality_runs"
 DEFAULT_SEEDS = [0, 1, 2]
+STRICT = {"pseudo_min_votes": 3, "pseudo_threshold": 0.8}  # all 3 fold models at >= 0.8
+
+
+def stage2_then(later: dict | None = None, rounds=(2, 3), **relabel) -> dict:
+    """A variant whose round 1 trains without pseudo-labels (the source's stage 2); ``later``
+    switches apply to each of ``rounds``, ``relabel`` ones to every round."""
+    later_rounds = {r: dict(later) for r in rounds} if later else {}
+    return {"relabel": {**relabel, "rounds": {1: {"use_pseudo": False}, **later_rounds}}}
+
+
 # Ablations of the relabel rounds' switches (METHOD.md's fixes), each over the same seeds: a
 # variant copies the finished recipe run of a seed and reruns only the rounds.
 VARIANTS = {
     "recipe": {},  # bench/quality.yaml as it is
-    "strict_pseudo": {"relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8}},
-    "strict_pseudo_lr_1e-4": {
-        "relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8, "lr": 1.0e-4}
-    },
+    "strict_pseudo": {"relabel": {**STRICT}},
+    "strict_pseudo_lr_1e-4": {"relabel": {**STRICT, "lr": 1.0e-4}},
     # round 1 without pseudo-labels (the source's stage 2), then strict pseudo-labels
-    "stage2_then_strict": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {1: {"use_pseudo": False}},
-        }
-    },
+    "stage2_then_strict": stage2_then(**STRICT),
     # round 1 without pseudo-labels, then each recording labelled by its out-of-fold model alone
     # (a model never votes for pseudo-labels it was trained on)
-    "stage2_then_out_of_fold": {
-        "relabel": {
-            "pseudo_out_of_fold": True,
-            "pseudo_threshold": 0.8,
-            "rounds": {1: {"use_pseudo": False}},
-        }
-    },
+    "stage2_then_out_of_fold": stage2_then(pseudo_out_of_fold=True, pseudo_threshold=0.8),
     # round 1 without pseudo-labels, then 2 of 3 fold models at >= 0.8
-    "stage2_then_2_of_3_at_0.8": {
-        "relabel": {
-            "pseudo_min_votes": 2,
-            "pseudo_threshold": 0.8,
-            "rounds": {1: {"use_pseudo": False}},
-        }
-    },
+    "stage2_then_2_of_3_at_0.8": stage2_then(pseudo_min_votes=2, pseudo_threshold=0.8),
     # round 1 without pseudo-labels, then all 3 fold models at >= 0.6 (between the two above)
-    "stage2_then_3_of_3_at_0.6": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.6,
-            "rounds": {1: {"use_pseudo": False}},
-        }
-    },
+    "stage2_then_3_of_3_at_0.6": stage2_then(pseudo_min_votes=3, pseudo_threshold=0.6),
     # the control: every round is the source's stage 2 (masked loss on tp/fp, no pseudo-label),
     # so what the pseudo-label variants add over more fine-tuning shows
     "no_pseudo_labels": {"relabel": {"use_pseudo": False}},
     # stage2_then_strict run on to round 5 (the 2nd-place team needed 4-10 rounds)
-    "stage2_then_strict_5_rounds": {
-        "relabel": {
-            "n_rounds": 5,
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {1: {"use_pseudo": False}},
-        }
-    },
+    "stage2_then_strict_5_rounds": stage2_then(n_rounds=5, **STRICT),
     # stage2_then_strict with rounds 2 and 3 twice as long (the control's extra fine-tuning alone
     # did not lift it), or at a third of the learning rate
-    "stage2_then_strict_6_epochs": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {1: {"use_pseudo": False}, 2: {"epochs": 6}, 3: {"epochs": 6}},
-        }
-    },
-    "stage2_then_strict_lr_1e-4": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {1: {"use_pseudo": False}, 2: {"lr": 1.0e-4}, 3: {"lr": 1.0e-4}},
-        }
-    },
+    "stage2_then_strict_6_epochs": stage2_then({"epochs": 6}, **STRICT),
+    "stage2_then_strict_lr_1e-4": stage2_then({"lr": 1.0e-4}, **STRICT),
     # its control: rounds 2 and 3 as long, without any pseudo-label
     "no_pseudo_labels_6_epochs": {
         "relabel": {"use_pseudo": False, "rounds": {2: {"epochs": 6}, 3: {"epochs": 6}}}
     },
     # stage2_then_strict whose pseudo rounds also count every unknown pair as a weak negative
     # (pseudo-positives alone inflate absent species' scores: README "Quality benchmark")
-    "stage2_then_strict_unknown_weight_0.1": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {
-                1: {"use_pseudo": False},
-                2: {"unknown_weight": 0.1},
-                3: {"unknown_weight": 0.1},
-            },
-        }
-    },
+    "stage2_then_strict_unknown_weight_0.1": stage2_then({"unknown_weight": 0.1}, **STRICT),
     # stage2_then_strict plus pseudo-negatives: windows every fold model scores below 0.15
     # (round 1's models: 1066 such windows a seed, 2 % of them truly calling)
-    "stage2_then_strict_negatives_0.15": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "pseudo_negative_threshold": 0.15,
-            "rounds": {1: {"use_pseudo": False}},
-        }
-    },
+    "stage2_then_strict_negatives_0.15": stage2_then(pseudo_negative_threshold=0.15, **STRICT),
     # stage2_then_strict whose pseudo rounds also pull every unknown pair towards the previous
-    # round's mean fold score (relabel.soft_weight: soft targets, which keep absent species low
+    # round's fold models (relabel.soft_weight: soft targets, which keep absent species low
     # where the teacher has them low), and the same without the hard pseudo-positives
-    "stage2_then_strict_soft_1": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {
-                1: {"use_pseudo": False},
-                2: {"soft_weight": 1.0},
-                3: {"soft_weight": 1.0},
-            },
-        }
-    },
-    "stage2_then_soft_1": {
-        "relabel": {
-            "rounds": {
-                1: {"use_pseudo": False},
-                2: {"use_pseudo": False, "soft_weight": 1.0},
-                3: {"use_pseudo": False, "soft_weight": 1.0},
-            },
-        }
-    },
+    "stage2_then_strict_soft_1": stage2_then({"soft_weight": 1.0}, **STRICT),
+    "stage2_then_soft_1": stage2_then({"use_pseudo": False, "soft_weight": 1.0}),
     # stage2_then_soft_1 run on to round 5
-    "stage2_then_soft_1_5_rounds": {
-        "relabel": {
-            "n_rounds": 5,
-            "rounds": {
-                1: {"use_pseudo": False},
-                **{r: {"use_pseudo": False, "soft_weight": 1.0} for r in (2, 3, 4, 5)},
-            },
-        }
-    },
+    "stage2_then_soft_1_5_rounds": stage2_then(
+        {"use_pseudo": False, "soft_weight": 1.0}, rounds=(2, 3, 4, 5), n_rounds=5
+    ),
     # METHOD.md's two other fixes, ablated in the pseudo rounds of stage2_then_strict: no
     # 1/#positives scaling of the positive loss, and random windows only (no tp/fp crop half
     # the time, which the 2nd-place team warned makes the labels go soft)
-    "stage2_then_strict_no_scaling": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {
-                1: {"use_pseudo": False},
-                2: {"scale_positives": False},
-                3: {"scale_positives": False},
-            },
-        }
-    },
-    "stage2_then_strict_random_crops": {
-        "relabel": {
-            "pseudo_min_votes": 3,
-            "pseudo_threshold": 0.8,
-            "rounds": {
-                1: {"use_pseudo": False},
-                2: {"labelled_crop_prob": 0.0},
-                3: {"labelled_crop_prob": 0.0},
-            },
-        }
-    },
+    "stage2_then_strict_no_scaling": stage2_then({"scale_positives": False}, **STRICT),
+    "stage2_then_strict_random_crops": stage2_then({"labelled_crop_prob": 0.0}, **STRICT),
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
@@ -189,12 +93,8 @@ VARIANTS = {
     # windows that every fold model scores near 0 become negatives (pseudo-negatives)
     "unknown_weight_0.1": {"relabel": {"unknown_weight": 0.1}},
     "pseudo_negatives_0.05": {"relabel": {"pseudo_negative_threshold": 0.05}},
-    "strict_unknown_weight_0.1": {
-        "relabel": {"pseudo_min_votes": 3, "pseudo_threshold": 0.8, "unknown_weight": 0.1}
-    },
-    "stage2_then_unknown_weight_0.1": {
-        "relabel": {"unknown_weight": 0.1, "rounds": {1: {"use_pseudo": False}}}
-    },
+    "strict_unknown_weight_0.1": {"relabel": {**STRICT, "unknown_weight": 0.1}},
+    "stage2_then_unknown_weight_0.1": stage2_then(unknown_weight=0.1),
 }
 # a variant whose round 1 (or more) is another variant's starts from that one's finished run
 # instead of the recipe's, so that only the rounds it changes run again

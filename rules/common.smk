@@ -16,6 +16,11 @@ def previous_stage(round_number):
     return "stage1" if round_number == 1 else f"round{round_number - 1}"
 
 
+def fold_models(stage):
+    """A stage's fold checkpoints, in fold order."""
+    return expand("models/{stage}/fold{fold}.pt", stage=stage, fold=FOLDS)
+
+
 def model_settings():
     model = config["model"]
     return {
@@ -115,7 +120,7 @@ def predict_models(wildcards):
     # A stage of this very run (models/round3 in its working directory): trained if missing.
     stage = re.fullmatch(r"models/(stage1|round[1-9]\d*)", os.path.normpath(model_dir))
     if stage and stage[1] in STAGES:
-        return expand("models/{stage}/fold{fold}.pt", stage=stage[1], fold=FOLDS)
+        return fold_models(stage[1])
     found = glob.glob(os.path.join(glob.escape(model_dir), "fold*.pt"))
     folds = sorted(
         (int(m[1]), path)

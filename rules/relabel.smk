@@ -10,9 +10,7 @@ rule pseudo_labels:
         ),
         folds="folds.csv",
         # Not read: see summarise_stage (a fold model lost to a failed job is rebuilt).
-        models=lambda w: expand(
-            "models/{stage}/fold{fold}.pt", stage=previous_stage(w.round), fold=FOLDS
-        ),
+        models=lambda w: fold_models(previous_stage(w.round)),
     output:
         "pseudo/round{round}.parquet",
     log:
@@ -54,11 +52,7 @@ rule train_round:
         ),
         # soft_weight > 0: the previous stage's fold models give the unknown pairs' soft targets
         teacher=lambda w: (
-            expand(
-                "models/{stage}/fold{fold}.pt",
-                stage=previous_stage(w.round),
-                fold=FOLDS,
-            )
+            fold_models(previous_stage(w.round))
             if round_config(int(w.round))["soft_weight"]
             else []
         ),

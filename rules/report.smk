@@ -80,7 +80,7 @@ rule report_figures:
 
 rule clip_figure:
     input:
-        models=expand("models/{stage}/fold{fold}.pt", stage=STAGES[-1], fold=FOLDS),
+        models=fold_models(STAGES[-1]),
         features="features/test",
         test_truth=[TEST_TRUTH] if HAS_TEST_TRUTH else [],
     output:

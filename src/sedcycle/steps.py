@@ -151,7 +151,7 @@ def train(
     pseudo: str | None = None,
     init_from: str | None = None,
     history_out: str | None = None,
-    teacher: list[str] | str | None = None,
+    teacher: list[str] | None = None,
 ) -> None:
     """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels).
 
@@ -185,8 +185,7 @@ def train(
     events = labelled_events(tp, fp, n_frames, clip_seconds)
     teacher_models = None
     if teacher:
-        paths = [teacher] if isinstance(teacher, str) else list(teacher)  # one fold: a str
-        teacher_models = Teacher.from_checkpoints(paths, resolve_device(settings.device))
+        teacher_models = Teacher.from_checkpoints(list(teacher), resolve_device(settings.device))
     history = train_fold(
         settings,
         store,
