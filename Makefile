@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-one-tp clean-results setup-cluster test-cluster
+.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-soft-seeds quality-one-tp clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -68,8 +68,9 @@ bench: setup
 # "Quality benchmark" gives the minutes). quality-replicate runs the 6-epoch strict variant,
 # stage2_then_strict and the 6-epoch control on new seeds 3 and 4; quality-fixes runs the
 # soft-target and METHOD.md-fix ablations over all 5 seeds (reusing the runs of the other two
-# where they exist); quality-one-tp repeats recipe and headline with one tp row a recording
-# (bench/quality_one_tp.yaml).
+# where they exist); quality-soft-seeds runs the soft-target variants and both controls on
+# new seeds 5-7, on which none of them was chosen; quality-one-tp repeats recipe and headline
+# with one tp row a recording (bench/quality_one_tp.yaml).
 QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
     no_pseudo_labels_6_epochs stage2_then_2_of_3_at_0.8 stage2_then_3_of_3_at_0.6
 quality: setup
@@ -85,6 +86,11 @@ quality-fixes: setup
 	    no_pseudo_labels no_pseudo_labels_6_epochs stage2_then_strict_soft_1 stage2_then_soft_1 \
 	    stage2_then_soft_1_5_rounds stage2_then_strict_no_scaling stage2_then_strict_random_crops \
 	    --out bench/quality_fixes.md
+
+quality-soft-seeds: setup
+	$(BIN)/python bench/quality.py --seeds 5 6 7 --fresh --variants stage2_then_soft_1 \
+	    stage2_then_soft_1_5_rounds no_pseudo_labels no_pseudo_labels_6_epochs \
+	    --out bench/quality_seeds_5_7.md
 
 quality-one-tp: setup
 	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \

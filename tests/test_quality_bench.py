@@ -182,3 +182,29 @@ def test_variants_copying_a_base_run_share_its_first_round():
             ours = {k: v for k, v in ours.items() if k not in pseudo_keys}
             theirs = {k: v for k, v in theirs.items() if k not in pseudo_keys}
         assert ours == theirs, f"{variant} round 1 differs from its base {base}"
+
+
+def makefile_variant_lists() -> dict[str, list[str]]:
+    """Each Makefile target that calls bench/quality.py: the variant names it passes."""
+    makefile = QUALITY.parent.parent / "Makefile"
+    text = makefile.read_text().replace("\\\n", " ")
+    lists = {}
+    for line in text.splitlines():
+        if line.startswith("QUALITY_VARIANTS ="):
+            lists["QUALITY_VARIANTS"] = line.split("=", 1)[1].split()
+        elif "bench/quality.py" in line and "--variants" in line:
+            names = line.split("--variants", 1)[1].split("--", 1)[0].split()
+            if names != ["$(QUALITY_VARIANTS)"]:  # that one is read from its definition
+                lists[line.strip()] = names
+    return lists
+
+
+def test_makefile_quality_targets_name_existing_variants():
+    """A misspelt or removed variant in a make target fails only after setup, with an argparse
+    error: every name the Makefile passes must be one of bench/quality.py's."""
+    quality = load_quality()
+    lists = makefile_variant_lists()
+    assert len(lists) >= 4 and all(lists.values()), lists  # the parse found the targets
+    for target, names in lists.items():
+        unknown = [n for n in names if n not in quality.VARIANTS]
+        assert not unknown, f"{target}: {unknown}"
