@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -267,6 +268,14 @@ def cell(summary: pd.DataFrame, stage: str, column: str) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def paired_test(gain: pd.Series) -> str:
+    """One-sided paired t-test that the mean per-seed gain is above 0, as text."""
+    if gain.std(ddof=1) < 1e-9:  # equal gains up to float rounding: t is meaningless
+        return "paired t-test: every seed gains the same"
+    t, p = stats.ttest_1samp(gain, 0.0, alternative="greater")
+    return f"paired t {t:.2f}, one-sided p {p:.3f}, {len(gain)} seeds"
+
+
 def verdicts(scores: pd.DataFrame) -> list[str]:
     """The issue's claims, checked per seed and on the means."""
     wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
@@ -280,11 +289,12 @@ def verdicts(scores: pd.DataFrame) -> list[str]:
         spread = max(wide[last].std(ddof=1), wide[base].std(ddof=1))
         verdict = "yes" if gain.mean() > spread and (gain > 0).all() else "no"
         # the verdict is on the spread of the scores; the spread of the per-seed gains (the
-        # seeds share data and folds) is shown beside it, not used
+        # seeds share data and folds) and the paired t-test on them are shown, not used
         lines.append(
             f"- {last} above {base}: mean gain {gain.mean():+.4f} (per seed "
             f"{', '.join(f'{g:+.4f}' for g in gain)}), seed spread (std) {spread:.4f}: "
-            f"**{verdict}** (std of the per-seed gains {gain.std(ddof=1):.4f})"
+            f"**{verdict}** (std of the per-seed gains {gain.std(ddof=1):.4f}; "
+            f"{paired_test(gain)})"
         )
     return lines
 

@@ -51,9 +51,14 @@ def test_summary_gives_mean_spread_and_verdicts(tmp_path):
     assert "| round2 | 0.710 ± 0.010 |" in text  # mean ± std (n-1) of 0.70, 0.72, 0.71
     assert "round2 above stage1: mean gain +0.1000" in text and "**yes**" in text
     # gains 0.10, 0.10, 0.10: the spread of the gains is shown beside the verdict, not used
-    assert "**yes** (std of the per-seed gains 0.0000)" in text
+    assert "**yes** (std of the per-seed gains 0.0000; paired t-test: every seed gains" in text
     ablation = text[text.index("## votes_3_of_3") :]
     assert "round2 above stage1" in ablation and "**no**" in ablation.split("\n\n")[2]
+    # gains -0.01, +0.05, +0.05: mean 0.03, std 0.0346, t = 0.03 / (0.0346 / sqrt 3) = 1.5,
+    # one-sided p with 2 degrees of freedom 0.136
+    assert "(std of the per-seed gains 0.0346; paired t 1.50, one-sided p 0.136, 3 seeds)" in (
+        ablation
+    )
     assert "seed 0 1.0" in text  # minutes from benchmarks/*.tsv
     assert "pseudo-negatives" not in text  # no variant made any: no empty columns
 
