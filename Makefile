@@ -69,7 +69,8 @@ bench: setup
 # stage2_then_strict and the 6-epoch control on new seeds 3 and 4; quality-fixes runs the
 # soft-target and METHOD.md-fix ablations over all 5 seeds (reusing the runs of the other two
 # where they exist); quality-soft-seeds runs the soft-target variants and both controls on
-# new seeds 5-7, on which none of them was chosen; quality-one-tp repeats recipe and headline
+# new seeds 5-7, on which none of them was chosen, and pools them with seeds 0-4 (the runs of
+# quality-fixes) in bench/quality_soft_8_seeds.md; quality-one-tp repeats recipe and headline
 # with one tp row a recording (bench/quality_one_tp.yaml).
 QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
     no_pseudo_labels_6_epochs stage2_then_2_of_3_at_0.8 stage2_then_3_of_3_at_0.6
@@ -91,6 +92,9 @@ quality-soft-seeds: setup
 	$(BIN)/python bench/quality.py --seeds 5 6 7 --fresh --variants stage2_then_soft_1 \
 	    stage2_then_soft_1_5_rounds no_pseudo_labels no_pseudo_labels_6_epochs \
 	    --out bench/quality_seeds_5_7.md
+	$(BIN)/python bench/quality.py --summary-only --seeds 0 1 2 3 4 5 6 7 --fresh \
+	    --variants stage2_then_soft_1 stage2_then_soft_1_5_rounds no_pseudo_labels \
+	    no_pseudo_labels_6_epochs --out bench/quality_soft_8_seeds.md
 
 quality-one-tp: setup
 	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \
