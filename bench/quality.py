@@ -334,6 +334,39 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     return lines
 
 
+def last_round_scores(root: Path, seeds: list[int], variant: str) -> tuple[str, pd.Series]:
+    """A variant's last stage (before the ensemble) and its test LWLRAP per seed."""
+    scores, summary = summarise(root, seeds, variant)
+    last = [s for s in summary.index if s != "ensemble"][-1]
+    return last, scores[scores["stage"] == last].set_index("seed")["test_lwlrap"]
+
+
+def control_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str]:
+    """Each variant's last round against each control's (the variants that train on tp/fp
+    alone, no_pseudo_labels*), seed by seed: is the relabelling better than fine-tuning?"""
+    controls = [v for v in variants if v.startswith("no_pseudo_labels")]
+    others = [v for v in variants if v not in controls]
+    if not controls or not others:
+        return []
+    lines = [
+        "## Against the controls: last round minus the control's last round, per seed",
+        "",
+        "| variant | control | mean | per seed | std | paired test |",
+        "|---|---|---|---|---|---|",
+    ]
+    for variant in others:
+        last, ours = last_round_scores(root, seeds, variant)
+        for control in controls:
+            control_last, theirs = last_round_scores(root, seeds, control)
+            gain = ours - theirs
+            lines.append(
+                f"| {variant} ({last}) | {control} ({control_last}) | {gain.mean():+.4f} | "
+                f"{', '.join(f'{g:+.4f}' for g in gain)} | {gain.std(ddof=1):.4f} | "
+                f"{paired_test(gain)} |"
+            )
+    return lines + [""]
+
+
 def variant_section(root: Path, seeds: list[int], variant: str) -> list[str]:
     """One variant's table (mean ± std per stage), the verdicts, and test LWLRAP per seed."""
     scores, summary = summarise(root, seeds, variant)
@@ -416,6 +449,7 @@ def write_markdown(
         lines += variant_section(root, seeds, variant)
     if len(variants) > 1:
         lines += variant_lines(root, seeds, variants)
+        lines += ["", *control_lines(root, seeds, variants)]
     out.write_text("\n".join(lines) + "\n")
 
 
