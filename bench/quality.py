@@ -354,10 +354,10 @@ def control_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
         "| variant | control | mean | per seed | std | paired test |",
         "|---|---|---|---|---|---|",
     ]
+    control_scores = {control: last_round_scores(root, seeds, control) for control in controls}
     for variant in others:
         last, ours = last_round_scores(root, seeds, variant)
-        for control in controls:
-            control_last, theirs = last_round_scores(root, seeds, control)
+        for control, (control_last, theirs) in control_scores.items():
             gain = ours - theirs
             lines.append(
                 f"| {variant} ({last}) | {control} ({control_last}) | {gain.mean():+.4f} | "
