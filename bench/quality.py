@@ -268,6 +268,11 @@ def cell(summary: pd.DataFrame, stage: str, column: str) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def trained_stages(scores: pd.DataFrame) -> list[str]:
+    """The stages that train models (stage1, round1, ...) in run order: all but the ensemble."""
+    return [s for s in dict.fromkeys(scores["stage"]) if s != "ensemble"]
+
+
 def paired_test(gain: pd.Series) -> str:
     """One-sided paired t-test that the mean per-seed gain is above 0, as text."""
     if gain.std(ddof=1) < 1e-9:  # equal gains up to float rounding: t is meaningless
@@ -279,8 +284,7 @@ def paired_test(gain: pd.Series) -> str:
 def verdicts(scores: pd.DataFrame) -> list[str]:
     """The issue's claims, checked per seed and on the means."""
     wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
-    stages = [s for s in dict.fromkeys(scores["stage"]) if s != "ensemble"]
-    last = stages[-1]
+    last = trained_stages(scores)[-1]
     lines = []
     for base in ("stage1", "round1"):
         if base not in wide or base == last:
@@ -307,7 +311,7 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     rows = []
     for variant in variants:
         scores, summary = summarise(root, seeds, variant)
-        stages = [s for s in summary.index if s != "ensemble"]
+        stages = trained_stages(scores)
         rows.append((variant, stages, summary))
     stages = list(dict.fromkeys(s for _, variant_stages, _ in rows for s in variant_stages))
     lines.append(
@@ -336,8 +340,8 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
 
 def last_round_scores(root: Path, seeds: list[int], variant: str) -> tuple[str, pd.Series]:
     """A variant's last stage (before the ensemble) and its test LWLRAP per seed."""
-    scores, summary = summarise(root, seeds, variant)
-    last = [s for s in summary.index if s != "ensemble"][-1]
+    scores, _ = summarise(root, seeds, variant)
+    last = trained_stages(scores)[-1]
     return last, scores[scores["stage"] == last].set_index("seed")["test_lwlrap"]
 
 
