@@ -45,6 +45,8 @@ def stage1_settings():
         "lr": stage1["lr"],
         "fp_fraction": stage1["fp_fraction"],
         "seed": stage1["seed"],
+        # only when on: a run from before the switch existed keeps its params (no rerun)
+        **({"mixup_alpha": stage1["mixup_alpha"]} if stage1["mixup_alpha"] else {}),
     }
 
 

@@ -83,3 +83,16 @@ def test_soft_weight_without_teacher_scores_is_an_error():
         masked_bce(logits, targets, soft_weight=1.0)
     with pytest.raises(ValueError, match="soft targets"):
         masked_bce(logits, targets, soft=torch.zeros(2, 2), soft_weight=1.0)
+
+
+def test_clipwise_bce_takes_soft_targets():
+    """Mixup's blended targets in [0, 1] are trained as they are; -1 (fp) still counts as 0."""
+    logits = torch.tensor([[0.3, -1.2, 2.0]])
+    soft = torch.tensor([[0.25, 0.0, 1.0]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits, soft)
+    torch.testing.assert_close(clipwise_bce(logits, soft), expected)
+    hard = torch.tensor([[1, -1, 0]], dtype=torch.int8)
+    torch.testing.assert_close(
+        clipwise_bce(logits, hard),
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([[1.0, 0, 0]])),
+    )

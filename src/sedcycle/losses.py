@@ -10,9 +10,10 @@ import torch.nn.functional as F
 def clipwise_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Stage 1: BCE-with-logits over every (window, species), unknown counted as absent.
 
-    logits, targets: [B, n_species]; targets in {0, 1} (or {-1, 0, 1}, where only +1 is positive).
+    logits, targets: [B, n_species]; targets in {0, 1} (or {-1, 0, 1}, where only +1 is positive),
+    or soft targets in [0, 1] (mixup's blends).
     """
-    return F.binary_cross_entropy_with_logits(logits, (targets > 0).to(logits.dtype))
+    return F.binary_cross_entropy_with_logits(logits, targets.clamp(min=0).to(logits.dtype))
 
 
 def masked_bce(

@@ -38,6 +38,7 @@ class TrainSettings:
     scale_positives: bool = False
     unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
     soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
+    mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
     samples_per_epoch: int | None = None  # None: one per labelled event
     seed: int = 0
     amp: str = "none"  # "none" or "bf16"
@@ -128,6 +129,7 @@ def train_fold(
     """
     out_path = Path(out_path)
     check_teacher(settings, teacher)
+    check_mixup(settings)
     events = events[events["recording_id"].isin(set(recording_ids))].reset_index(drop=True)
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
@@ -177,6 +179,7 @@ def train_fold(
 
     for epoch in range(start_epoch, settings.epochs):
         plan = sample_epoch(events, recording_ids, n_frames, settings, epoch)
+        mix_rng = np.random.default_rng([settings.seed, epoch, 1])  # resumes like the plan
         model.train()
         total, bar = (
             0.0,
@@ -195,6 +198,8 @@ def train_fold(
             y = torch.from_numpy(
                 np.stack([window_target(crop(labels[r], s, settings.window)) for r, s in batch])
             )
+            if settings.mixup_alpha:
+                x, y = mixup(x, (y > 0).float(), settings.mixup_alpha, mix_rng)
             x = x.to(device)
             with torch.autocast(device.type, torch.bfloat16, enabled=settings.amp == "bf16"):
                 logits = model(x)["clipwise"]
@@ -258,6 +263,29 @@ class Teacher:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         probs = [torch.sigmoid(model(x)["clipwise"].float()) for model in self.models]
         return torch.stack(probs).mean(0)
+
+
+def mixup(
+    x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al. 2018) within a batch: each window and its targets (in [0, 1]) become
+    lam * itself + (1 - lam) * another window of the batch, lam ~ Beta(alpha, alpha), one lam
+    and one pairing a batch."""
+    lam = float(rng.beta(alpha, alpha))
+    other = torch.from_numpy(rng.permutation(len(x)))
+    return lam * x + (1 - lam) * x[other], lam * y + (1 - lam) * y[other]
+
+
+def check_mixup(settings: TrainSettings) -> None:
+    """Mixup blends targets, which only the clipwise loss (stage 1) has for every pair: the
+    masked loss's +1 / -1 / unknown labels do not mix."""
+    if settings.mixup_alpha < 0:
+        raise ValueError(f"mixup_alpha must be >= 0 (0: off), got {settings.mixup_alpha}")
+    if settings.mixup_alpha and settings.loss != "clipwise":
+        raise ValueError(
+            f"mixup_alpha ({settings.mixup_alpha}) applies to the clipwise loss (stage 1) only: "
+            "the masked loss's known and unknown pairs do not mix"
+        )
 
 
 def check_teacher(settings: TrainSettings, teacher: Teacher | None) -> None:
