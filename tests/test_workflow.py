@@ -283,6 +283,23 @@ def test_soft_targets_take_the_previous_stage_models_and_are_off_by_default(fini
     assert "set one of them" in (run / "logs/round2/train_fold1.log").read_text()
 
 
+def test_stage1_mixup_is_off_by_default_and_retrains_stage1_when_on(finished, tmp_path):
+    """stage1.mixup_alpha: 0 (the default, written out) changes nothing in a finished run; on,
+    it retrains every stage-1 fold model (and what follows), and the checkpoint records it."""
+    off = write_config(tmp_path / "off.yaml", {"stage1": {"mixup_alpha": 0.0}})
+    assert planned_jobs(finished, [off]) == {}
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    on = write_config(tmp_path / "on.yaml", {"stage1": {"mixup_alpha": 0.4}})
+    n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
+    assert planned_jobs(run, [on])["train_stage1"] == n_folds
+    snakemake(run, "models/stage1/fold0.pt", configs=[on])
+    import torch
+
+    settings = torch.load(run / "models/stage1/fold0.pt", weights_only=True)["settings"]
+    assert settings["mixup_alpha"] == 0.4 and settings["loss"] == "clipwise"
+
+
 def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
     """A round-1 change retrains fold 1 while fold 0's job fails (Snakemake deletes its model)
     and fold 0's old predictions remain: the next run must retrain fold 0, not ensemble its
