@@ -376,6 +376,64 @@ def control_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     return lines + [""]
 
 
+def data_dir(extra: list[Path] = ()) -> str:
+    """data.dir of the runs: config.yaml's, unless bench/quality.yaml or ``extra`` set it."""
+    found = "data/synthetic"
+    for path in [ROOT / "config.yaml", CONFIG, *extra]:
+        found = (yaml.safe_load(Path(path).read_text()) or {}).get("data", {}).get("dir", found)
+    return found
+
+
+def fold_lwlraps(workdir: Path, stage: str, truth_csv: Path) -> tuple[list[float], float]:
+    """Test LWLRAP of each of a stage's fold models, and of their mean (the stage's score)."""
+    from sedcycle.steps import score_against_truth
+    from sedcycle.submission import mean_scores
+    from sedcycle.tables import clip_scores
+
+    paths = sorted((workdir / "predictions" / stage).glob("fold*_test.parquet"))
+    if not paths:
+        raise FileNotFoundError(f"{workdir / 'predictions' / stage}: no fold*_test.parquet")
+    folds = [clip_scores(pd.read_parquet(path)) for path in paths]
+    n_species = folds[0].shape[1]
+
+    def lwlrap(scores: pd.DataFrame) -> float:
+        return score_against_truth(scores, str(truth_csv), n_species)["lwlrap"]
+
+    return [lwlrap(scores) for scores in folds], lwlrap(mean_scores(folds))
+
+
+def fold_lines(
+    root: Path, seeds: list[int], variant: str, extra: list[Path] = (), stages=("stage1",)
+) -> list[str]:
+    """Test LWLRAP of every fold model of ``stages``, seed by seed: how far the training seed
+    alone moves one model, and how much of it the average over the folds takes out."""
+    lines = [
+        f"## Fold models one by one ({variant}): test LWLRAP of each, and of their mean",
+        "",
+        "| seed | stage | fold models | worst | mean of the folds' scores | their average |",
+        "|---|---|---|---|---|---|",
+    ]
+    everyone = {stage: [] for stage in stages}
+    for seed in seeds:
+        workdir = seed_dir(root, seed, variant)
+        truth = workdir / data_dir(extra) / "test_truth.csv"
+        for stage in stages:
+            folds, averaged = fold_lwlraps(workdir, stage, truth)
+            everyone[stage] += folds
+            lines.append(
+                f"| {seed} | {stage} | {', '.join(f'{v:.3f}' for v in folds)} | "
+                f"{min(folds):.3f} | {sum(folds) / len(folds):.3f} | {averaged:.3f} |"
+            )
+    lines.append("")
+    for stage, scores in everyone.items():
+        spread = pd.Series(scores).std(ddof=1)
+        lines.append(
+            f"- {stage}: {len(scores)} fold models, {min(scores):.3f} to {max(scores):.3f} "
+            f"(std {spread:.3f})"
+        )
+    return lines + [""]
+
+
 def variant_section(root: Path, seeds: list[int], variant: str) -> list[str]:
     """One variant's table (mean ± std per stage), the verdicts, and test LWLRAP per seed."""
     scores, summary = summarise(root, seeds, variant)
@@ -415,6 +473,7 @@ def write_markdown(
     minutes: dict,
     extra: list[Path] = (),
     fresh: bool = False,
+    folds: bool = False,
 ) -> None:
     job_min = {s: job_minutes(seed_dir(root, s, variants[0])) for s in seeds}
     command = ".venv/bin/python bench/quality.py"
@@ -459,6 +518,8 @@ def write_markdown(
     if len(variants) > 1:
         lines += variant_lines(root, seeds, variants)
         lines += ["", *control_lines(root, seeds, variants)]
+    if folds:
+        lines += fold_lines(root, seeds, variants[0], extra)
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -488,6 +549,11 @@ def main() -> None:
         "reruns what it changes from a copy of that run (new seeds at one full run a seed)",
     )
     parser.add_argument("--summary-only", action="store_true", help="only (re)write the table")
+    parser.add_argument(
+        "--folds",
+        action="store_true",
+        help="also score stage 1's fold models one by one (the first variant's runs)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
@@ -502,7 +568,9 @@ def main() -> None:
             start_fresh(args.root, args.seeds, variant, variants[0])
         done = run_seeds(args.seeds, args.root, not args.sequential, variant, tuple(args.config))
         minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
-    write_markdown(args.out, args.root, args.seeds, variants, minutes, args.config, args.fresh)
+    write_markdown(
+        args.out, args.root, args.seeds, variants, minutes, args.config, args.fresh, args.folds
+    )
     print(args.out.read_text())
 
 

@@ -241,3 +241,46 @@ def test_makefile_quality_targets_name_existing_variants():
     for target, names in lists.items():
         unknown = [n for n in names if n not in quality.VARIANTS]
         assert not unknown, f"{target}: {unknown}"
+
+
+def fake_fold_predictions(workdir: Path, folds: list[dict[str, tuple[float, float]]]) -> None:
+    """Stage 1's test predictions, one window a recording, of fold models scoring species s0
+    and s1 as given; the hidden truth: recA calls s0, recB calls s1."""
+    stage = workdir / "predictions" / "stage1"
+    stage.mkdir(parents=True)
+    for fold, scores in enumerate(folds):
+        rows = [
+            {"recording_id": rec, "window": 0, "start": 0, "s0": s0, "s1": s1}
+            for rec, (s0, s1) in scores.items()
+        ]
+        pd.DataFrame(rows).to_parquet(stage / f"fold{fold}_test.parquet")
+    truth = workdir / "data" / "synthetic" / "test_truth.csv"
+    truth.parent.mkdir(parents=True)
+    truth.write_text("recording_id,species_id\nrecA,0\nrecB,1\n")
+
+
+def test_fold_models_are_scored_one_by_one_and_averaged(tmp_path):
+    """--folds: each fold model's test LWLRAP and their average's. A right model (1.0) and a
+    wrong one (each clip's species ranked second: 0.5) average to a right ranking (1.0)."""
+    for seed in (0, 1):
+        workdir = tmp_path / f"seed{seed}"
+        fake_run(workdir, {"stage1": 0.8, "round1": 0.85})
+        right = {"recA": (0.9, 0.1), "recB": (0.1, 0.9)}
+        wrong = {"recA": (0.2, 0.8), "recB": (0.8, 0.2)} if seed else right
+        fake_fold_predictions(workdir, [right, wrong])
+    text = summary(tmp_path, options=("--seeds", "0", "1", "--folds"))
+    assert "| 0 | stage1 | 1.000, 1.000 | 1.000 | 1.000 | 1.000 |" in text
+    assert "| 1 | stage1 | 1.000, 0.500 | 0.500 | 0.750 | 1.000 |" in text
+    assert "- stage1: 4 fold models, 0.500 to 1.000 (std 0.250)" in text
+
+
+def test_fold_scores_need_the_fold_predictions(tmp_path):
+    fake_run(tmp_path / "seed0", {"stage1": 0.8, "round1": 0.85})
+    out = tmp_path / "quality.md"
+    done = subprocess.run(
+        [sys.executable, str(QUALITY), "--root", str(tmp_path), "--summary-only", "--seeds", "0",
+         "--folds", "--out", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "seed0/predictions/stage1: no fold*_test.parquet" in done.stderr
