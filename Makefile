@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-soft-seeds quality-one-tp clean-results setup-cluster test-cluster
+.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-soft-seeds quality-mixup quality-one-tp clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -70,8 +70,11 @@ bench: setup
 # soft-target and METHOD.md-fix ablations over all 5 seeds (reusing the runs of the other two
 # where they exist); quality-soft-seeds runs the soft-target variants and both controls on
 # new seeds 5-7, on which none of them was chosen, and pools them with seeds 0-4 (the runs of
-# quality-fixes) in bench/quality_soft_8_seeds.md; quality-one-tp repeats recipe and headline
-# with one tp row a recording (bench/quality_one_tp.yaml).
+# quality-fixes) in bench/quality_soft_8_seeds.md, with each stage-1 fold model's score;
+# quality-mixup reruns seeds 0-2 and 5-7 from a stage 1 trained with mixup
+# (stage1.mixup_alpha 0.4), then soft targets, strict pseudo-labels and both controls;
+# quality-one-tp repeats recipe and headline with one tp row a recording
+# (bench/quality_one_tp.yaml).
 QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
     no_pseudo_labels_6_epochs stage2_then_2_of_3_at_0.8 stage2_then_3_of_3_at_0.6
 quality: setup
@@ -94,7 +97,12 @@ quality-soft-seeds: setup
 	    --out bench/quality_seeds_5_7.md
 	$(BIN)/python bench/quality.py --summary-only --seeds 0 1 2 3 4 5 6 7 --fresh \
 	    --variants stage2_then_soft_1 stage2_then_soft_1_5_rounds no_pseudo_labels \
-	    no_pseudo_labels_6_epochs --out bench/quality_soft_8_seeds.md
+	    no_pseudo_labels_6_epochs --folds --out bench/quality_soft_8_seeds.md
+
+quality-mixup: setup
+	$(BIN)/python bench/quality.py --seeds 0 1 2 5 6 7 --fresh --variants \
+	    mixup_0.4_stage2_then_soft_1 mixup_0.4_no_pseudo_labels mixup_0.4_no_pseudo_labels_6_epochs \
+	    mixup_0.4_stage2_then_strict --folds --out bench/quality_mixup.md
 
 quality-one-tp: setup
 	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \

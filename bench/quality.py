@@ -99,8 +99,14 @@ VARIANTS = {
 }
 # stage 1 with mixup (stage1.mixup_alpha), so that its seeds agree: without it a fold model
 # scores 0.54 to 0.75 on test by training seed alone, and stage 1's seed spread, not the
-# rounds' gains, decided the verdicts; its soft-target rounds and both controls
-for _name in ("stage2_then_soft_1", "no_pseudo_labels", "no_pseudo_labels_6_epochs"):
+# rounds' gains, decided the verdicts; its soft-target rounds, strict pseudo-labels (whose
+# teachers it makes stronger) and both controls
+for _name in (
+    "stage2_then_soft_1",
+    "no_pseudo_labels",
+    "no_pseudo_labels_6_epochs",
+    "stage2_then_strict",
+):
     VARIANTS[f"mixup_0.4_{_name}"] = {"stage1": {"mixup_alpha": 0.4}, **VARIANTS[_name]}
 # a variant whose round 1 (or more) is another variant's starts from that one's finished run
 # instead of the recipe's, so that only the rounds it changes run again
