@@ -358,8 +358,9 @@ def last_round_scores(root: Path, seeds: list[int], variant: str) -> tuple[str, 
 
 def control_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str]:
     """Each variant's last round against each control's (the variants that train on tp/fp
-    alone, no_pseudo_labels*), seed by seed: is the relabelling better than fine-tuning?"""
-    controls = [v for v in variants if v.startswith("no_pseudo_labels")]
+    alone: no_pseudo_labels*, mixup_0.4_no_pseudo_labels*), seed by seed: is the relabelling
+    better than fine-tuning?"""
+    controls = [v for v in variants if "no_pseudo_labels" in v]
     others = [v for v in variants if v not in controls]
     if not controls or not others:
         return []

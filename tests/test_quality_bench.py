@@ -193,6 +193,30 @@ def test_variants_are_compared_with_each_control_seed_by_seed(tmp_path):
     assert table.count("\n| stage2_then") == 2  # controls are not compared with each other
 
 
+def test_mixup_controls_are_controls(tmp_path):
+    """A control with another stage 1 (mixup_0.4_no_pseudo_labels) is compared with the
+    variants that share that stage 1, and not with itself."""
+    for variant, score in (
+        ("mixup_0.4_stage2_then_soft_1", 0.80),
+        ("mixup_0.4_no_pseudo_labels", 0.78),
+    ):
+        for seed in (0, 1):
+            fake_run(
+                tmp_path / variant / f"seed{seed}",
+                {"stage1": 0.70, "round1": 0.75, "round3": score + seed / 100},
+            )
+    options = ("--seeds", "0", "1", "--fresh")
+    text = summary(
+        tmp_path, "mixup_0.4_stage2_then_soft_1", "mixup_0.4_no_pseudo_labels", options=options
+    )
+    table = text[text.index("## Against the controls") :].split("\n\n")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| mixup")]
+    assert rows == [
+        "| mixup_0.4_stage2_then_soft_1 (round3) | mixup_0.4_no_pseudo_labels (round3) | +0.0200 | "
+        "+0.0200, +0.0200 | 0.0000 | paired t-test: every seed gains the same |"
+    ]
+
+
 def round_switches(switches: dict, round_number: int) -> dict:
     """The relabel switches a variant sets for one round (its defaults, then that round's)."""
     relabel = dict(switches.get("relabel", {}))
