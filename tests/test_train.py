@@ -35,6 +35,11 @@ def settings(**overrides):
     return TrainSettings(**{**base, **overrides})
 
 
+def fit(train_settings, store, labels, events, out, **options):
+    """train_fold on the recordings IDS, without a progress bar; returns its history."""
+    return train_fold(train_settings, store, labels, events, IDS, out, progress=False, **options)
+
+
 def setup(feature_dir, annotations):
     tp, fp = annotations
     store = ClipStore(feature_dir, IDS)
@@ -80,14 +85,12 @@ def test_fp_fraction_and_random_crops(annotations):
 def test_training_learns_and_checkpoint_loads(tmp_path, feature_dir, annotations):
     store, labels, events = setup(feature_dir, annotations)
     out = tmp_path / "fold0.pt"
-    history = train_fold(
+    history = fit(
         settings(epochs=5, loss="clipwise", samples_per_epoch=48, batch_size=8),
         store,
         labels,
         events,
-        IDS,
         out,
-        progress=False,
     )
     assert [h["epoch"] for h in history] == list(range(1, 6))
     assert history[-1]["loss"] < history[0]["loss"]
@@ -103,7 +106,7 @@ def test_killed_training_resumes_to_the_same_weights(
 ):
     store, labels, events = setup(feature_dir, annotations)
     full = tmp_path / "full.pt"
-    train_fold(settings(), store, labels, events, IDS, full, progress=False)
+    fit(settings(), store, labels, events, full)
 
     resumed = tmp_path / "resumed.pt"
     real_sample = train_module.sample_epoch
@@ -115,10 +118,10 @@ def test_killed_training_resumes_to_the_same_weights(
 
     monkeypatch.setattr(train_module, "sample_epoch", die_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        train_fold(settings(), store, labels, events, IDS, resumed, progress=False)
+        fit(settings(), store, labels, events, resumed)
     assert not resumed.exists() and resumed.with_name("resumed.pt.epoch").exists()
     monkeypatch.setattr(train_module, "sample_epoch", real_sample)
-    history = train_fold(settings(), store, labels, events, IDS, resumed, progress=False)
+    history = fit(settings(), store, labels, events, resumed)
     assert len(history) == 2
     a, b = torch.load(full)["state_dict"], torch.load(resumed)["state_dict"]
     for key in a:
@@ -149,7 +152,7 @@ def test_teacher_is_the_mean_probability_of_its_models():
 def test_teacher_checkpoints_load_and_name_their_species(tmp_path, feature_dir, annotations):
     store, labels, events = setup(feature_dir, annotations)
     out = tmp_path / "fold0.pt"
-    train_fold(settings(epochs=1), store, labels, events, IDS, out, progress=False)
+    fit(settings(epochs=1), store, labels, events, out)
     teacher = Teacher.from_checkpoints([out, out], torch.device("cpu"))
     x = torch.from_numpy(np.stack([store.window(r, 60, 128) for r in IDS[:2]]))
     with torch.no_grad():
@@ -166,7 +169,7 @@ def test_soft_targets_pull_unknown_pairs_towards_the_teacher(tmp_path, feature_d
     mean_score = {}
     for value in (None, 0.02, 0.98):
         out = tmp_path / f"teacher{value}.pt"
-        train_fold(
+        fit(
             settings(
                 epochs=5,
                 soft_weight=0.0 if value is None else 5.0,
@@ -177,9 +180,7 @@ def test_soft_targets_pull_unknown_pairs_towards_the_teacher(tmp_path, feature_d
             store,
             labels,
             events,
-            IDS,
             out,
-            progress=False,
             teacher=None if value is None else teacher_for(value),
         )
         if value is not None:
@@ -210,14 +211,12 @@ def test_soft_weight_checks_its_teacher(
     }
     out = tmp_path / "fold0.pt"
     with pytest.raises(ValueError, match=message):
-        train_fold(
+        fit(
             settings(soft_weight=1.0, **overrides),
             store,
             labels,
             events,
-            IDS,
             out,
-            progress=False,
             teacher=teachers[teacher],
         )
     assert not out.exists()
@@ -247,15 +246,7 @@ def test_mixup_trains_stage1_reproducibly_and_is_stored(tmp_path, feature_dir, a
     runs = {}
     for name, alpha in (("off", 0.0), ("a", 0.4), ("b", 0.4)):
         out = tmp_path / f"{name}.pt"
-        history = train_fold(
-            settings(loss="clipwise", mixup_alpha=alpha),
-            store,
-            labels,
-            events,
-            IDS,
-            out,
-            progress=False,
-        )
+        history = fit(settings(loss="clipwise", mixup_alpha=alpha), store, labels, events, out)
         runs[name] = (history, torch.load(out, weights_only=True))
     assert runs["a"][1]["settings"]["mixup_alpha"] == 0.4
     for key, value in runs["a"][1]["state_dict"].items():
@@ -273,13 +264,5 @@ def test_mixup_checks_its_loss(tmp_path, feature_dir, annotations, overrides, me
     store, labels, events = setup(feature_dir, annotations)
     out = tmp_path / "fold0.pt"
     with pytest.raises(ValueError, match=message):
-        train_fold(
-            settings(**{"mixup_alpha": 0.4, **overrides}),
-            store,
-            labels,
-            events,
-            IDS,
-            out,
-            progress=False,
-        )
+        fit(settings(**{"mixup_alpha": 0.4, **overrides}), store, labels, events, out)
     assert not out.exists()
