@@ -393,7 +393,7 @@ def data_dir(extra: list[Path] = ()) -> str:
 
 def fold_lwlraps(workdir: Path, stage: str, truth_csv: Path) -> tuple[list[float], float]:
     """Test LWLRAP of each of a stage's fold models, and of their mean (the stage's score)."""
-    from sedcycle.steps import score_against_truth
+    from sedcycle.steps import evaluate, read_truth
     from sedcycle.submission import mean_scores
     from sedcycle.tables import clip_scores
 
@@ -401,10 +401,11 @@ def fold_lwlraps(workdir: Path, stage: str, truth_csv: Path) -> tuple[list[float
     if not paths:
         raise FileNotFoundError(f"{workdir / 'predictions' / stage}: no fold*_test.parquet")
     folds = [clip_scores(pd.read_parquet(path)) for path in paths]
-    n_species = folds[0].shape[1]
+    recordings = folds[0].index
+    truth = read_truth(str(truth_csv), recordings.tolist(), folds[0].shape[1])
 
     def lwlrap(scores: pd.DataFrame) -> float:
-        return score_against_truth(scores, str(truth_csv), n_species)["lwlrap"]
+        return evaluate(truth, scores.loc[recordings].to_numpy())["lwlrap"]
 
     return [lwlrap(scores) for scores in folds], lwlrap(mean_scores(folds))
 
@@ -421,9 +422,10 @@ def fold_lines(
         "|---|---|---|---|---|---|",
     ]
     everyone = {stage: [] for stage in stages}
+    truth_csv = Path(data_dir(extra)) / "test_truth.csv"
     for seed in seeds:
         workdir = seed_dir(root, seed, variant)
-        truth = workdir / data_dir(extra) / "test_truth.csv"
+        truth = workdir / truth_csv
         for stage in stages:
             folds, averaged = fold_lwlraps(workdir, stage, truth)
             everyone[stage] += folds

@@ -28,15 +28,23 @@ def fake_run(workdir: Path, test_lwlrap: dict[str, float]) -> None:
 THREE_SEEDS = [(0.60, 0.62, 0.70), (0.62, 0.61, 0.72), (0.61, 0.63, 0.71)]
 
 
+def run_summary(
+    root: Path, *variants: str, options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """bench/quality.py --summary-only over ``root``'s runs, writing ``root``/quality.md."""
+    command = [sys.executable, str(QUALITY), "--root", str(root), "--summary-only", *options]
+    return subprocess.run(
+        [*command, "--out", str(root / "quality.md"), "--variants", *variants],
+        capture_output=True,
+        text=True,
+    )
+
+
 def summary(root: Path, *variants: str, options: tuple[str, ...] = ()) -> str:
     """bench/quality.py --summary-only over ``root``'s runs; returns the markdown written."""
-    out = root / "quality.md"
-    command = [sys.executable, str(QUALITY), "--root", str(root), "--summary-only", *options]
-    done = subprocess.run(
-        [*command, "--out", str(out), "--variants", *variants], capture_output=True, text=True
-    )
+    done = run_summary(root, *variants, options=options)
     assert done.returncode == 0, done.stderr
-    return out.read_text()
+    return (root / "quality.md").read_text()
 
 
 def test_summary_gives_mean_spread_and_verdicts(tmp_path):
@@ -300,11 +308,6 @@ def test_fold_models_are_scored_one_by_one_and_averaged(tmp_path):
 
 def test_fold_scores_need_the_fold_predictions(tmp_path):
     fake_run(tmp_path / "seed0", {"stage1": 0.8, "round1": 0.85})
-    out = tmp_path / "quality.md"
-    done = subprocess.run(
-        [sys.executable, str(QUALITY), "--root", str(tmp_path), "--summary-only", "--seeds", "0",
-         "--folds", "--out", str(out)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    done = run_summary(tmp_path, options=("--seeds", "0", "--folds"))
     assert done.returncode != 0
     assert "seed0/predictions/stage1: no fold*_test.parquet" in done.stderr
