@@ -108,6 +108,14 @@ for _name in (
     "stage2_then_strict",
 ):
     VARIANTS[f"mixup_0.4_{_name}"] = {"stage1": {"mixup_alpha": 0.4}, **VARIANTS[_name]}
+# soft targets from each recording's out-of-fold model alone (relabel.soft_out_of_fold): in the
+# mean of 3 fold models, 2 trained on the crop's recording and learnt its unlabelled calls as
+# absent (stage 1's clipwise loss), so they pull the soft target of exactly the calls that
+# relabelling should find towards 0
+VARIANTS["mixup_0.4_stage2_then_soft_oof_1"] = {
+    "stage1": {"mixup_alpha": 0.4},
+    **stage2_then({"use_pseudo": False, "soft_weight": 1.0, "soft_out_of_fold": True}),
+}
 # a variant whose round 1 (or more) is another variant's starts from that one's finished run
 # instead of the recipe's, so that only the rounds it changes run again
 BASES = {
@@ -120,6 +128,7 @@ BASES = {
     "stage2_then_strict_soft_1": "stage2_then_strict",
     "stage2_then_soft_1": "stage2_then_strict",
     "stage2_then_soft_1_5_rounds": "stage2_then_soft_1",
+    "mixup_0.4_stage2_then_soft_oof_1": "mixup_0.4_stage2_then_soft_1",
     "stage2_then_strict_no_scaling": "stage2_then_strict",
     "stage2_then_strict_random_crops": "stage2_then_strict",
 }

@@ -222,6 +222,94 @@ def test_soft_weight_checks_its_teacher(
     assert not out.exists()
 
 
+def test_out_of_fold_teacher_scores_each_crop_with_its_recordings_fold_model():
+    teacher = Teacher([Constant(0.2, 3), Constant(0.6, 3)], 3, {"a": 0, "b": 1})
+    probs = teacher(torch.zeros(3, 1, 8, 8), ["b", "a", "b"]).numpy()
+    np.testing.assert_allclose(probs, [[0.6] * 3, [0.2] * 3, [0.6] * 3], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "fold_of, ids, message",
+    [
+        ({"a": 0, "b": 2}, ["a"], r"folds \[2\] have none among its 2 models"),
+        ({"a": 0, "b": 1}, ["a", "c"], r"no fold for recordings \['c'\]"),
+        ({"a": 0, "b": 1}, None, "needs each crop's recording_id"),
+    ],
+)
+def test_out_of_fold_teacher_names_what_it_lacks(fold_of, ids, message):
+    with pytest.raises(ValueError, match=message):
+        teacher = Teacher([Constant(0.2, 3), Constant(0.6, 3)], 3, fold_of)
+        teacher(torch.zeros(2, 1, 8, 8), ids)
+
+
+def test_out_of_fold_soft_targets_train_as_the_one_model_off_each_recording(
+    tmp_path, feature_dir, annotations
+):
+    """Every recording in fold 1: the out-of-fold teacher of models (0.02, 0.98) trains exactly
+    as a teacher of the 0.98 model alone, and not as their mean (0.5)."""
+    store, labels, events = setup(feature_dir, annotations)
+    runs = {
+        "out_of_fold": (
+            True,
+            Teacher(
+                [Constant(0.02, N_SPECIES), Constant(0.98, N_SPECIES)],
+                N_SPECIES,
+                {r: 1 for r in IDS},
+            ),
+        ),
+        "alone": (False, teacher_for(0.98)),
+        "mean": (False, Teacher([Constant(0.02, N_SPECIES), Constant(0.98, N_SPECIES)], N_SPECIES)),
+    }
+    weights = {}
+    for name, (out_of_fold, teacher) in runs.items():
+        out = tmp_path / f"{name}.pt"
+        fit(
+            settings(epochs=1, soft_weight=2.0, soft_out_of_fold=out_of_fold),
+            store,
+            labels,
+            events,
+            out,
+            teacher=teacher,
+        )
+        weights[name] = torch.load(out, weights_only=True)
+    assert weights["out_of_fold"]["settings"]["soft_out_of_fold"] is True
+    a, b, c = (weights[n]["state_dict"] for n in ("out_of_fold", "alone", "mean"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    assert any(not torch.equal(a[key], c[key]) for key in a if a[key].is_floating_point())
+
+
+@pytest.mark.parametrize(
+    "soft_weight, out_of_fold_teacher, message",
+    [
+        (0.0, None, "set soft_weight > 0"),
+        (1.0, False, "soft_out_of_fold is True, but the teacher does not know"),
+    ],
+)
+def test_soft_out_of_fold_needs_soft_targets_and_a_teacher_that_knows_the_folds(
+    tmp_path, feature_dir, annotations, soft_weight, out_of_fold_teacher, message
+):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    with pytest.raises(ValueError, match=message):
+        fit(
+            settings(soft_weight=soft_weight, soft_out_of_fold=True),
+            store,
+            labels,
+            events,
+            out,
+            teacher=None if out_of_fold_teacher is None else teacher_for(0.5),
+        )
+    assert not out.exists()
+
+
+def test_a_teacher_that_knows_the_folds_needs_soft_out_of_fold(tmp_path, feature_dir, annotations):
+    store, labels, events = setup(feature_dir, annotations)
+    teacher = Teacher([Constant(0.5, N_SPECIES)], N_SPECIES, {r: 0 for r in IDS})
+    with pytest.raises(ValueError, match="soft_out_of_fold is False, but the teacher knows"):
+        fit(settings(soft_weight=1.0), store, labels, events, tmp_path / "f.pt", teacher=teacher)
+
+
 def test_mixup_blends_windows_and_targets_in_pairs():
     x = torch.arange(4, dtype=torch.float32).reshape(4, 1, 1).expand(4, 2, 3).clone()
     y = torch.eye(4)

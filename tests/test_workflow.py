@@ -283,6 +283,31 @@ def test_soft_targets_take_the_previous_stage_models_and_are_off_by_default(fini
     assert "set one of them" in (run / "logs/round2/train_fold1.log").read_text()
 
 
+def test_out_of_fold_soft_targets_are_off_by_default_and_checked_in_the_rule(finished, tmp_path):
+    """relabel.soft_out_of_fold: false (written out) changes nothing in a finished run; on with
+    soft targets it retrains round 2 with each recording's out-of-fold teacher, recorded in the
+    checkpoint; on without soft targets the job fails and its log says why."""
+    off = write_config(tmp_path / "off.yaml", {"relabel": {"soft_out_of_fold": False}})
+    assert planned_jobs(finished, [off]) == {}
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    on = write_config(
+        tmp_path / "on.yaml",
+        {"relabel": {"rounds": {2: {"soft_weight": 0.5, "soft_out_of_fold": True}}}},
+    )
+    snakemake(run, "models/round2/fold0.pt", configs=[on])
+    import torch
+
+    settings = torch.load(run / "models/round2/fold0.pt", weights_only=True)["settings"]
+    assert settings["soft_out_of_fold"] is True and settings["soft_weight"] == 0.5
+    alone = write_config(
+        tmp_path / "alone.yaml", {"relabel": {"rounds": {2: {"soft_out_of_fold": True}}}}
+    )
+    failed = snakemake(run, "models/round2/fold1.pt", configs=[alone], check=False)
+    assert failed.returncode != 0
+    assert "set soft_weight > 0" in (run / "logs/round2/train_fold1.log").read_text()
+
+
 def test_stage1_mixup_is_off_by_default_and_retrains_stage1_when_on(finished, tmp_path):
     """stage1.mixup_alpha: 0 (the default, written out) changes nothing in a finished run; on,
     it retrains every stage-1 fold model (and what follows), and the checkpoint records it."""

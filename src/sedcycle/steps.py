@@ -155,8 +155,10 @@ def train(
 ) -> None:
     """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels).
 
-    ``teacher``: the previous stage's fold model checkpoints, whose mean clipwise probability on
-    each crop is the soft target of its unknown pairs when ``settings["soft_weight"]`` > 0.
+    ``teacher``: the previous stage's fold model checkpoints, in fold order, whose mean clipwise
+    probability on each crop is the soft target of its unknown pairs when
+    ``settings["soft_weight"]`` > 0 (with ``soft_out_of_fold``: the probability of the one
+    model that never trained on the crop's recording).
 
     ``history_out``: a csv of the per-epoch mean training loss and learning rate (the report's
     loss curves); the checkpoint holds the same history.
@@ -185,7 +187,14 @@ def train(
     events = labelled_events(tp, fp, n_frames, clip_seconds)
     teacher_models = None
     if teacher:
-        teacher_models = Teacher.from_checkpoints(list(teacher), resolve_device(settings.device))
+        fold_of = (
+            dict(zip(table["recording_id"], table["fold"].astype(int), strict=True))
+            if settings.soft_out_of_fold
+            else None
+        )
+        teacher_models = Teacher.from_checkpoints(
+            list(teacher), resolve_device(settings.device), fold_of
+        )
     history = train_fold(
         settings,
         store,

@@ -38,6 +38,7 @@ class TrainSettings:
     scale_positives: bool = False
     unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
     soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
+    soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
     mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
     samples_per_epoch: int | None = None  # None: one per labelled event
     seed: int = 0
@@ -203,7 +204,7 @@ def train_fold(
             x = x.to(device)
             with torch.autocast(device.type, torch.bfloat16, enabled=settings.amp == "bf16"):
                 logits = model(x)["clipwise"]
-                soft = teacher(x) if settings.soft_weight else None
+                soft = teacher(x, [r for r, _ in batch]) if settings.soft_weight else None
             loss = loss_fn(logits.float(), y.to(device), soft)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -243,26 +244,61 @@ def train_fold(
 class Teacher:
     """The soft targets of ``relabel.soft_weight``: the mean clipwise probability of a previous
     stage's fold models on the very crops being trained on (the quantity the loss trains, where
-    the window scores of predict, a max over frames, would sit above it)."""
+    the window scores of predict, a max over frames, would sit above it).
 
-    def __init__(self, models: list[torch.nn.Module], n_species: int):
+    With ``fold_of`` (recording_id -> fold; ``relabel.soft_out_of_fold``) each crop's target
+    comes instead from the one model that never trained on its recording, ``models[fold]``:
+    the fold models that did train on it learnt its labels, unlabelled calls as absent."""
+
+    def __init__(
+        self,
+        models: list[torch.nn.Module],
+        n_species: int,
+        fold_of: dict[str, int] | None = None,
+    ):
         if not models:
             raise ValueError("a teacher needs at least one model")
+        if fold_of is not None:
+            outside = sorted({int(f) for f in fold_of.values()} - set(range(len(models))))
+            if outside:
+                raise ValueError(
+                    f"an out-of-fold teacher needs one model per fold: folds {outside} have "
+                    f"none among its {len(models)} models"
+                )
         self.models = [m.eval() for m in models]
         self.n_species = n_species
+        self.fold_of = fold_of
 
     @classmethod
-    def from_checkpoints(cls, paths: list[str | Path], device: torch.device) -> Teacher:
+    def from_checkpoints(
+        cls,
+        paths: list[str | Path],
+        device: torch.device,
+        fold_of: dict[str, int] | None = None,
+    ) -> Teacher:
+        """``paths`` in fold order when ``fold_of`` is given (paths[k]: fold k's model)."""
         models = [load_model(path, device) for path in paths]
         species = {model_spec(m)["n_species"] for m in models}
         if len(species) != 1:
             raise ValueError(f"the teacher's models score different species counts: {species}")
-        return cls(models, species.pop())
+        return cls(models, species.pop(), fold_of)
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        probs = [torch.sigmoid(model(x)["clipwise"].float()) for model in self.models]
-        return torch.stack(probs).mean(0)
+    def __call__(self, x: torch.Tensor, recording_ids: list[str] | None = None) -> torch.Tensor:
+        if self.fold_of is None:
+            probs = [torch.sigmoid(model(x)["clipwise"].float()) for model in self.models]
+            return torch.stack(probs).mean(0)
+        if recording_ids is None or len(recording_ids) != len(x):
+            raise ValueError("an out-of-fold teacher needs each crop's recording_id")
+        missing = sorted({r for r in recording_ids if r not in self.fold_of})
+        if missing:
+            raise ValueError(f"the out-of-fold teacher has no fold for recordings {missing[:5]}")
+        folds = torch.tensor([int(self.fold_of[r]) for r in recording_ids])
+        out = torch.empty(len(x), self.n_species, device=x.device)
+        for fold in folds.unique().tolist():
+            rows = (folds == fold).nonzero().squeeze(1).to(x.device)
+            out[rows] = torch.sigmoid(self.models[fold](x[rows])["clipwise"].float())
+        return out
 
 
 def mixup(
@@ -292,6 +328,10 @@ def check_teacher(settings: TrainSettings, teacher: Teacher | None) -> None:
     """soft_weight needs a teacher of the model's species (and is the masked loss's alone: it
     and unknown_weight would both weigh the unknown pairs)."""
     if not settings.soft_weight:
+        if settings.soft_out_of_fold:
+            raise ValueError(
+                "soft_out_of_fold chooses the soft targets' model: set soft_weight > 0"
+            )
         return
     if settings.loss != "masked":
         raise ValueError("soft_weight applies to the masked loss (relabel rounds) only")
@@ -302,6 +342,12 @@ def check_teacher(settings: TrainSettings, teacher: Teacher | None) -> None:
         )
     if teacher is None:
         raise ValueError("soft_weight > 0 needs the teacher's models (soft targets)")
+    if settings.soft_out_of_fold != (teacher.fold_of is not None):
+        raise ValueError(
+            f"soft_out_of_fold is {settings.soft_out_of_fold}, but the teacher "
+            + ("knows" if teacher.fold_of is not None else "does not know")
+            + " each recording's fold"
+        )
     if teacher.n_species != settings.n_species:
         raise ValueError(
             f"the teacher's models score {teacher.n_species} species, the model "
