@@ -72,7 +72,8 @@ bench: setup
 # new seeds 5-7, on which none of them was chosen, and pools them with seeds 0-4 (the runs of
 # quality-fixes) in bench/quality_soft_8_seeds.md, with each stage-1 fold model's score;
 # quality-mixup reruns seeds 0-2 and 5-7 from a stage 1 trained with mixup
-# (stage1.mixup_alpha 0.4), then soft targets, strict pseudo-labels and both controls;
+# (stage1.mixup_alpha 0.4), then soft targets (mean and out-of-fold teacher), strict
+# pseudo-labels and both controls;
 # quality-one-tp repeats recipe and headline with one tp row a recording
 # (bench/quality_one_tp.yaml).
 QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
@@ -102,7 +103,8 @@ quality-soft-seeds: setup
 quality-mixup: setup
 	$(BIN)/python bench/quality.py --seeds 0 1 2 5 6 7 --fresh --variants \
 	    mixup_0.4_stage2_then_soft_1 mixup_0.4_no_pseudo_labels mixup_0.4_no_pseudo_labels_6_epochs \
-	    mixup_0.4_stage2_then_strict --folds --out bench/quality_mixup.md
+	    mixup_0.4_stage2_then_strict mixup_0.4_stage2_then_soft_oof_1 --folds \
+	    --out bench/quality_mixup.md
 
 quality-one-tp: setup
 	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \

@@ -71,6 +71,29 @@ def test_summary_gives_mean_spread_and_verdicts(tmp_path):
     assert "pseudo-negatives" not in text  # no variant made any: no empty columns
 
 
+def test_round1_claim_is_every_seed_above_with_the_spread_shown_beside(tmp_path):
+    """The issue asks the last round above round 1 without a margin: a gain on every seed that
+    is smaller than the seed spread meets it (and says it does not clear the spread), a loss on
+    one seed does not."""
+    rounds = {"stage2_then_strict": (0.005, 0.01, 0.005), "votes_3_of_3": (0.05, 0.05, -0.01)}
+    for seed, (s1, r1, _) in enumerate(THREE_SEEDS):
+        fake_run(tmp_path / f"seed{seed}", {"stage1": s1, "round1": r1})
+        for variant, gains in rounds.items():
+            fake_run(
+                tmp_path / variant / f"seed{seed}",
+                {"stage1": s1, "round1": r1, "round2": r1 + gains[seed]},
+            )
+    text = summary(tmp_path, *rounds)
+    small = text[text.index("## stage2_then_strict") :].split("\n\n")[2]
+    # round 1 is 0.62, 0.61, 0.63 (std 0.010), round 2 0.625, 0.62, 0.635 (std 0.0076)
+    assert (
+        "round2 above round1: mean gain +0.0067 (per seed +0.0050, +0.0100, +0.0050), "
+        "above on every seed: **yes**; by more than the seed spread (std) 0.0100: no"
+    ) in small
+    loss = text[text.index("## votes_3_of_3") :].split("\n\n")[2]
+    assert "above on every seed: **no**; by more than the seed spread" in loss
+
+
 def load_quality():
     spec = importlib.util.spec_from_file_location("quality_bench", QUALITY)
     module = importlib.util.module_from_spec(spec)
