@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-soft-seeds quality-mixup quality-one-tp clean-results setup-cluster test-cluster
+.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-soft-seeds quality-mixup quality-mixup-seeds quality-one-tp clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -73,7 +73,8 @@ bench: setup
 # quality-fixes) in bench/quality_soft_8_seeds.md, with each stage-1 fold model's score;
 # quality-mixup reruns seeds 0-2 and 5-7 from a stage 1 trained with mixup
 # (stage1.mixup_alpha 0.4), then soft targets (mean and out-of-fold teacher), strict
-# pseudo-labels and both controls;
+# pseudo-labels and both controls; quality-mixup-seeds replicates the soft targets of both
+# teachers and both controls on new seeds 3, 4 and 8 and pools all nine seeds;
 # quality-one-tp repeats recipe and headline with one tp row a recording
 # (bench/quality_one_tp.yaml).
 QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
@@ -103,8 +104,16 @@ quality-soft-seeds: setup
 quality-mixup: setup
 	$(BIN)/python bench/quality.py --seeds 0 1 2 5 6 7 --fresh --variants \
 	    mixup_0.4_stage2_then_soft_1 mixup_0.4_no_pseudo_labels mixup_0.4_no_pseudo_labels_6_epochs \
-	    mixup_0.4_stage2_then_strict mixup_0.4_stage2_then_soft_oof_1 --folds \
+	    mixup_0.4_stage2_then_strict mixup_0.4_stage2_then_soft_oof_1 --folds --teachers \
 	    --out bench/quality_mixup.md
+
+MIXUP_POOLED = mixup_0.4_stage2_then_soft_1 mixup_0.4_stage2_then_soft_oof_1 \
+    mixup_0.4_no_pseudo_labels mixup_0.4_no_pseudo_labels_6_epochs
+quality-mixup-seeds: quality-mixup
+	$(BIN)/python bench/quality.py --seeds 3 4 8 --fresh --variants $(MIXUP_POOLED) --folds \
+	    --teachers --out bench/quality_mixup_seeds_3_4_8.md
+	$(BIN)/python bench/quality.py --summary-only --seeds 0 1 2 3 4 5 6 7 8 --fresh \
+	    --variants $(MIXUP_POOLED) --folds --teachers --out bench/quality_mixup_9_seeds.md
 
 quality-one-tp: setup
 	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from scipy import stats
@@ -493,6 +494,81 @@ def shown_path(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def teacher_means(workdir: Path, stage: str, data: Path) -> dict[str, float]:
+    """What a stage's fold models score (clip: max over windows) on the train recordings'
+    calls that no tp row labels and on absent species, by the models that trained on each
+    recording (in fold), the one that did not (out of fold) and the mean of all: the soft
+    targets of ``relabel.soft_weight`` with and without ``soft_out_of_fold``."""
+    from sedcycle.steps import read_truth
+    from sedcycle.tables import clip_scores
+
+    folds = pd.read_csv(workdir / "folds.csv", dtype={"recording_id": str})
+    paths = [
+        workdir / "predictions" / stage / f"fold{k}_train.parquet"
+        for k in sorted(folds["fold"].unique())
+    ]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"no train predictions of {stage}: {missing}")
+    recordings = folds["recording_id"].tolist()
+    models = np.stack(
+        [clip_scores(pd.read_parquet(path)).loc[recordings].to_numpy() for path in paths]
+    )  # [fold model, recording, species]
+    n_species = models.shape[2]
+    truth = read_truth(str(workdir / data / "train_truth.csv"), recordings, n_species) > 0
+    labelled = read_truth(str(workdir / data / "train_tp.csv"), recordings, n_species) > 0
+    own = folds["fold"].to_numpy()
+    rows = np.arange(len(recordings))
+    out_of_fold = models[own, rows]
+    in_fold = (models.sum(0) - out_of_fold) / (len(models) - 1)
+    means = {}
+    for name, pairs in (("unlabelled", truth & ~labelled), ("absent", ~truth)):
+        means[f"{name} n"] = int(pairs.sum())
+        for teacher, scores in (
+            ("in fold", in_fold),
+            ("out of fold", out_of_fold),
+            ("mean", models.mean(0)),
+        ):
+            means[f"{name} {teacher}"] = float(scores[pairs].mean())
+    return means
+
+
+def teacher_lines(
+    root: Path, seeds: list[int], variant: str, extra: list[Path] = (), stage: str = "round1"
+) -> list[str]:
+    """teacher_means seed by seed, with their mean over the seeds."""
+    data = Path(data_dir(extra))
+    table = pd.DataFrame(
+        [teacher_means(seed_dir(root, seed, variant), stage, data) for seed in seeds],
+        index=seeds,
+    )
+    lines = [
+        f"## What {stage}'s fold models score on the train calls no tp row labels ({variant})",
+        "",
+        "Mean clip score (max over windows) of the models that trained on the recording (in "
+        "fold, the mean of them), of the one that did not (out of fold), and of all (the "
+        "teacher of `relabel.soft_weight`; `soft_out_of_fold` takes the out-of-fold one).",
+        "",
+        "| seed | unlabelled calls | in fold | out of fold | mean of all "
+        "| absent species | in fold | out of fold | mean of all |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    keys = [
+        f"{name} {teacher}"
+        for name in ("unlabelled", "absent")
+        for teacher in ("in fold", "out of fold", "mean")
+    ]
+    for seed, row in table.iterrows():
+        cells = [f"{row[key]:.3f}" for key in keys]
+        lines.append(
+            f"| {seed} | {int(row['unlabelled n'])} | {' | '.join(cells[:3])} | "
+            f"{int(row['absent n'])} | {' | '.join(cells[3:])} |"
+        )
+    cells = [f"{table[key].mean():.3f}" for key in keys]
+    lines.append(f"| mean | | {' | '.join(cells[:3])} | | {' | '.join(cells[3:])} |")
+    return lines + [""]
+
+
 def write_markdown(
     out: Path,
     root: Path,
@@ -502,6 +578,7 @@ def write_markdown(
     extra: list[Path] = (),
     fresh: bool = False,
     folds: bool = False,
+    teachers: bool = False,
 ) -> None:
     job_min = {s: job_minutes(seed_dir(root, s, variants[0])) for s in seeds}
     command = ".venv/bin/python bench/quality.py"
@@ -548,6 +625,8 @@ def write_markdown(
         lines += ["", *control_lines(root, seeds, variants)]
     if folds:
         lines += fold_lines(root, seeds, variants[0], extra)
+    if teachers:
+        lines += teacher_lines(root, seeds, variants[0], extra)
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -582,6 +661,12 @@ def main() -> None:
         action="store_true",
         help="also score stage 1's fold models one by one (the first variant's runs)",
     )
+    parser.add_argument(
+        "--teachers",
+        action="store_true",
+        help="also show what round 1's fold models score on the train calls no tp row labels, "
+        "in fold and out of fold (the first variant's runs)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
@@ -597,7 +682,15 @@ def main() -> None:
         done = run_seeds(args.seeds, args.root, not args.sequential, variant, tuple(args.config))
         minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
     write_markdown(
-        args.out, args.root, args.seeds, variants, minutes, args.config, args.fresh, args.folds
+        args.out,
+        args.root,
+        args.seeds,
+        variants,
+        minutes,
+        args.config,
+        args.fresh,
+        args.folds,
+        args.teachers,
     )
     print(args.out.read_text())
 

@@ -273,17 +273,20 @@ def test_variants_copying_a_base_run_share_its_first_round():
 
 
 def makefile_variant_lists() -> dict[str, list[str]]:
-    """Each Makefile target that calls bench/quality.py: the variant names it passes."""
+    """Each Makefile target that calls bench/quality.py: the variant names it passes, with
+    $(VARIABLE)s expanded from their definitions."""
     makefile = QUALITY.parent.parent / "Makefile"
-    text = makefile.read_text().replace("\\\n", " ")
+    lines = makefile.read_text().replace("\\\n", " ").splitlines()
+    variables = {}
+    for line in lines:
+        name, equals, value = line.partition(" = ")
+        if equals and name.isupper() and name.replace("_", "").isalnum():
+            variables[f"$({name})"] = value.split()
     lists = {}
-    for line in text.splitlines():
-        if line.startswith("QUALITY_VARIANTS ="):
-            lists["QUALITY_VARIANTS"] = line.split("=", 1)[1].split()
-        elif "bench/quality.py" in line and "--variants" in line:
+    for line in lines:
+        if "bench/quality.py" in line and "--variants" in line:
             names = line.split("--variants", 1)[1].split("--", 1)[0].split()
-            if names != ["$(QUALITY_VARIANTS)"]:  # that one is read from its definition
-                lists[line.strip()] = names
+            lists[line.strip()] = [n for name in names for n in variables.get(name, [name])]
     return lists
 
 
@@ -334,3 +337,44 @@ def test_fold_scores_need_the_fold_predictions(tmp_path):
     done = run_summary(tmp_path, options=("--seeds", "0", "--folds"))
     assert done.returncode != 0
     assert "seed0/predictions/stage1: no fold*_test.parquet" in done.stderr
+
+
+def test_teachers_table_splits_in_fold_and_out_of_fold_scores(tmp_path):
+    """--teachers: recA (fold 0) calls s0 with a tp row and s1 without one; recB (fold 1) calls
+    nothing. On recA the in-fold model (fold 1's, which trained on it) scores s1 0.2, the
+    out-of-fold one (fold 0's) 0.8; on recB the in-fold model (fold 0's) scores 0.1, the
+    out-of-fold one 0.3 (max over its two windows)."""
+    workdir = tmp_path / "seed0"
+    fake_run(workdir, {"stage1": 0.8, "round1": 0.85})
+    (workdir / "folds.csv").write_text("recording_id,fold\nrecA,0\nrecB,1\n")
+    stage = workdir / "predictions" / "round1"
+    stage.mkdir(parents=True)
+    scores = {  # fold model -> recording -> per window (s0, s1)
+        0: {"recA": [(0.9, 0.8)], "recB": [(0.1, 0.1)]},
+        1: {"recA": [(0.9, 0.2)], "recB": [(0.3, 0.0), (0.0, 0.3)]},
+    }
+    for fold, recordings in scores.items():
+        rows = [
+            {"recording_id": rec, "window": w, "start": 0, "s0": s0, "s1": s1}
+            for rec, windows in recordings.items()
+            for w, (s0, s1) in enumerate(windows)
+        ]
+        pd.DataFrame(rows).to_parquet(stage / f"fold{fold}_train.parquet")
+    data = workdir / "data" / "synthetic"
+    data.mkdir(parents=True)
+    (data / "train_truth.csv").write_text("recording_id,species_id\nrecA,0\nrecA,1\n")
+    (data / "train_tp.csv").write_text("recording_id,species_id\nrecA,0\n")
+    text = summary(tmp_path, options=("--seeds", "0", "--teachers"))
+    # unlabelled: recA s1 (in fold 0.2, out of fold 0.8, mean 0.5); absent: recB s0 and s1
+    # (in fold 0.1 and 0.1, out of fold 0.3 and 0.3, mean 0.2 and 0.2)
+    assert "| 0 | 1 | 0.200 | 0.800 | 0.500 | 2 | 0.100 | 0.300 | 0.200 |" in text
+    assert "| mean | | 0.200 | 0.800 | 0.500 | | 0.100 | 0.300 | 0.200 |" in text
+
+
+def test_teachers_table_needs_the_train_predictions(tmp_path):
+    workdir = tmp_path / "seed0"
+    fake_run(workdir, {"stage1": 0.8, "round1": 0.85})
+    (workdir / "folds.csv").write_text("recording_id,fold\nrecA,0\nrecB,1\n")
+    done = run_summary(tmp_path, options=("--seeds", "0", "--teachers"))
+    assert done.returncode != 0
+    assert "no train predictions of round1" in done.stderr and "fold0_train.parquet" in done.stderr
