@@ -70,11 +70,7 @@ def round_settings(round_number):
         },
         # only when on: a run from before the switch existed keeps its params (no rerun)
         **({"soft_weight": settings["soft_weight"]} if settings["soft_weight"] else {}),
-        **(
-            {"soft_out_of_fold": True}
-            if settings["soft_out_of_fold"]
-            else {}
-        ),
+        **({"soft_out_of_fold": True} if settings["soft_out_of_fold"] else {}),
     }
 
 
