@@ -499,6 +499,7 @@ def teacher_means(workdir: Path, stage: str, data: Path) -> dict[str, float]:
     calls that no tp row labels and on absent species, by the models that trained on each
     recording (in fold), the one that did not (out of fold) and the mean of all: the soft
     targets of ``relabel.soft_weight`` with and without ``soft_out_of_fold``."""
+    from sedcycle.pseudo import out_of_fold_scores
     from sedcycle.steps import read_truth
     from sedcycle.tables import clip_scores
 
@@ -511,15 +512,13 @@ def teacher_means(workdir: Path, stage: str, data: Path) -> dict[str, float]:
     if missing:
         raise FileNotFoundError(f"no train predictions of {stage}: {missing}")
     recordings = folds["recording_id"].tolist()
-    models = np.stack(
-        [clip_scores(pd.read_parquet(path)).loc[recordings].to_numpy() for path in paths]
-    )  # [fold model, recording, species]
+    tables = [pd.read_parquet(path) for path in paths]
+    models = np.stack([clip_scores(t).loc[recordings].to_numpy() for t in tables])
+    oof_table = out_of_fold_scores(tables, folds.set_index("recording_id")["fold"])
+    out_of_fold = clip_scores(oof_table).loc[recordings].to_numpy()
     n_species = models.shape[2]
     truth = read_truth(str(workdir / data / "train_truth.csv"), recordings, n_species) > 0
     labelled = read_truth(str(workdir / data / "train_tp.csv"), recordings, n_species) > 0
-    own = folds["fold"].to_numpy()
-    rows = np.arange(len(recordings))
-    out_of_fold = models[own, rows]
     in_fold = (models.sum(0) - out_of_fold) / (len(models) - 1)
     means = {}
     for name, pairs in (("unlabelled", truth & ~labelled), ("absent", ~truth)):

@@ -350,7 +350,7 @@ def test_teachers_table_splits_in_fold_and_out_of_fold_scores(tmp_path):
     stage = workdir / "predictions" / "round1"
     stage.mkdir(parents=True)
     scores = {  # fold model -> recording -> per window (s0, s1)
-        0: {"recA": [(0.9, 0.8)], "recB": [(0.1, 0.1)]},
+        0: {"recA": [(0.9, 0.8)], "recB": [(0.1, 0.1), (0.0, 0.0)]},
         1: {"recA": [(0.9, 0.2)], "recB": [(0.3, 0.0), (0.0, 0.3)]},
     }
     for fold, recordings in scores.items():
