@@ -280,34 +280,33 @@ def test_out_of_fold_soft_targets_train_as_the_one_model_off_each_recording(
 
 
 @pytest.mark.parametrize(
-    "soft_weight, out_of_fold_teacher, message",
+    "soft_weight, soft_out_of_fold, teacher, message",
     [
-        (0.0, None, "set soft_weight > 0"),
-        (1.0, False, "soft_out_of_fold is True, but the teacher does not know"),
+        (0.0, True, None, "set soft_weight > 0"),
+        (1.0, True, "mean", "soft_out_of_fold is True, but the teacher does not know"),
+        (1.0, False, "folds", "soft_out_of_fold is False, but the teacher knows"),
     ],
 )
-def test_soft_out_of_fold_needs_soft_targets_and_a_teacher_that_knows_the_folds(
-    tmp_path, feature_dir, annotations, soft_weight, out_of_fold_teacher, message
+def test_soft_out_of_fold_and_the_teacher_must_agree_on_the_folds(
+    tmp_path, feature_dir, annotations, soft_weight, soft_out_of_fold, teacher, message
 ):
     store, labels, events = setup(feature_dir, annotations)
+    teachers = {
+        None: None,
+        "mean": teacher_for(0.5),
+        "folds": Teacher([Constant(0.5, N_SPECIES)], N_SPECIES, {r: 0 for r in IDS}),
+    }
     out = tmp_path / "fold0.pt"
     with pytest.raises(ValueError, match=message):
         fit(
-            settings(soft_weight=soft_weight, soft_out_of_fold=True),
+            settings(soft_weight=soft_weight, soft_out_of_fold=soft_out_of_fold),
             store,
             labels,
             events,
             out,
-            teacher=None if out_of_fold_teacher is None else teacher_for(0.5),
+            teacher=teachers[teacher],
         )
     assert not out.exists()
-
-
-def test_a_teacher_that_knows_the_folds_needs_soft_out_of_fold(tmp_path, feature_dir, annotations):
-    store, labels, events = setup(feature_dir, annotations)
-    teacher = Teacher([Constant(0.5, N_SPECIES)], N_SPECIES, {r: 0 for r in IDS})
-    with pytest.raises(ValueError, match="soft_out_of_fold is False, but the teacher knows"):
-        fit(settings(soft_weight=1.0), store, labels, events, tmp_path / "f.pt", teacher=teacher)
 
 
 def test_mixup_blends_windows_and_targets_in_pairs():
