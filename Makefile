@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench quality quality-replicate quality-fixes quality-soft-seeds quality-mixup quality-mixup-seeds quality-one-tp clean-results setup-cluster test-cluster
+.PHONY: setup demo test lint format bench quality clean-results setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -55,70 +55,24 @@ format: setup
 test: lint
 	$(BIN)/python -m pytest -q --durations=10
 
-# Benchmarks against named baselines (bench/), 5-11 min on 2 cores: writes bench/results.md.
+# Benchmarks against named baselines (bench/), 5-11 min on 2 cores: writes bench/results/speed.md.
 # DEMO_DIR: a finished demo's working directory, whose benchmarks/*.tsv give the demo's minutes.
 DEMO_DIR ?= .
 
 bench: setup
 	$(BIN)/python bench/run_all.py --demo-workdir $(DEMO_DIR)
 
-# The quality benchmark: bench/quality.yaml over 3 training seeds, as it is, with a stage 2
-# then strict k-of-n pseudo-labels (3-epoch and 6-epoch rounds), looser agreement, and controls
-# without any pseudo-label; writes bench/quality.md (runs in bench/quality_runs/; README
-# "Quality benchmark" gives the minutes). quality-replicate runs the 6-epoch strict variant,
-# stage2_then_strict and the 6-epoch control on new seeds 3 and 4; quality-fixes runs the
-# soft-target and METHOD.md-fix ablations over all 5 seeds (reusing the runs of the other two
-# where they exist); quality-soft-seeds runs the soft-target variants and both controls on
-# new seeds 5-7, on which none of them was chosen, and pools them with seeds 0-4 (the runs of
-# quality-fixes) in bench/quality_soft_8_seeds.md, with each stage-1 fold model's score;
-# quality-mixup reruns seeds 0-2 and 5-7 from a stage 1 trained with mixup
-# (stage1.mixup_alpha 0.4), then soft targets (mean and out-of-fold teacher), strict
-# pseudo-labels and both controls; quality-mixup-seeds replicates the soft targets of both
-# teachers and both controls on new seeds 3, 4 and 8 and pools all nine seeds;
-# quality-one-tp repeats recipe and headline with one tp row a recording
-# (bench/quality_one_tp.yaml).
-QUALITY_VARIANTS = stage2_then_strict stage2_then_strict_6_epochs no_pseudo_labels \
-    no_pseudo_labels_6_epochs stage2_then_2_of_3_at_0.8 stage2_then_3_of_3_at_0.6
-quality: setup
-	$(BIN)/python bench/quality.py --variants $(QUALITY_VARIANTS)
-
-quality-replicate: setup
-	$(BIN)/python bench/quality.py --seeds 3 4 --fresh --variants stage2_then_strict_6_epochs \
-	    stage2_then_strict no_pseudo_labels_6_epochs stage2_then_strict_unknown_weight_0.1 \
-	    --out bench/quality_seeds_3_4.md
-
-quality-fixes: setup
-	$(BIN)/python bench/quality.py --seeds 0 1 2 3 4 --fresh --variants stage2_then_strict \
-	    no_pseudo_labels no_pseudo_labels_6_epochs stage2_then_strict_soft_1 stage2_then_soft_1 \
-	    stage2_then_soft_1_5_rounds stage2_then_strict_no_scaling stage2_then_strict_random_crops \
-	    --out bench/quality_fixes.md
-
-quality-soft-seeds: setup
-	$(BIN)/python bench/quality.py --seeds 5 6 7 --fresh --variants stage2_then_soft_1 \
-	    stage2_then_soft_1_5_rounds no_pseudo_labels no_pseudo_labels_6_epochs \
-	    --out bench/quality_seeds_5_7.md
-	$(BIN)/python bench/quality.py --summary-only --seeds 0 1 2 3 4 5 6 7 --fresh \
-	    --variants stage2_then_soft_1 stage2_then_soft_1_5_rounds no_pseudo_labels \
-	    no_pseudo_labels_6_epochs --folds --out bench/quality_soft_8_seeds.md
-
-quality-mixup: setup
-	$(BIN)/python bench/quality.py --seeds 0 1 2 5 6 7 --fresh --variants \
-	    mixup_0.4_stage2_then_soft_1 mixup_0.4_no_pseudo_labels mixup_0.4_no_pseudo_labels_6_epochs \
-	    mixup_0.4_stage2_then_strict mixup_0.4_stage2_then_soft_oof_1 --folds --teachers \
-	    --out bench/quality_mixup.md
-
-MIXUP_POOLED = mixup_0.4_stage2_then_soft_1 mixup_0.4_stage2_then_soft_oof_1 \
+# The quality benchmark (bench/quality.py): VARIANTS over training SEEDS, ARGS passed on, the
+# report written to OUT. The defaults regenerate the headline report; bench/README.md lists
+# every report in bench/results/ with the `make quality ...` that regenerates it. Runs are kept
+# in bench/quality_runs/ (ARGS="--root DIR" elsewhere): a finished run is not run again.
+VARIANTS = mixup_0.4_stage2_then_soft_1 mixup_0.4_stage2_then_soft_oof_1 \
     mixup_0.4_no_pseudo_labels mixup_0.4_no_pseudo_labels_6_epochs
-quality-mixup-seeds: quality-mixup
-	$(BIN)/python bench/quality.py --seeds 3 4 8 --fresh --variants $(MIXUP_POOLED) --folds \
-	    --teachers --out bench/quality_mixup_seeds_3_4_8.md
-	$(BIN)/python bench/quality.py --summary-only --seeds 0 1 2 3 4 5 6 7 8 --fresh \
-	    --variants $(MIXUP_POOLED) --folds --teachers --out bench/quality_mixup_9_seeds.md
-
-quality-one-tp: setup
-	$(BIN)/python bench/quality.py --config bench/quality_one_tp.yaml \
-	    --root bench/quality_runs_one_tp --variants stage2_then_strict \
-	    --out bench/quality_one_tp.md
+SEEDS = 0 1 2 3 4 5 6 7 8
+ARGS = --fresh --folds --teachers
+OUT = bench/results/quality_mixup_9_seeds.md
+quality: setup
+	$(BIN)/python bench/quality.py --seeds $(SEEDS) --variants $(VARIANTS) $(ARGS) --out $(OUT)
 
 clean-results:
 	rm -rf data/synthetic features models predictions pseudo scores logs benchmarks npz \

@@ -1,5 +1,7 @@
 """The quality benchmark: the workflow on bench/quality.yaml for several training seeds, then
-bench/quality.md with each stage's scores (mean, spread) against the hidden truth.
+a report (bench/results/quality.md unless --out) with each stage's scores (mean, spread)
+against the hidden truth. `make quality` runs it; bench/README.md lists each report written
+and the command that regenerates it.
 
 .venv/bin/python bench/quality.py [--seeds 0 1 2] [--root bench/quality_runs] [--sequential]
 
@@ -629,7 +631,8 @@ def write_markdown(
     out.write_text("\n".join(lines) + "\n")
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The command line; tests/test_quality_bench.py parses each `make quality` with it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=DEFAULT_SEEDS)
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
@@ -666,7 +669,12 @@ def main() -> None:
         help="also show what round 1's fold models score on the train calls no tp row labels, "
         "in fold and out of fold (the first variant's runs)",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "quality.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.md")
+    return parser
+
+
+def main() -> None:
+    parser = arguments()
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
     variants = ["recipe", *args.variants]

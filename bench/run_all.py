@@ -1,4 +1,4 @@
-"""Run every benchmark, one process each, and write bench/results.md (what `make bench` does).
+"""Run every benchmark, one process each, and write bench/results/speed.md (`make bench`).
 
 .venv/bin/python bench/run_all.py [--quick] [--demo-workdir DIR] [--out FILE]
 """
@@ -30,7 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--demo-workdir", type=Path, default=benchlib.ROOT)
-    parser.add_argument("--out", type=Path, default=benchlib.ROOT / "bench" / "results.md")
+    parser.add_argument(
+        "--out", type=Path, default=benchlib.ROOT / "bench" / "results" / "speed.md"
+    )
     parser.add_argument("--timeout", type=float, default=420, help="seconds per benchmark")
     args = parser.parse_args()
     machine_before = benchlib.machine()

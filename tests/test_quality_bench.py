@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +16,8 @@ import yaml
 
 from sedcycle.evaluation import SCORE_COLUMNS
 
-QUALITY = Path(__file__).resolve().parent.parent / "bench" / "quality.py"
+ROOT = Path(__file__).resolve().parent.parent
+QUALITY = ROOT / "bench" / "quality.py"
 
 
 def fake_run(workdir: Path, test_lwlrap: dict[str, float]) -> None:
@@ -272,33 +276,66 @@ def test_variants_copying_a_base_run_share_its_first_round():
         assert ours == theirs, f"{variant} round 1 differs from its base {base}"
 
 
-def makefile_variant_lists() -> dict[str, list[str]]:
-    """Each Makefile target that calls bench/quality.py: the variant names it passes, with
-    $(VARIABLE)s expanded from their definitions."""
-    makefile = QUALITY.parent.parent / "Makefile"
-    lines = makefile.read_text().replace("\\\n", " ").splitlines()
-    variables = {}
-    for line in lines:
-        name, equals, value = line.partition(" = ")
-        if equals and name.isupper() and name.replace("_", "").isalnum():
-            variables[f"$({name})"] = value.split()
-    lists = {}
-    for line in lines:
-        if "bench/quality.py" in line and "--variants" in line:
-            names = line.split("--variants", 1)[1].split("--", 1)[0].split()
-            lists[line.strip()] = [n for name in names for n in variables.get(name, [name])]
-    return lists
+MAKEFILE = ROOT / "Makefile"
+BENCH_README = ROOT / "bench" / "README.md"
+VARIABLE = re.compile(r"\$\((\w+)\)")
 
 
-def test_makefile_quality_targets_name_existing_variants():
-    """A misspelt or removed variant in a make target fails only after setup, with an argparse
-    error: every name the Makefile passes must be one of bench/quality.py's."""
+def make_quality_commands() -> dict[str, list[str]]:
+    """Each `make quality ...` that bench/README.md writes, and the bare one (the Makefile's
+    defaults): the bench/quality.py arguments it runs, i.e. the Makefile's recipe with each
+    $(VARIABLE) set by the command, else by its default."""
+    makefile = MAKEFILE.read_text().replace("\\\n", " ")
+    defaults = dict(re.findall(r"^([A-Z_]+) = (.*)$", makefile, re.M))
+    recipe = re.search(r"^quality:.*\n\t(.*)$", makefile, re.M)[1]
+    words = recipe.split("bench/quality.py", 1)[1].split()
+    written = re.findall(r"`(make quality\b[^`]*)`", BENCH_README.read_text())
+    commands = {}
+    for command in ["make quality", *written]:
+        settings = {**defaults, **dict(w.split("=", 1) for w in shlex.split(command)[2:])}
+        argv = []
+        for word in words:
+            variable = VARIABLE.fullmatch(word)
+            argv += shlex.split(settings[variable[1]]) if variable else [word]
+        commands[command] = argv
+    return commands
+
+
+def parsed_quality_commands() -> dict[str, argparse.Namespace]:
+    parser = load_quality().arguments()
+    parsed = {}
+    for command, argv in make_quality_commands().items():
+        try:
+            parsed[command] = parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"bench/quality.py refuses `{command}`: {argv}")
+    return parsed
+
+
+def test_make_quality_commands_name_existing_variants():
+    """A misspelt or removed variant fails only after setup, with an argparse error: the
+    variants of the Makefile's defaults and of every `make quality` in bench/README.md must be
+    bench/quality.py's, and its other options and config files must exist."""
     quality = load_quality()
-    lists = makefile_variant_lists()
-    assert len(lists) >= 4 and all(lists.values()), lists  # the parse found the targets
-    for target, names in lists.items():
-        unknown = [n for n in names if n not in quality.VARIANTS]
-        assert not unknown, f"{target}: {unknown}"
+    parsed = parsed_quality_commands()
+    defaults = parsed["make quality"]
+    assert len(parsed) >= 7, parsed  # the parse found the README's commands
+    assert defaults.variants and defaults.fresh, "the defaults lost their variants"
+    for command, args in parsed.items():
+        unknown = [n for n in args.variants if n not in quality.VARIANTS]
+        assert not unknown, f"{command}: {unknown}"
+        assert all((ROOT / path).is_file() for path in args.config), command
+
+
+def test_bench_readme_lists_every_report_with_the_command_writing_it():
+    """bench/README.md is the index of bench/results/: every report there has its section, and
+    every quality report is the --out of one of the README's `make quality` commands."""
+    text = BENCH_README.read_text()
+    reports = sorted(p.name for p in (QUALITY.parent / "results").glob("*.md"))
+    assert reports and all(f"### results/{name}" in text for name in reports), reports
+    written = {(ROOT / args.out).resolve() for args in parsed_quality_commands().values()}
+    assert {p.parent for p in written} == {(QUALITY.parent / "results").resolve()}
+    assert {p.name for p in written} == {n for n in reports if n.startswith("quality")}
 
 
 def fake_fold_predictions(workdir: Path, folds: list[dict[str, tuple[float, float]]]) -> None:
