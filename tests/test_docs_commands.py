@@ -208,7 +208,8 @@ def test_documented_command_dry_runs(where, words, tmp_path):
             (tmp_path / folder).symlink_to(REPO / folder)
         argv, cwd = dry_run_argv(words, tmp_path), tmp_path
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"{where}: {shlex.join(words)}\n{result.stderr[-3000:]}"
+    output = (result.stdout + result.stderr)[-3000:]
+    assert result.returncode == 0, f"{where}: {shlex.join(words)}\n{output}"
 
 
 PLANTED = """
