@@ -261,3 +261,15 @@ def test_example_configs_use_relative_paths():
         for line in example.read_text().splitlines():
             value = line.split("#")[0]
             assert not re.search(r":\s*/|\.\./", value), f"{example.name}: {line}"
+
+
+def test_relative_links_point_at_files_in_the_repository():
+    """Every relative link of README.md and docs/*.md names a file or folder of the repository
+    (an anchor after `#` is not checked)."""
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = (doc.parent / target.split("#")[0]).resolve()
+            assert path.is_relative_to(REPO), f"{doc.name}: {target} is outside the repository"
+            assert path.exists(), f"{doc.name}: {target} does not exist"
