@@ -188,6 +188,25 @@ def dry_run_argv(words, workdir):
     return [*argv, "--snakefile", str(REPO / "Snakefile"), "--dry-run"]
 
 
+def named_rules(words):
+    """The rule names a snakemake command sets resources or threads for."""
+    names, option = [], None
+    for word in words[1:]:
+        if word.startswith("-"):
+            option = word
+        elif option in ("--set-resources", "--set-threads"):
+            names.append(re.split(r"[:=]", word, maxsplit=1)[0])
+    return names
+
+
+def workflow_rules(workdir):
+    """The rule names of the workflow with the default config."""
+    argv = [str(SNAKEMAKE), "--list-rules", "--snakefile", str(REPO / "Snakefile")]
+    result = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return set(result.stdout.split())
+
+
 COMMANDS = documented_commands()
 
 
@@ -210,6 +229,9 @@ def test_documented_command_dry_runs(where, words, tmp_path):
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
     output = (result.stdout + result.stderr)[-3000:]
     assert result.returncode == 0, f"{where}: {shlex.join(words)}\n{output}"
+    if named_rules(words):  # snakemake ignores a rule name that no rule has
+        unknown = set(named_rules(words)) - workflow_rules(tmp_path)
+        assert not unknown, f"{where}: no rule named {sorted(unknown)}"
 
 
 PLANTED = """
@@ -241,6 +263,8 @@ def test_extractor_and_checker_catch_a_target_after_configfile():
     good = [".venv/bin/snakemake", "--cores", "all", "submission.csv"]
     good += ["--configfile", "docs/examples/rfcx.yaml", "--dry-run"]
     assert not problems(good)
+    tuned = ["snakemake", "--set-resources", "predict:runtime=60", "--set-threads", "x=8", "-n"]
+    assert named_rules(tuned) == ["predict", "x"]
 
 
 def test_a_command_that_cannot_run_fails_its_dry_run(tmp_path):
