@@ -80,17 +80,9 @@ wildcard_constraints:
     stage=r"stage1|round[1-9]\d*",
 
 
-# Light table steps run in the snakemake process itself, never as cluster jobs.
-localrules:
-    all,
-    synthetic_data,
-    folds,
-    pseudo_labels,
-    summarise_stage,
-    ensemble,
-    scores,
-
-
+# Each rule runs workflow/scripts/{rule}.py, which calls the step {rule} of sedcycle.steps.
+# The light table steps say `localrule: True`: they run in the snakemake process itself,
+# never as cluster jobs.
 include: "rules/common.smk"
 include: "rules/data.smk"
 
@@ -118,3 +110,4 @@ rule all:
         "scores.csv",
         rules.report_figures.output,
         rules.clip_figure.output,
+    localrule: True

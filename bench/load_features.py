@@ -19,8 +19,8 @@ from benchlib import arguments, machine, result
 
 SCRIPT = """
 import sys, torch
-from sedcycle import steps
-steps.extract(sys.argv[1], sys.argv[2], clip_seconds=60.0, threads=2)
+from sedcycle.steps.data import extract_features
+extract_features(sys.argv[1], sys.argv[2], clip_seconds=60.0, threads=2)
 """
 
 

@@ -415,7 +415,7 @@ def data_dir(extra: list[Path] = ()) -> str:
 
 def fold_lwlraps(workdir: Path, stage: str, truth_csv: Path) -> tuple[list[float], float]:
     """Test LWLRAP of each of a stage's fold models, and of their mean (the stage's score)."""
-    from sedcycle.steps import evaluate, read_truth
+    from sedcycle.evaluation import evaluate, read_truth
     from sedcycle.submission import mean_scores
     from sedcycle.tables import clip_scores
 
@@ -501,8 +501,8 @@ def teacher_means(workdir: Path, stage: str, data: Path) -> dict[str, float]:
     calls that no tp row labels and on absent species, by the models that trained on each
     recording (in fold), the one that did not (out of fold) and the mean of all: the soft
     targets of ``relabel.soft_weight`` with and without ``soft_out_of_fold``."""
+    from sedcycle.evaluation import read_truth
     from sedcycle.pseudo import out_of_fold_scores
-    from sedcycle.steps import read_truth
     from sedcycle.tables import clip_scores
 
     folds = pd.read_csv(workdir / "folds.csv", dtype={"recording_id": str})

@@ -3,7 +3,7 @@
 
 if SYNTHETIC:
 
-    rule synthetic_data:
+    rule make_synthetic:
         output:
             train=directory(f"{DATA}/train"),
             test=directory(f"{DATA}/test"),
@@ -16,6 +16,7 @@ if SYNTHETIC:
             "logs/synthetic_data.log",
         benchmark:
             "benchmarks/synthetic_data.tsv"
+        localrule: True
         conda:
             "../envs/audio.yaml"
         params:

@@ -17,6 +17,7 @@ rule ensemble:
         "logs/ensemble.log",
     benchmark:
         "benchmarks/ensemble.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -27,20 +28,30 @@ rule ensemble:
         "../workflow/scripts/ensemble.py"
 
 
-if ANNOTATED:
+# Per-recording scores (each species' max over a recording's clips) of a per-clip table of
+# recordings cut into clips: submission.csv (annotated recordings) and predictions.csv
+# (predict.clip_recordings), with the clips.csv that maps their clips to recordings.
+BY_RECORDING_CLIPS = {
+    **({"submission": f"{DATA}/clips.csv"} if ANNOTATED else {}),
+    **({"predictions": "predict_clips/clips.csv"} if PREDICT_CLIPS else {}),
+}
 
-    rule submission_by_recording:
+if BY_RECORDING_CLIPS:
+
+    rule scores_by_recording:
         input:
-            clip_scores="submission.csv",
-            clips=f"{DATA}/clips.csv",
+            clip_scores="{table}.csv",
+            clips=lambda w: BY_RECORDING_CLIPS[w.table],
         output:
-            "submission_by_recording.csv",
+            "{table}_by_recording.csv",
         log:
-            "logs/submission_by_recording.log",
+            "logs/{table}_by_recording.log",
         benchmark:
-            "benchmarks/submission_by_recording.tsv"
+            "benchmarks/{table}_by_recording.tsv"
+        wildcard_constraints:
+            table="|".join(BY_RECORDING_CLIPS),
         localrule: True
         conda:
             "../envs/tables.yaml"
         script:
-            "../workflow/scripts/by_recording.py"
+            "../workflow/scripts/scores_by_recording.py"

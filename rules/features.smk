@@ -1,9 +1,9 @@
 # Log-mel features from audio, one float16 .npy per recording, plus a manifest.csv per split.
 # Split `predict` is predict.input_dir, the recordings that predictions.csv scores. With
-# data.npz.enabled, rules/npz.smk imports precomputed log-mels instead.
+# data.source npz, rules/npz.smk imports precomputed log-mels instead.
 
 
-rule features:
+rule extract_features:
     input:
         audio=split_source,
     output:

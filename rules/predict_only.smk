@@ -1,7 +1,8 @@
 # Predict-only: score new recordings (predict.input_dir, features split `predict`) with the
 # fold models of a trained stage (predict.model_dir). Needs no train data, csv or generator.
 # predict.clip_recordings: recordings of any length are cut into clips first, and
-# predictions_by_recording.csv holds each recording's max over its clips.
+# predictions_by_recording.csv holds each recording's max over its clips (rule
+# scores_by_recording, rules/ensemble.smk).
 
 
 rule predict_only:
@@ -35,7 +36,7 @@ rule predict_only:
 
 if PREDICT_CLIPS:
 
-    rule cut_predict_recordings:
+    rule cut_recordings:
         input:
             audio=predict_input_dir,
         output:
@@ -52,19 +53,3 @@ if PREDICT_CLIPS:
             clip_seconds=CLIP_SECONDS,
         script:
             "../workflow/scripts/cut_recordings.py"
-
-    rule predictions_by_recording:
-        input:
-            clip_scores="predictions.csv",
-            clips="predict_clips/clips.csv",
-        output:
-            "predictions_by_recording.csv",
-        log:
-            "logs/predictions_by_recording.log",
-        benchmark:
-            "benchmarks/predictions_by_recording.tsv"
-        localrule: True
-        conda:
-            "../envs/tables.yaml"
-        script:
-            "../workflow/scripts/by_recording.py"

@@ -17,6 +17,7 @@ rule pseudo_labels:
         "logs/round{round}/pseudo_labels.log",
     benchmark:
         "benchmarks/round{round}/pseudo_labels.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -74,4 +75,4 @@ rule train_round:
         settings=lambda w: round_settings(int(w.round)),
         clip_seconds=CLIP_SECONDS,
     script:
-        "../workflow/scripts/train.py"
+        "../workflow/scripts/train_round.py"

@@ -6,7 +6,7 @@ ROUNDS = STAGES[1:]
 PSEUDO_ROUNDS = [s for s in ROUNDS if round_config(int(s[5:]))["use_pseudo"]]
 
 
-rule scores:
+rule collect_scores:
     input:
         stages=expand("scores/{stage}.json", stage=STAGES),
         ensemble="predictions/ensemble/test.parquet",
@@ -27,6 +27,7 @@ rule scores:
         "logs/scores.log",
     benchmark:
         "benchmarks/scores.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:

@@ -1,7 +1,7 @@
 # Folds, stage 1 (clipwise BCE) training, and the per-fold predictions every stage shares.
 
 
-rule folds:
+rule make_folds:
     input:
         tp=f"{DATA}/train_tp.csv",
         fp=f"{DATA}/train_fp.csv",
@@ -12,6 +12,7 @@ rule folds:
         "logs/folds.log",
     benchmark:
         "benchmarks/folds.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:
@@ -20,7 +21,7 @@ rule folds:
         n_species=N_SPECIES,
         clip_seconds=CLIP_SECONDS,
     script:
-        "../workflow/scripts/assign_folds.py"
+        "../workflow/scripts/make_folds.py"
 
 
 rule train_stage1:
@@ -47,7 +48,7 @@ rule train_stage1:
         settings=stage1_settings(),
         clip_seconds=CLIP_SECONDS,
     script:
-        "../workflow/scripts/train.py"
+        "../workflow/scripts/train_stage1.py"
 
 
 rule predict:
@@ -99,6 +100,7 @@ rule summarise_stage:
         "logs/{stage}/summarise.log",
     benchmark:
         "benchmarks/{stage}/summarise.tsv"
+    localrule: True
     conda:
         "../envs/tables.yaml"
     params:

@@ -438,10 +438,10 @@ def test_predict_only_cuts_long_recordings_and_names_species(annotated_run):
     jobs = output[output.index("Job stats:") : output.index("total")]
     ran = dict(re.findall(r"^(\w+)\s+(\d+)$", jobs, re.M))
     assert ran == {  # the trained run is reused: nothing retrained
-        "cut_predict_recordings": "1",
-        "features": "1",
+        "cut_recordings": "1",
+        "extract_features": "1",
         "predict_only": "1",
-        "predictions_by_recording": "1",
+        "scores_by_recording": "1",
     }
     for ours, theirs in (
         ("predictions.csv", "submission.csv"),
@@ -456,7 +456,7 @@ def test_predict_only_cuts_long_recordings_and_names_species(annotated_run):
 
 
 def test_species_csv_that_disagrees_with_the_predictions_is_named(tmp_path):
-    from sedcycle.steps import with_species_names
+    from sedcycle.steps.prediction import with_species_names
 
     species = tmp_path / "species.csv"
     species.write_text("species_id,name\n0,owl\n1,wren\n2,kite\n")

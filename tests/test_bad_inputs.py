@@ -9,8 +9,10 @@ import pytest
 import soundfile as sf
 import yaml
 
-from sedcycle import steps
 from sedcycle.audio import extract_features
+from sedcycle.recordings import audio_files
+from sedcycle.steps import data as data_steps
+from sedcycle.steps.prediction import ensemble
 
 from .test_workflow import snakemake_command
 
@@ -76,18 +78,18 @@ def test_skip_mode_writes_the_good_and_reports_the_rest(audio_dir, tmp_path, cap
 
 def test_steps_extract_writes_bad_audio_report(audio_dir, tmp_path):
     out = tmp_path / "features"
-    steps.extract(audio_dir, out, clip_seconds=2.0, threads=1, on_bad_audio="skip")
-    assert set(steps.feature_ids(out)) == {"good", "stereo", "rate22k", "short", "long"}
-    assert set(steps.skipped_recordings(out)) == BAD
-    report = pd.read_csv(out / steps.BAD_AUDIO)
+    data_steps.extract_features(audio_dir, out, clip_seconds=2.0, threads=1, on_bad_audio="skip")
+    assert set(data_steps.feature_ids(out)) == {"good", "stereo", "rate22k", "short", "long"}
+    assert set(data_steps.skipped_recordings(out)) == BAD
+    report = pd.read_csv(out / data_steps.BAD_AUDIO)
     assert report.columns.tolist() == ["recording_id", "problem"]
 
 
 def test_folder_without_audio_is_named(tmp_path):
     with pytest.raises(ValueError, match="no audio file"):
-        steps.list_recordings(tmp_path)
+        audio_files(tmp_path)
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        steps.list_recordings(tmp_path / "nowhere")
+        audio_files(tmp_path / "nowhere")
 
 
 def test_skipped_test_recording_scores_zero_in_the_submission(tmp_path):
@@ -95,7 +97,7 @@ def test_skipped_test_recording_scores_zero_in_the_submission(tmp_path):
     pd.DataFrame({"recording_id": ["a", "bad"], "s0": 0, "s1": 0}).to_csv(sample, index=False)
     stage = tmp_path / "test.parquet"
     pd.DataFrame({"recording_id": ["a"], "s0": [0.5], "s1": [0.25]}).to_parquet(stage)
-    steps.ensemble(
+    ensemble(
         [str(stage)],
         str(sample),
         str(tmp_path / "e.parquet"),
@@ -139,4 +141,6 @@ def test_workflow_stops_before_training_or_skips(tmp_path, mode):
         assert result.returncode == 0, result.stderr[-3000:]
         folds = pd.read_csv(work / "folds.csv", dtype={"recording_id": str})
         assert not set(folds["recording_id"]) & {v.stem for v in victims}
-        assert set(steps.skipped_recordings(work / "features/train")) == {v.stem for v in victims}
+        assert set(data_steps.skipped_recordings(work / "features/train")) == {
+            v.stem for v in victims
+        }

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sedcycle import evaluation, steps
+from sedcycle import evaluation
+from sedcycle.steps.scoring import collect_scores
 
 N_FRAMES, CLIP_SECONDS, WINDOW = 100, 10.0, 40  # 10 frames a second; windows at 0, 30, 60
 
@@ -157,7 +158,7 @@ def test_collect_scores_writes_csv_with_pseudo_quality(tmp_path):
     windows.to_parquet(tmp_path / "windows.parquet")
     pseudo(("b", 1, 60), ("b", 0, 0)).to_parquet(tmp_path / "round1.parquet")
     out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
-    steps.collect_scores(
+    collect_scores(
         {"stage1": write_stage(tmp_path, "stage1"), "round1": write_stage(tmp_path, "round1")},
         str(out_json),
         n_species=2,
@@ -185,7 +186,7 @@ def test_collect_scores_without_train_truth_writes_null_quality(tmp_path):
     windows_of("a").assign(window=0, s0=0.0).to_parquet(tmp_path / "windows.parquet")
     pseudo(("a", 0, 0)).to_parquet(tmp_path / "round1.parquet")
     out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
-    steps.collect_scores(
+    collect_scores(
         {"stage1": write_stage(tmp_path, "stage1"), "round1": write_stage(tmp_path, "round1")},
         str(out_json),
         n_species=1,
@@ -213,10 +214,10 @@ def test_truth_file_with_bad_species_names_the_file(tmp_path):
     truth_csv = tmp_path / "test_truth.csv"
     calls(("a", 0, 0, 1), ("a", 5, 0, 1)).to_csv(truth_csv, index=False)
     with pytest.raises(ValueError, match=r"test_truth.csv: line\(s\) \[3\]: species_id outside"):
-        steps.read_truth(str(truth_csv), ["a"], 2)
+        evaluation.read_truth(str(truth_csv), ["a"], 2)
     calls(("a", 0, 0, 1)).drop(columns="species_id").to_csv(truth_csv, index=False)
     with pytest.raises(ValueError, match="test_truth.csv: missing column"):
-        steps.read_truth(str(truth_csv), ["a"], 2)
+        evaluation.read_truth(str(truth_csv), ["a"], 2)
     truth_csv.write_text("recording_id,species_id\na,1\na,x\na,0.5\n")  # text, not whole
     with pytest.raises(ValueError, match=r"line\(s\) \[3, 4\]: species_id outside 0..1"):
-        steps.read_truth(str(truth_csv), ["a"], 2)
+        evaluation.read_truth(str(truth_csv), ["a"], 2)

@@ -6,7 +6,7 @@ import pytest
 
 from sedcycle import npz
 from sedcycle.clips import ClipStore
-from sedcycle.steps import feature_ids
+from sedcycle.steps.data import feature_ids
 
 N_MELS, N_FRAMES = 16, 40
 

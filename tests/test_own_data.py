@@ -32,7 +32,7 @@ def rfcx_folder(path, seed, n_train, n_test):
 
 @pytest.mark.workflow
 def test_rfcx_folder_needs_no_generator_and_no_truth(rfcx):
-    assert "synthetic_data" not in rfcx["jobs"] and rfcx["jobs"]["features"] == 2
+    assert "make_synthetic" not in rfcx["jobs"] and rfcx["jobs"]["extract_features"] == 2
     sample = pd.read_csv(rfcx["data"] / "sample_submission.csv", dtype={"recording_id": str})
     submission = pd.read_csv(rfcx["run"] / "submission.csv", dtype={"recording_id": str})
     assert submission.columns.tolist() == sample.columns.tolist()
@@ -77,7 +77,7 @@ def test_npz_input_skips_audio_and_gives_the_same_submission(rfcx, tmp_path):
     }
     run = snakemake(tmp_path / "run", config, "submission.csv")
     jobs = job_counts(run.stdout + run.stderr)
-    assert jobs["import_npz"] == 2 and "features" not in jobs
+    assert jobs["import_npz"] == 2 and "extract_features" not in jobs
     for split in ("train", "test"):
         for feature in (rfcx["run"] / "features" / split).iterdir():
             assert (tmp_path / "run/features" / split / feature.name).read_bytes() == (
@@ -125,7 +125,7 @@ def test_predict_only_scores_new_audio(rfcx, tmp_path):
         predict_config(rfcx["run"] / "models/round1", new / "test"),
         "predictions.csv",
     )
-    assert job_counts(run.stdout + run.stderr) == {"features": 1, "predict_only": 1}
+    assert job_counts(run.stdout + run.stderr) == {"extract_features": 1, "predict_only": 1}
     predictions = pd.read_csv(tmp_path / "run/predictions.csv", dtype={"recording_id": str})
     ids = sorted(p.stem for p in (new / "test").glob("*.flac"))
     assert predictions.columns.tolist() == ["recording_id", *species_columns(N_SPECIES)]
@@ -185,7 +185,7 @@ def test_predict_only_averages_window_and_clip_scores_over_models(feature_dir, t
     from sedcycle.clips import ClipStore
     from sedcycle.model import load_model
     from sedcycle.predict import predict_windows
-    from sedcycle.steps import predict_only
+    from sedcycle.steps.prediction import predict_only
     from sedcycle.windows import window_positions
 
     models = [save_checkpoint(tmp_path / f"fold{f}.pt", 3, seed=f) for f in range(2)]
@@ -211,7 +211,7 @@ def test_predict_only_averages_window_and_clip_scores_over_models(feature_dir, t
 
 
 def test_predict_only_refuses_checkpoints_that_disagree_on_species(feature_dir, tmp_path):
-    from sedcycle.steps import predict_only
+    from sedcycle.steps.prediction import predict_only
 
     models = [
         save_checkpoint(tmp_path / "fold0.pt", 3, 0),

@@ -7,7 +7,7 @@ from sedcycle.clips import ClipStore
 from sedcycle.model import SEDModel
 from sedcycle.predict import predict_windows
 from sedcycle.pseudo import out_of_fold_scores, pseudo_negatives, pseudo_positives
-from sedcycle.steps import make_pseudo
+from sedcycle.steps.training import pseudo_labels
 from sedcycle.submission import make_submission, mean_scores
 from sedcycle.tables import clip_scores
 from sedcycle.windows import window_positions
@@ -78,7 +78,7 @@ def test_pseudo_negatives_need_every_model_below_threshold():
     assert negatives["start"].tolist() == [100, 100] and negatives["end"].tolist() == [200, 200]
 
 
-def test_make_pseudo_writes_negatives_only_when_asked(tmp_path):
+def test_pseudo_labels_writes_negatives_only_when_asked(tmp_path):
     paths = []
     for i, scores in enumerate(
         ([[0.9, 0.01, 0.1, 0.02], [0.1, 0.1, 0.9, 0.1]], [[0.8, 0.03, 0.1, 0.01], [0.1] * 4])
@@ -86,12 +86,12 @@ def test_make_pseudo_writes_negatives_only_when_asked(tmp_path):
         paths.append(tmp_path / f"fold{i}.parquet")
         window_table(scores).to_parquet(paths[-1])
     out = tmp_path / "pseudo.parquet"
-    make_pseudo([str(p) for p in paths], str(out), 100, 0.5, 2)
+    pseudo_labels([str(p) for p in paths], str(out), 100, 0.5, 2)
     assert pd.read_parquet(out)["label"].tolist() == [1]
-    make_pseudo([str(p) for p in paths], str(out), 100, 0.5, 2, negative_threshold=0.05)
+    pseudo_labels([str(p) for p in paths], str(out), 100, 0.5, 2, negative_threshold=0.05)
     assert sorted(pd.read_parquet(out)["label"].tolist()) == [-1, -1, 1]
     with pytest.raises(ValueError, match="pseudo_negative_threshold"):
-        make_pseudo([str(p) for p in paths], str(out), 100, 0.5, 2, negative_threshold=0.5)
+        pseudo_labels([str(p) for p in paths], str(out), 100, 0.5, 2, negative_threshold=0.5)
 
 
 def test_submission_follows_sample_order(tmp_path):
@@ -128,9 +128,9 @@ def test_out_of_fold_pseudo_labels_take_each_recording_from_its_own_fold_model(t
     pd.DataFrame({"recording_id": ["a", "b"], "fold": [0, 1]}).to_csv(folds, index=False)
     out = tmp_path / "pseudo.parquet"
     # pooled votes: 2 of 2 models agree nowhere; out of fold: species 0 in every window
-    make_pseudo(paths, str(out), 100, 0.5, 2)
+    pseudo_labels(paths, str(out), 100, 0.5, 2)
     assert len(pd.read_parquet(out)) == 0
-    make_pseudo(paths, str(out), 100, 0.5, 2, out_of_fold=True, folds_csv=str(folds))
+    pseudo_labels(paths, str(out), 100, 0.5, 2, out_of_fold=True, folds_csv=str(folds))
     pseudo = pd.read_parquet(out)
     assert pseudo[["recording_id", "species_id", "start"]].values.tolist() == [
         ["a", 0, 0],

@@ -43,4 +43,5 @@ def test_training_and_prediction_ask_for_a_gpu_unless_switched_off(tmp_path):
         assert default[rule]["gpu"] == "1", rule
         assert switched_off[rule]["gpu"] == "0", rule
         assert int(default[rule]["mem_mb"]) > 0 and int(default[rule]["runtime"]) > 0
-    assert "gpu" not in default["features"] and int(default["features"]["runtime"]) > 0
+    assert "gpu" not in default["extract_features"]
+    assert int(default["extract_features"]["runtime"]) > 0

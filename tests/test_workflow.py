@@ -104,7 +104,7 @@ def test_loss_history_is_written_beside_each_checkpoint(finished):
 
 def test_prior_scaling_changes_only_the_submission(finished, tmp_path):
     scaled = write_config(tmp_path / "prior.yaml", {"postprocess": {"prior_scaling": True}})
-    expected = {"ensemble": 1, "scores": 1, "report_figures": 1, "all": 1}
+    expected = {"ensemble": 1, "collect_scores": 1, "report_figures": 1, "all": 1}
     assert planned_jobs(finished, [scaled]) == expected
 
 
@@ -185,7 +185,7 @@ def test_one_more_round_runs_only_that_round(finished, tmp_path):
         "predict": 2,
         "summarise_stage": 1,
         "ensemble": 1,
-        "scores": 1,
+        "collect_scores": 1,
         "report_figures": 1,
         "clip_figure": 1,
         "all": 1,
@@ -199,7 +199,7 @@ def test_round2_settings_rerun_round2_onward_only(finished, tmp_path):
         "predict": 2,
         "summarise_stage": 1,
         "ensemble": 1,
-        "scores": 1,
+        "collect_scores": 1,
         "report_figures": 1,
         "clip_figure": 1,
         "all": 1,
@@ -212,7 +212,7 @@ def test_round1_pseudo_threshold_reruns_both_rounds(finished, tmp_path):
     )
     jobs = planned_jobs(finished, [change])
     assert jobs["pseudo_labels"] == 2 and jobs["train_round"] == 4
-    assert "train_stage1" not in jobs and "features" not in jobs
+    assert "train_stage1" not in jobs and "extract_features" not in jobs
 
 
 def test_round_without_pseudo_labels_needs_no_pseudo_file(finished, tmp_path):
@@ -226,7 +226,7 @@ def test_round_without_pseudo_labels_needs_no_pseudo_file(finished, tmp_path):
 def test_generator_label_settings_regenerate_the_data(finished, tmp_path):
     change = write_config(tmp_path / "fp.yaml", {"data": {"synthetic": {"fp_per_recording": 3.0}}})
     jobs = planned_jobs(finished, [change])
-    assert jobs["synthetic_data"] == 1 and jobs["train_stage1"] == 2  # everything downstream
+    assert jobs["make_synthetic"] == 1 and jobs["train_stage1"] == 2  # everything downstream
 
 
 def test_relabel_switches_beyond_the_recipe_run_through_the_rules(finished, tmp_path):

@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg")  # as sedcycle.steps.list_recordings
+from sedcycle.recordings import AUDIO_SUFFIXES, audio_files
+
 RAVEN_BEGIN, RAVEN_END = "Begin Time (s)", "End Time (s)"
 RAVEN_LOW, RAVEN_HIGH = "Low Freq (Hz)", "High Freq (Hz)"
 RAVEN_FILE = "Begin File"
@@ -210,22 +211,12 @@ def species_names(annotations: str | Path, species_column: str = "Species") -> l
     return names
 
 
-def audio_files(folder: str | Path) -> dict[str, Path]:
-    """Recording name (file stem) -> audio file of a folder; names must be unique."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: audio folder not found")
-    files: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in AUDIO_SUFFIXES:
-            continue
-        if path.stem in files:
-            raise ValueError(f"{folder}: {files[path.stem].name} and {path.name} share a name")
-        if "__" in path.stem:  # clip ids are {recording}__{k}: keep them unambiguous
+def recording_files(folder: str | Path) -> dict[str, Path]:
+    """:func:`sedcycle.recordings.audio_files`, whose names may not contain ``__``."""
+    files = audio_files(folder)
+    for name, path in files.items():
+        if "__" in name:  # clip ids are {recording}__{k}: keep them unambiguous
             raise ValueError(f"{path}: a recording name may not contain '__' (clip ids use it)")
-        files[path.stem] = path
-    if not files:
-        raise ValueError(f"{folder}: no audio file ({', '.join(AUDIO_SUFFIXES)})")
     return files
 
 
@@ -340,7 +331,7 @@ def cut_folder(
 
     from sedcycle.files import write_csv
 
-    files = audio_files(folder)
+    files = recording_files(folder)
     for path in files.values():
         _audio_info(path)  # every unreadable file named before any is cut
     rows = cut_files(list(files.values()), out_dir, clip_seconds, threads)
@@ -412,8 +403,8 @@ def prepare(
     from sedcycle.tables import species_columns
 
     out_dir = Path(out_dir)
-    train_files = audio_files(recordings)
-    test_files = audio_files(test_recordings)
+    train_files = recording_files(recordings)
+    test_files = recording_files(test_recordings)
     events = read_events(annotations, species_column)
     if not events:
         raise ValueError(f"{annotations}: no annotated event")

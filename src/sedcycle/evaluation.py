@@ -1,4 +1,5 @@
-"""Evaluation against hidden truth: pseudo-label quality, prior scaling, the scores table."""
+"""Evaluation against hidden truth: clip scores against a truth csv, pseudo-label quality,
+prior scaling, the scores table."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from sedcycle.labels import time_to_frame
+from sedcycle import metrics
+from sedcycle.labels import check_columns, check_species, presence_matrix, time_to_frame
 
 # scores.csv: one row per stage (and the ensemble); a value without its truth is left empty.
 SCORE_COLUMNS = [
@@ -27,6 +29,34 @@ SCORE_COLUMNS = [
     "pseudo_negatives",
     "pseudo_negative_error",
 ]
+
+
+def evaluate(truth: np.ndarray, scores: np.ndarray) -> dict:
+    """LWLRAP, precision and recall at 0.5 of clip scores against clip truth."""
+    kept = truth.any(axis=1)
+    return {
+        "lwlrap": metrics.lwlrap(truth[kept], scores[kept]),
+        **metrics.precision_recall(truth, scores, threshold=0.5),
+        "n_recordings": int(kept.sum()),
+    }
+
+
+def read_truth(truth_csv: str, recording_ids: list[str], n_species: int) -> np.ndarray:
+    """Clip truth [n_recordings, n_species] from a truth csv (recording_id, species_id, ...).
+
+    Raises ValueError naming the file when a column is missing or a species is out of range.
+    """
+    truth = pd.read_csv(truth_csv, dtype={"recording_id": str})
+    check_columns(truth, truth_csv, ["recording_id", "species_id"])
+    check_species(truth_csv, pd.to_numeric(truth["species_id"], errors="coerce"), n_species)
+    truth["species_id"] = truth["species_id"].astype(int)
+    return presence_matrix(truth, recording_ids, n_species)
+
+
+def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) -> dict:
+    """:func:`evaluate` of clip scores (index: recording_id) against a truth csv."""
+    truth = read_truth(truth_csv, scores.index.tolist(), n_species)
+    return evaluate(truth, scores.to_numpy())
 
 
 def truth_windows(

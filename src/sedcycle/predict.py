@@ -1,8 +1,10 @@
-"""Batched framewise inference: window scores for many clips at once."""
+"""Inference: fold checkpoints loaded, clips cut into windows, window scores in batches, and
+one clip's framewise scores (the report's figure)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,8 +12,10 @@ import torch
 from tqdm import tqdm
 
 from sedcycle.clips import ClipStore
-from sedcycle.model import SEDModel
+from sedcycle.model import SEDModel, load_model
 from sedcycle.tables import species_columns
+from sedcycle.train import resolve_device
+from sedcycle.windows import window_positions
 
 
 @torch.inference_mode()
@@ -58,3 +62,62 @@ def predict_windows(
     table.insert(0, "window", [i for _, i, _ in jobs])
     table.insert(0, "recording_id", [rec for rec, _, _ in jobs])
     return table
+
+
+def load_models(model_paths: list[str], device: str = "cpu") -> list[SEDModel]:
+    """Fold checkpoints on ``device`` ("auto": cuda when there is one), in the given order.
+
+    Raises ValueError when there is none or they disagree on n_species.
+    """
+    if not model_paths:
+        raise ValueError("no fold*.pt checkpoint to predict with")
+    models = [load_model(path, resolve_device(device)) for path in model_paths]
+    species = {str(path): model.n_species for path, model in zip(model_paths, models, strict=True)}
+    if len(set(species.values())) > 1:
+        raise ValueError(f"the fold checkpoints disagree on n_species: {species}")
+    return models
+
+
+def predict_folder(
+    models: list[SEDModel],
+    features_dir: str | Path,
+    recording_ids: list[str],
+    window: int,
+    cover: int,
+    batch_size: int = 64,
+    amp: str = "none",
+) -> list[pd.DataFrame]:
+    """:func:`predict_windows` of the recordings of a features folder by each model, over
+    windows of ``window`` frames overlapping by ``cover``; one table per model."""
+    store = ClipStore(features_dir, recording_ids)
+    positions = window_positions(store.n_frames(recording_ids[0]), window, cover)
+    print(
+        f"{features_dir}: {len(recording_ids)} recordings x {len(positions)} windows, "
+        f"{len(models)} model(s)",
+        file=sys.stderr,
+    )
+    return [
+        predict_windows(model, store, recording_ids, positions, batch_size, amp) for model in models
+    ]
+
+
+def framewise_clip(
+    models: list[SEDModel], store: ClipStore, recording_id: str, window: int, cover: int
+) -> np.ndarray:
+    """Framewise scores [n_species, n_frames] of one clip: each model's sigmoid(framewise) over
+    overlapping windows (max where windows overlap), averaged over the models."""
+    n_frames = store.n_frames(recording_id)
+    positions = window_positions(n_frames, window, cover)
+    x = torch.from_numpy(np.stack([store.window(recording_id, s, window) for s, _ in positions]))
+    total = np.zeros((models[0].n_species, n_frames), dtype=np.float32)
+    for model in models:
+        device = next(model.parameters()).device
+        with torch.inference_mode():
+            probs = torch.sigmoid(model(x.to(device))["framewise"]).float().cpu().numpy()
+        clip = np.zeros_like(total)
+        for (start, _), window_probs in zip(positions, probs, strict=True):
+            stop = min(start + window, n_frames)
+            span = clip[:, start:stop]
+            np.maximum(span, window_probs[:, : stop - start], out=span)
+        total += clip
+    return total / len(models)

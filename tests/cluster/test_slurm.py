@@ -28,7 +28,7 @@ RUN_TIMEOUT_S = 420
 # One thread per job, in both runs: two jobs share the 2-CPU node, so folds run side by side,
 # and the local run computes with the same thread count as the cluster run.
 ONE_THREAD = ["--set-threads"] + [
-    f"{r}=1" for r in ("features", "train_stage1", "train_round", "predict")
+    f"{r}=1" for r in ("extract_features", "train_stage1", "train_round", "predict")
 ]
 TRAINING_JOBS = {
     ("train_stage1", "0"),
@@ -257,7 +257,7 @@ def test_every_training_job_went_through_sbatch(runs):
         assert states[job_id][0] == expected, (rule, wc, states[job_id])
     # the light table steps are localrules: they never reach SLURM
     assert {rule for _, rule, _, _ in jobs} == {
-        "features",
+        "extract_features",
         "train_stage1",
         "predict",
         "train_round",

@@ -1,6 +1,7 @@
 """Snakemake adapter: one test clip's spectrogram under the last stage's framewise scores."""
 
-from sedcycle.steps import clip_figure, log_to
+from sedcycle.steps import log_to
+from sedcycle.steps.report import clip_figure
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

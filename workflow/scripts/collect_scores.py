@@ -1,6 +1,7 @@
 """Snakemake adapter: gather every stage's scores into scores.json and scores.csv."""
 
-from sedcycle.steps import collect_scores, log_to
+from sedcycle.steps import log_to
+from sedcycle.steps.scoring import collect_scores
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 rounds = sm.params.pseudo_rounds

@@ -1,6 +1,7 @@
 """Snakemake adapter: cut the recordings to predict into clips (sedcycle.annotated)."""
 
-from sedcycle.steps import cut_recordings, log_to
+from sedcycle.steps import log_to
+from sedcycle.steps.data import cut_recordings
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

@@ -1,6 +1,8 @@
 """Snakemake adapter: ensemble the chosen stages and write submission.csv."""
 
-from sedcycle.steps import ensemble, log_to, skipped_recordings
+from sedcycle.steps import log_to
+from sedcycle.steps.data import skipped_recordings
+from sedcycle.steps.prediction import ensemble
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

@@ -1,6 +1,7 @@
 """Snakemake adapter: multilabel-stratified folds over the training recordings."""
 
-from sedcycle.steps import log_to, make_folds
+from sedcycle.steps import log_to
+from sedcycle.steps.data import make_folds
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

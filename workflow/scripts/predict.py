@@ -1,6 +1,7 @@
 """Snakemake adapter: window scores of the train and test splits by one fold model."""
 
-from sedcycle.steps import log_to, predict
+from sedcycle.steps import log_to
+from sedcycle.steps.prediction import predict
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

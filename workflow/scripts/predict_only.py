@@ -1,6 +1,7 @@
 """Snakemake adapter: predictions.csv for new recordings from a trained stage's fold models."""
 
-from sedcycle.steps import log_to, predict_only
+from sedcycle.steps import log_to
+from sedcycle.steps.prediction import predict_only
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

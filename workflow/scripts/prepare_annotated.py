@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from sedcycle.steps import log_to, prepare_annotated
+from sedcycle.steps import log_to
+from sedcycle.steps.data import prepare_annotated
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

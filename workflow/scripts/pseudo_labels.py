@@ -1,7 +1,8 @@
 """Snakemake adapter: pseudo-positive windows for one relabel round."""
 
-from sedcycle.steps import log_to, make_pseudo
+from sedcycle.steps import log_to
+from sedcycle.steps.training import pseudo_labels
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):
-    make_pseudo(list(sm.input.predictions), sm.output[0], folds_csv=sm.input.folds, **sm.params)
+    pseudo_labels(list(sm.input.predictions), sm.output[0], folds_csv=sm.input.folds, **sm.params)

@@ -1,6 +1,7 @@
 """Snakemake adapter: the report's figures from scores.json, scores.csv and loss histories."""
 
-from sedcycle.steps import log_to, report_figures
+from sedcycle.steps import log_to
+from sedcycle.steps.report import report_figures
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 stages = sm.params.stages

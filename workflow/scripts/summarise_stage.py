@@ -1,6 +1,7 @@
 """Snakemake adapter: OOF and test clip scores of one stage, and its scores."""
 
-from sedcycle.steps import log_to, summarise_stage
+from sedcycle.steps import log_to
+from sedcycle.steps.scoring import summarise_stage
 
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):

@@ -1,0 +1,106 @@
+"""Steps of scoring: each stage's out-of-fold and test clip scores with their scores, and
+scores.json/scores.csv over every stage, the ensemble and each round's pseudo-labels.
+
+The scoring itself is :mod:`sedcycle.evaluation` (against the hidden truth where it exists).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sedcycle import evaluation, metrics
+from sedcycle.evaluation import evaluate, read_truth, score_against_truth
+from sedcycle.files import write_csv, write_json, write_parquet
+from sedcycle.labels import presence_matrix, read_annotations
+from sedcycle.steps.data import MANIFEST
+from sedcycle.submission import mean_scores
+from sedcycle.tables import clip_scores
+
+
+def summarise_stage(
+    train_predictions: list[str],
+    test_predictions: list[str],
+    folds_csv: str,
+    tp_csv: str,
+    n_species: int,
+    clip_seconds: float,
+    oof_out: str,
+    test_out: str,
+    scores_out: str,
+    test_truth: str | None = None,
+    train_truth: str | None = None,
+) -> None:
+    """Out-of-fold and fold-averaged test clip scores of one stage, and their scores.
+
+    scores: ``oof_tp`` (OOF against the tp labels), and where the hidden truth exists ``oof``
+    (OOF against train truth), ``test``, ``test_prior`` (after per-class prior scaling) and
+    ``test_species_ap`` (AP per species; null for a species absent from the test truth).
+    """
+    table = pd.read_csv(folds_csv, dtype={"recording_id": str}).set_index("recording_id")
+    per_fold = [clip_scores(pd.read_parquet(p)) for p in train_predictions]
+    oof = pd.concat(
+        [scores.loc[table.index[table["fold"] == fold]] for fold, scores in enumerate(per_fold)]
+    ).loc[table.index]
+    test = mean_scores([clip_scores(pd.read_parquet(p)) for p in test_predictions])
+    write_parquet(oof.reset_index(), oof_out)
+    write_parquet(test.reset_index(), test_out)
+    tp = read_annotations(tp_csv, n_species, clip_seconds)
+    labelled = [rec for rec in oof.index if rec in set(tp["recording_id"])]
+    result = {
+        "oof_tp": evaluate(presence_matrix(tp, labelled, n_species), oof.loc[labelled].to_numpy())
+    }
+    if train_truth:
+        result["oof"] = score_against_truth(oof, train_truth, n_species)
+    if test_truth:
+        result["test"] = score_against_truth(test, test_truth, n_species)
+        prior = evaluation.label_prior(tp, oof.index.tolist(), n_species)
+        scaled = evaluation.prior_scale(test, prior)
+        result["test_prior"] = score_against_truth(scaled, test_truth, n_species)
+        truth = read_truth(test_truth, test.index.tolist(), n_species)
+        ap = metrics.per_class_average_precision(truth, test.to_numpy())
+        result["test_species_ap"] = [None if np.isnan(v) else float(v) for v in ap]
+    write_json(result, scores_out)
+
+
+def collect_scores(
+    stage_scores: dict[str, str],
+    out_path: str,
+    n_species: int,
+    ensemble_test: str | None = None,
+    test_truth: str | None = None,
+    csv_out: str | None = None,
+    pseudo: dict[str, str] | None = None,
+    pseudo_windows: dict[str, str] | None = None,
+    tp_csv: str | None = None,
+    train_truth: str | None = None,
+    features_dir: str | None = None,
+    window: int = 512,
+    clip_seconds: float = 60.0,
+) -> None:
+    """scores.json (and scores.csv, one row per stage): every stage's scores, the ensemble's
+    test score when truth exists, and each round's pseudo-label quality.
+
+    pseudo / pseudo_windows: per round stage name, its pseudo/round{r}.parquet and one of the
+    previous stage's train prediction tables (the windows the pseudo-labels were chosen from).
+    """
+    result = {stage: json.loads(Path(path).read_text()) for stage, path in stage_scores.items()}
+    if ensemble_test and test_truth:
+        scores = pd.read_parquet(ensemble_test).set_index("recording_id")
+        result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
+    if pseudo:
+        tp = read_annotations(tp_csv, n_species, clip_seconds)
+        truth = pd.read_csv(train_truth, dtype={"recording_id": str}) if train_truth else None
+        n_frames = int(pd.read_csv(Path(features_dir) / MANIFEST)["n_frames"].iloc[0])
+        for stage, path in pseudo.items():
+            windows = pd.read_parquet(pseudo_windows[stage], columns=["recording_id", "start"])
+            quality = evaluation.pseudo_quality(
+                pd.read_parquet(path), windows, tp, window, n_frames, clip_seconds, truth
+            )
+            result[stage]["pseudo"] = {k: None if v != v else v for k, v in quality.items()}
+    write_json(result, out_path)
+    if csv_out:
+        write_csv(evaluation.score_table(result), csv_out, index=False, float_format="%.6g")

@@ -1,0 +1,143 @@
+"""Steps of training: one relabel round's pseudo-labels, and the training of one fold of
+stage 1 or of a relabel round.
+
+The training steps' paths are named as the rules' inputs and outputs (features, tp, fp, folds,
+pseudo, init, teacher; model, history), which the scripts pass on by name.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+
+import pandas as pd
+
+from sedcycle.files import write_csv, write_parquet
+from sedcycle.labels import FrameLabels, read_annotations
+from sedcycle.pseudo import out_of_fold_scores, pseudo_negatives, pseudo_positives
+
+
+def pseudo_labels(
+    train_predictions: list[str],
+    out_path: str,
+    window: int,
+    threshold: float,
+    min_votes: int,
+    negative_threshold: float | None = None,
+    out_of_fold: bool = False,
+    folds_csv: str | None = None,
+) -> None:
+    """One round's pseudo-labels: positives, plus negatives when ``negative_threshold`` is set.
+
+    train_predictions: fold k's model's window scores of every train recording, k = 0, 1, ...
+    ``out_of_fold``: each recording is labelled by the one model that never trained on it
+    (its fold in ``folds_csv``), so a model never votes for labels it learnt; ``min_votes``
+    is then unused (one vote).
+    """
+    tables = [pd.read_parquet(p) for p in train_predictions]
+    if out_of_fold:
+        if folds_csv is None:
+            raise ValueError("out-of-fold pseudo-labels need the folds table")
+        folds = pd.read_csv(folds_csv, dtype={"recording_id": str})
+        tables = [out_of_fold_scores(tables, folds.set_index("recording_id")["fold"])]
+        min_votes = 1
+    pseudo = pseudo_positives(tables, window, threshold, min_votes)
+    print(f"{len(pseudo)} pseudo-positive windows from {len(tables)} models", file=sys.stderr)
+    if negative_threshold is not None:
+        if negative_threshold >= threshold:
+            raise ValueError(
+                f"relabel.pseudo_negative_threshold ({negative_threshold}) must be below "
+                f"relabel.pseudo_threshold ({threshold})"
+            )
+        negatives = pseudo_negatives(tables, window, negative_threshold)
+        print(
+            f"{len(negatives)} pseudo-negative windows (all < {negative_threshold})",
+            file=sys.stderr,
+        )
+        pseudo = pd.concat([pseudo, negatives], ignore_index=True)
+    write_parquet(pseudo, out_path)
+
+
+def train_stage1(**arguments) -> None:
+    """Train one fold of stage 1: :func:`train_round`, on the tp/fp labels alone (the stage-1
+    rule has no pseudo-labels, initial model or teacher among its inputs)."""
+    train_round(**arguments)
+
+
+def train_round(
+    features: str,
+    tp: str,
+    fp: str,
+    folds: str,
+    fold: int,
+    model: str,
+    settings: dict,
+    clip_seconds: float,
+    threads: int,
+    resume: bool = True,
+    history: str | None = None,
+    pseudo: str | None = None,
+    init: str | None = None,
+    teacher: list[str] | None = None,
+) -> None:
+    """Train fold ``fold`` on every other fold's recordings (tp/fp labels, plus pseudo-labels).
+
+    features: the train features folder; tp, fp: the label csvs; folds: folds.csv; model: the
+    checkpoint to write. ``settings``: :class:`sedcycle.train.TrainSettings` fields but
+    ``resume`` (how a job recovers, not what it computes, so not in the rule's params).
+    ``pseudo``: the round's pseudo-labels; ``init``: a checkpoint to start from.
+
+    ``teacher``: the previous stage's fold model checkpoints, in fold order, whose mean clipwise
+    probability on each crop is the soft target of its unknown pairs when
+    ``settings["soft_weight"]`` > 0 (with ``soft_out_of_fold``: the probability of the one
+    model that never trained on the crop's recording).
+
+    ``history``: a csv of the per-epoch mean training loss and learning rate (the report's
+    loss curves); the checkpoint holds the same history.
+    """
+    import torch
+
+    from sedcycle.clips import ClipStore
+    from sedcycle.train import Teacher, TrainSettings, labelled_events, resolve_device, train_fold
+
+    torch.set_num_threads(threads)
+    known = {f.name for f in fields(TrainSettings)}
+    unknown = set(settings) - known
+    if unknown:
+        raise ValueError(f"unknown training setting(s) {sorted(unknown)}")
+    settings = TrainSettings(**{**settings, "resume": resume})
+    table = pd.read_csv(folds, dtype={"recording_id": str})
+    train_ids = table.loc[table["fold"] != fold, "recording_id"].tolist()
+    store = ClipStore(features, train_ids)
+    n_frames = store.n_frames(train_ids[0])
+    tp_rows = read_annotations(tp, settings.n_species, clip_seconds)
+    fp_rows = read_annotations(fp, settings.n_species, clip_seconds)
+    labels = FrameLabels.from_annotations(
+        tp_rows, fp_rows, settings.n_species, n_frames, clip_seconds
+    )
+    if pseudo:
+        pseudo_rows = pd.read_parquet(pseudo)
+        labels.add_pseudo(pseudo_rows[pseudo_rows["recording_id"].isin(set(train_ids))])
+    events = labelled_events(tp_rows, fp_rows, n_frames, clip_seconds)
+    teacher_models = None
+    if teacher:
+        fold_of = (
+            dict(zip(table["recording_id"], table["fold"].astype(int), strict=True))
+            if settings.soft_out_of_fold
+            else None
+        )
+        teacher_models = Teacher.from_checkpoints(
+            list(teacher), resolve_device(settings.device), fold_of
+        )
+    epochs = train_fold(
+        settings,
+        store,
+        labels,
+        events,
+        train_ids,
+        model,
+        init_from=init or None,
+        teacher=teacher_models,
+    )
+    if history:
+        write_csv(pd.DataFrame(epochs, columns=["epoch", "loss", "lr"]), history, index=False)
