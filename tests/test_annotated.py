@@ -6,9 +6,6 @@ one), and a plain csv with species names.
 """
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,11 +17,8 @@ from sedcycle import annotated
 from sedcycle.labels import read_annotations
 from sedcycle.submission import name_species, recording_scores
 
-from .workflow_runs import CORES, snakemake_command
+from .workflow_runs import REPO, job_counts, snakemake
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-MICRO = REPO / "tests" / "data" / "micro.yaml"
 CLIP = 6.0
 RAVEN_HEADER = [
     "Selection",
@@ -369,14 +363,6 @@ def readme_config(name):
     return text[start : text.index("```", start)]
 
 
-def snakemake(workdir, configs, *targets):
-    """The micro config, then ``configs``, in ``workdir``; returns the output."""
-    command = snakemake_command(workdir, [MICRO, *configs], CORES, *targets)
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result.stdout + result.stderr
-
-
 @pytest.fixture(scope="module")
 def annotated_run(tmp_path_factory):
     """The README's annotated.yaml, its paths pointed at the fixture, on micro-sized training."""
@@ -395,7 +381,7 @@ def annotated_run(tmp_path_factory):
     (workdir / "annotated.yaml").write_text(block)
     small = workdir / "small.yaml"
     small.write_text(yaml.safe_dump({"clip_seconds": CLIP, "stage1": {"epochs": 1}}))
-    snakemake(workdir, [workdir / "annotated.yaml", small])
+    snakemake(workdir, configs=[workdir / "annotated.yaml", small])
     return {"workdir": workdir, "inputs": inputs, "configs": [workdir / "annotated.yaml", small]}
 
 
@@ -432,16 +418,13 @@ def test_predict_only_cuts_long_recordings_and_names_species(annotated_run):
             }
         )
     )
-    output = snakemake(
-        workdir, [*annotated_run["configs"], predict], "predictions_by_recording.csv"
-    )
-    jobs = output[output.index("Job stats:") : output.index("total")]
-    ran = dict(re.findall(r"^(\w+)\s+(\d+)$", jobs, re.M))
-    assert ran == {  # the trained run is reused: nothing retrained
-        "cut_recordings": "1",
-        "extract_features": "1",
-        "predict_only": "1",
-        "scores_by_recording": "1",
+    configs = [*annotated_run["configs"], predict]
+    run = snakemake(workdir, "predictions_by_recording.csv", configs=configs)
+    assert job_counts(run.stdout + run.stderr) == {  # the trained run is reused: no training
+        "cut_recordings": 1,
+        "extract_features": 1,
+        "predict_only": 1,
+        "scores_by_recording": 1,
     }
     for ours, theirs in (
         ("predictions.csv", "submission.csv"),
@@ -491,18 +474,7 @@ def test_annotated_config_problems_stop_snakemake_before_any_job(tmp_path, annot
     data["annotated"].update(annotated.get("annotated", {}))
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump({"data": data}))
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path / "run"),
-        "--dry-run",
-        "--configfile",
-        str(MICRO),
-        str(config),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = snakemake(tmp_path / "run", "--dry-run", configs=[config], check=False)
     assert result.returncode != 0
     assert re.search(problem, result.stdout + result.stderr)
 

@@ -75,7 +75,7 @@ def test_npz_input_skips_audio_and_gives_the_same_submission(rfcx, tmp_path):
             "npz": {"enabled": True, "dir": str(npz_only)},
         }
     }
-    run = snakemake(tmp_path / "run", config, "submission.csv")
+    run = snakemake(tmp_path / "run", "submission.csv", configs=[config])
     jobs = job_counts(run.stdout + run.stderr)
     assert jobs["import_npz"] == 2 and "extract_features" not in jobs
     for split in ("train", "test"):
@@ -101,7 +101,7 @@ def test_bad_npz_files_are_listed_together(rfcx, tmp_path):
             "npz": {"enabled": True, "dir": str(npz_dir)},
         }
     }
-    result = snakemake(tmp_path / "run", config, "features/train", check=False)
+    result = snakemake(tmp_path / "run", "features/train", configs=[config], check=False)
     assert result.returncode != 0
     log = (tmp_path / "run/logs/features/train.log").read_text()
     assert "2 of 2 .npz file(s)" in log
@@ -120,11 +120,8 @@ def predict_config(model_dir, input_dir):
 @pytest.mark.workflow
 def test_predict_only_scores_new_audio(rfcx, tmp_path):
     new = rfcx_folder(tmp_path / "new", seed=11, n_train=1, n_test=3)
-    run = snakemake(
-        tmp_path / "run",
-        predict_config(rfcx["run"] / "models/round1", new / "test"),
-        "predictions.csv",
-    )
+    config = predict_config(rfcx["run"] / "models/round1", new / "test")
+    run = snakemake(tmp_path / "run", "predictions.csv", configs=[config])
     assert job_counts(run.stdout + run.stderr) == {"extract_features": 1, "predict_only": 1}
     predictions = pd.read_csv(tmp_path / "run/predictions.csv", dtype={"recording_id": str})
     ids = sorted(p.stem for p in (new / "test").glob("*.flac"))
@@ -139,11 +136,8 @@ def test_predict_only_scores_new_audio(rfcx, tmp_path):
 
 @pytest.mark.workflow
 def test_predict_only_equals_the_stage_average_on_test_audio(rfcx, tmp_path):
-    snakemake(
-        tmp_path / "run",
-        predict_config(rfcx["run"] / "models/round1", rfcx["data"] / "test"),
-        "predictions.csv",
-    )
+    config = predict_config(rfcx["run"] / "models/round1", rfcx["data"] / "test")
+    snakemake(tmp_path / "run", "predictions.csv", configs=[config])
     predictions = pd.read_csv(tmp_path / "run/predictions.csv", dtype={"recording_id": str})
     # predictions/round1/test.parquet: the fold models' test scores (windows.test_cover), averaged
     stage = pd.read_parquet(rfcx["run"] / "predictions/round1/test.parquet").sort_values(
@@ -165,7 +159,9 @@ def test_predict_only_refuses_a_folder_without_checkpoints(rfcx, tmp_path):
         (tmp_path / "absent", "no such folder"),
     ]:
         config = predict_config(model_dir, rfcx["data"] / "test")
-        result = snakemake(tmp_path / "run", config, "predictions.csv", "--dry-run", check=False)
+        result = snakemake(
+            tmp_path / "run", "predictions.csv", "--dry-run", configs=[config], check=False
+        )
         assert result.returncode != 0
         assert f"predict.model_dir {model_dir}: {problem}" in result.stdout + result.stderr
 
@@ -229,7 +225,7 @@ def test_predict_only_refuses_checkpoints_that_disagree_on_species(feature_dir, 
 @pytest.mark.workflow
 def test_input_settings_are_checked_before_any_job(tmp_path):
     def refused(overrides, *targets):
-        result = snakemake(tmp_path, overrides, *targets, "--dry-run", check=False)
+        result = snakemake(tmp_path, *targets, "--dry-run", configs=[overrides], check=False)
         assert result.returncode != 0
         return result.stdout + result.stderr
 

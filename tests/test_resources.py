@@ -2,29 +2,19 @@
 switched off by `cluster.gpu: 0` without rerunning anything."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+from .workflow_runs import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
 
 
 def resources_by_rule(workdir, *configs):
     """Rule -> {resource: value} of the jobs a dry run of the micro config plans."""
-    output = subprocess.run(
-        [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
-        + ["--profile", str(REPO / "profiles/local"), "--dry-run"]
-        + ["--configfile", str(REPO / "tests/data/micro.yaml"), *map(str, configs)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    profile = ["--profile", REPO / "profiles/local", "--dry-run"]  # cores and threads from it
+    output = snakemake(workdir, *profile, configs=configs, cores=None, threads=()).stdout
     found = {}
     for block in re.split(r"^(?:local)?rule ", output, flags=re.M)[1:]:
         rule = block.split(":", 1)[0]

@@ -7,39 +7,23 @@ import shutil
 import signal
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from .workflow_runs import CORES, MICRO, REPO, snakemake_command
+from . import workflow_runs
+from .workflow_runs import REPO, job_counts, snakemake_command
 
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
 pytestmark = pytest.mark.workflow
 
-
-def snakemake(workdir, *args, configs=(), check=True):
-    command = snakemake_command(workdir, [TINY, *configs], CORES, *args)
-    result = subprocess.run(command, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
-    return result
-
-
-def job_counts(output):
-    """Rule -> job count from the "Job stats" table Snakemake prints before running."""
-    if "Job stats:" not in output:
-        return {}
-    table = output[output.index("Job stats:") :]
-    table = table[: table.index("total")]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
-
-
-def planned_jobs(workdir, configs=()):
-    """Rule -> job count that a dry run would execute."""
-    return job_counts(snakemake(workdir, "--dry-run", configs=configs).stdout)
+# workflow_runs' runner and dry-run job counts on the tiny config (then configs=[...])
+snakemake = partial(workflow_runs.snakemake, base=TINY)
+planned_jobs = partial(workflow_runs.planned_jobs, base=TINY)
 
 
 def write_config(path, overrides):
@@ -367,7 +351,9 @@ def test_unknown_ensemble_stage_is_refused(tmp_path):
 
 
 def run_micro(workdir, *args, configs=()):
-    command = snakemake_command(workdir, [MICRO, *configs], CORES, *args)
+    """The micro config, then ``configs``, in the background: a Popen whose stdout has both
+    streams."""
+    command = snakemake_command(workdir, *args, configs=configs)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -1,4 +1,5 @@
-"""What the workflow tests share: the snakemake command line and the micro run on an RFCx folder.
+"""What the workflow tests share: the one snakemake runner, its "Job stats" parser, and the micro
+run on an RFCx folder.
 
 The DAG's jobs spend most of their time starting Python and importing torch, on one core. So
 every test run caps each job at one thread (``--max-threads 1``, as tests/cluster does) on 2
@@ -7,6 +8,7 @@ cores: two jobs (independent folds, the two feature splits) run side by side ins
 compares use the same setting, so their results stay byte-identical.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,22 +21,23 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 MICRO = REPO / "tests" / "data" / "micro.yaml"
 CORES = 2
+ONE_THREAD = ("--max-threads", "1")
 
 
-def snakemake_command(workdir, configs, cores, *args):
-    """A snakemake call; targets and flags go before --configfile, which takes several files."""
-    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory"]
-    return [
-        *command,
-        str(workdir),
-        "--cores",
-        str(cores),
-        "--max-threads",
-        "1",
-        *map(str, args),
-        "--configfile",
-        *map(str, configs),
-    ]
+def snakemake_command(
+    workdir, *args, configs=(), base=MICRO, cores=CORES, threads=ONE_THREAD, executable=SNAKEMAKE
+):
+    """The snakemake call of the repository's Snakefile in ``workdir``: ``args`` (targets and
+    flags), then --configfile ``base`` and ``configs`` last, as it takes several files.
+
+    base=None: config.yaml alone under ``configs``; cores=None: no --cores (a --profile in
+    ``args`` gives it); ``threads``: the per-job thread flags; ``executable``: another
+    snakemake (the cluster test's)."""
+    command = [str(executable), "--snakefile", str(REPO / "Snakefile")]
+    command += ["--directory", str(workdir), *threads]
+    command += ["--cores", str(cores)] if cores is not None else []
+    files = [base, *configs] if base is not None else list(configs)
+    return [*command, *map(str, args), *(["--configfile", *map(str, files)] if files else [])]
 
 
 def rfcx_folder(path, seed, n_train, n_test, clip_seconds, n_species=24):
@@ -58,12 +61,22 @@ def micro_settings():
     return micro["data"]["synthetic"], micro["clip_seconds"]
 
 
-def snakemake(workdir, overrides, *targets, check=True):
-    """Run the micro config plus ``overrides`` (written to ``workdir``/own.yaml) in ``workdir``."""
+def snakemake(workdir, *args, configs=(), check=True, **command):
+    """Run ``snakemake_command(workdir, *args, configs=configs, **command)`` (the micro config
+    under ``configs`` unless base= says otherwise) and return the CompletedProcess; a failure
+    raises with the output's tail unless check=False. A dict in ``configs`` is written to
+    ``workdir``/own.yaml (own2.yaml, ... for a second one) first."""
+    workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    extra = workdir / "own.yaml"
-    extra.write_text(yaml.safe_dump(overrides))
-    command = snakemake_command(workdir, [MICRO, extra], CORES, *targets)
+    files, written = [], 0
+    for config in configs:
+        if isinstance(config, dict):
+            written += 1
+            path = workdir / f"own{written if written > 1 else ''}.yaml"
+            path.write_text(yaml.safe_dump(config))
+            config = path
+        files.append(config)
+    command = snakemake_command(workdir, *args, configs=files, **command)
     result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
@@ -71,14 +84,18 @@ def snakemake(workdir, overrides, *targets, check=True):
 
 
 def job_counts(output):
-    """Rule -> job count from the "Job stats" table Snakemake prints before running."""
+    """Rule -> job count from the "Job stats" table snakemake prints before running; {} when
+    it prints none (nothing to be done)."""
+    if "Job stats:" not in output:
+        return {}
     table = output[output.index("Job stats:") :]
     table = table[: table.index("total")]
-    return {
-        line.split()[0]: int(line.split()[1])
-        for line in table.splitlines()
-        if len(line.split()) == 2 and line.split()[1].isdigit()
-    }
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def planned_jobs(workdir, configs=(), **command):
+    """Rule -> job count that a dry run of ``configs`` in ``workdir`` would execute."""
+    return job_counts(snakemake(workdir, "--dry-run", configs=configs, **command).stdout)
 
 
 def micro_rfcx_run(root):
@@ -90,7 +107,8 @@ def micro_rfcx_run(root):
     )
     files_before = sorted(p.relative_to(data) for p in data.rglob("*"))
     config = {"data": {"dir": str(data), "synthetic": {"enabled": False}}}
-    run = snakemake(root / "run", config, "submission.csv", "scores.json", "npz/train", "npz/test")
+    targets = ["submission.csv", "scores.json", "npz/train", "npz/test"]
+    run = snakemake(root / "run", *targets, configs=[config])  # config: run/own.yaml
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == files_before
     return {
         "root": root,

@@ -14,16 +14,17 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from ..workflow_runs import REPO, job_counts, snakemake_command
+
 HERE = Path(__file__).resolve().parent
 CLUSTER_SNAKEMAKE = REPO / ".venv-cluster" / "bin" / "snakemake"
 LOCAL_SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-MICRO = REPO / "tests" / "data" / "micro.yaml"
 RUN_TIMEOUT_S = 420
 # One thread per job, in both runs: two jobs share the 2-CPU node, so folds run side by side,
 # and the local run computes with the same thread count as the cluster run.
@@ -122,21 +123,6 @@ class Snakemake:
             self.proc.wait()
 
 
-def snakemake_command(snakemake, workdir, cpu_only, *args):
-    return [
-        str(snakemake),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(MICRO),
-        str(cpu_only),
-        *ONE_THREAD,
-        *args,
-    ]
-
-
 @pytest.fixture(scope="module")
 def runs(slurm, tmp_path_factory):
     """A local run; a SLURM run whose fold-1 stage-1 training is killed; the SLURM rerun."""
@@ -146,6 +132,8 @@ def runs(slurm, tmp_path_factory):
     cpu_only.write_text(yaml.safe_dump({"cluster": {"gpu": 0}}))
     on_slurm = ["--profile", str(REPO / "profiles/slurm")]
     on_slurm += ["--slurm-init-seconds-before-status-checks", "2"]  # short jobs: poll early
+    # the micro config, then cpu_only; the profiles give the cores, ONE_THREAD the threads
+    command = partial(snakemake_command, configs=[cpu_only], cores=None, threads=ONE_THREAD)
 
     fold1_log = cluster / "logs/stage1/train_fold1.log"
     killed = []
@@ -161,15 +149,13 @@ def runs(slurm, tmp_path_factory):
     try:
         # The local run goes on beside the SLURM runs, which spend much of their time waiting.
         local_run = Snakemake(
-            snakemake_command(
-                LOCAL_SNAKEMAKE, local, cpu_only, "--profile", REPO / "profiles/local"
-            ),
+            command(local, "--profile", REPO / "profiles/local", executable=LOCAL_SNAKEMAKE),
             base / "local.out",
         )
         processes.append(local_run)
         processes.append(
             Snakemake(
-                snakemake_command(CLUSTER_SNAKEMAKE, cluster, cpu_only, *on_slurm),
+                command(cluster, *on_slurm, executable=CLUSTER_SNAKEMAKE),
                 base / "failed.out",
             )
         )
@@ -178,7 +164,7 @@ def runs(slurm, tmp_path_factory):
         models_after_failure = {p: p.stat().st_mtime_ns for p in cluster.glob("models/*/*.pt")}
         processes.append(
             Snakemake(
-                snakemake_command(CLUSTER_SNAKEMAKE, cluster, cpu_only, *on_slurm),
+                command(cluster, *on_slurm, executable=CLUSTER_SNAKEMAKE),
                 base / "rerun.out",
             )
         )
@@ -214,12 +200,6 @@ def slurm_states(job_ids):
     ).stdout
     rows = (line.split("|") for line in listing.split())
     return {int(i): (state, start, end) for i, state, start, end in rows}
-
-
-def job_counts(output):
-    table = output[output.index("Job stats:") :]
-    table = table[: table.index("total")]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 def test_killed_training_job_fails_the_run_and_names_its_logs(runs):
