@@ -18,8 +18,17 @@ report: "report/workflow.rst"
 
 validate(config, os.path.join(workflow.basedir, "schemas", "config.schema.yaml"))
 
+# The library's settings and annotation modules import only the standard library at module
+# level: rules/common.smk builds the training params from sedcycle.settings' key lists.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from sedcycle.settings import data_source
+
 DATA = config["data"]["dir"].rstrip("/")
-SYNTHETIC = config["data"]["synthetic"]["enabled"]
+# The input (data.source), checked with the keys its mode needs, in sedcycle.settings.
+SOURCE = data_source(config)
+SYNTHETIC = SOURCE == "synthetic"
+NPZ = SOURCE == "npz"
+ANNOTATED = SOURCE == "annotated"
 N_SPECIES = config["n_species"]
 CLIP_SECONDS = config["clip_seconds"]
 FOLDS = list(range(config["folds"]["n_folds"]))
@@ -31,30 +40,11 @@ HAS_TEST_TRUTH = SYNTHETIC or os.path.exists(TEST_TRUTH)
 TRAIN_TRUTH = f"{DATA}/train_truth.csv"
 HAS_TRAIN_TRUTH = SYNTHETIC or os.path.exists(TRAIN_TRUTH)
 # Precomputed log-mel .npz files instead of audio: {NPZ_DIR}/{split}/{recording_id}.npz.
-NPZ = config["data"]["npz"]["enabled"]
 NPZ_DIR = (config["data"]["npz"]["dir"] or DATA).rstrip("/")
-if NPZ and SYNTHETIC:
-    raise ValueError(
-        "config data.npz.enabled needs data.synthetic.enabled: false "
-        "(the generator writes audio, not .npz)"
-    )
-# Annotated recordings of any length/rate (data.annotated.enabled): rule prepare_annotated
+# Annotated recordings of any length/rate (data.source annotated): rule prepare_annotated
 # cuts them into clips in the RFCx layout in data.dir; the species (sorted names) come from
 # the annotations, read here at parse time, and replace config n_species.
-ANNOTATED = config["data"]["annotated"]["enabled"]
 if ANNOTATED:
-    if SYNTHETIC or NPZ:
-        raise ValueError(
-            "config data.annotated.enabled needs data.synthetic.enabled: false and "
-            "data.npz.enabled: false (it writes the clips into data.dir itself)"
-        )
-    for key in ("recordings", "annotations", "test_recordings"):
-        if not config["data"]["annotated"][key]:
-            raise ValueError(
-                f"config data.annotated.enabled needs data.annotated.{key}"
-            )
-    # The library's annotation reader imports only the standard library at module level.
-    sys.path.insert(0, os.path.join(workflow.basedir, "src"))
     from sedcycle.annotated import species_names
 
     N_SPECIES = len(
@@ -65,10 +55,6 @@ if ANNOTATED:
     )
 # Predict-only on recordings of any length: cut predict.input_dir into clips first.
 PREDICT_CLIPS = config["predict"]["clip_recordings"]
-if PREDICT_CLIPS and NPZ:
-    raise ValueError(
-        "config predict.clip_recordings cuts audio: it needs data.npz.enabled: false"
-    )
 # GPUs each training/prediction job asks a scheduler for (resource `gpu`); 0 on CPU-only clusters.
 GPUS = config["cluster"]["gpu"]
 
@@ -87,7 +73,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 
 
-# Features come from audio, or (data.npz.enabled) from .npz files: rules/npz.smk.
+# Features come from audio, or (data.source npz) from .npz files: rules/npz.smk.
 if not NPZ:
 
     include: "rules/features.smk"

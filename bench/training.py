@@ -70,6 +70,10 @@ class Setup:
         self.folder, self.n_mels = folder, n_mels
         self.settings = TrainSettings(
             backbone="resnet18",
+            pretrained=False,
+            pretrained_path=None,
+            amp="none",  # each variant sets its own
+            channels_last=True,
             n_species=N_SPECIES,
             window=128 if quick else 512,
             loss="clipwise",
@@ -77,6 +81,7 @@ class Setup:
             batch_size=4 if quick else 16,
             samples_per_epoch=4 if quick else 32,
             lr=1e-3,
+            fp_fraction=0.5,
             seed=0,
             device="cpu",
             resume=False,

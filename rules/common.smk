@@ -1,5 +1,15 @@
 # Helper functions for the .smk files: stage names, per-round and training settings, inputs.
 
+# Which config keys make a training job's settings: one list, shared with TrainSettings.
+from sedcycle.settings import (
+    MODEL_KEYS,
+    ROUND_KEYS,
+    ROUND_SWITCHES,
+    STAGE1_KEYS,
+    STAGE1_SWITCHES,
+    switches_on,
+)
+
 
 def round_config(round_number):
     """relabel settings of one round: the defaults, then that round's overrides."""
@@ -22,14 +32,8 @@ def fold_models(stage):
 
 
 def model_settings():
-    model = config["model"]
     return {
-        "backbone": model["backbone"],
-        "pretrained": model["pretrained"],
-        "pretrained_path": model["pretrained_path"],
-        "amp": model["amp"],
-        "channels_last": model["channels_last"],
-        "device": model["device"],
+        **{key: config["model"][key] for key in MODEL_KEYS},
         "n_species": N_SPECIES,
         "window": config["windows"]["window"],
     }
@@ -40,13 +44,9 @@ def stage1_settings():
     return {
         **model_settings(),
         "loss": "clipwise",
-        "epochs": stage1["epochs"],
-        "batch_size": stage1["batch_size"],
-        "lr": stage1["lr"],
-        "fp_fraction": stage1["fp_fraction"],
-        "seed": stage1["seed"],
+        **{key: stage1[key] for key in STAGE1_KEYS},
         # only when on: a run from before the switch existed keeps its params (no rerun)
-        **({"mixup_alpha": stage1["mixup_alpha"]} if stage1["mixup_alpha"] else {}),
+        **switches_on(stage1, STAGE1_SWITCHES),
     }
 
 
@@ -55,22 +55,9 @@ def round_settings(round_number):
     return {
         **model_settings(),
         "loss": "masked",
-        **{
-            key: settings[key]
-            for key in (
-                "epochs",
-                "batch_size",
-                "lr",
-                "fp_fraction",
-                "labelled_crop_prob",
-                "scale_positives",
-                "unknown_weight",
-                "seed",
-            )
-        },
+        **{key: settings[key] for key in ROUND_KEYS},
         # only when on: a run from before the switch existed keeps its params (no rerun)
-        **({"soft_weight": settings["soft_weight"]} if settings["soft_weight"] else {}),
-        **({"soft_out_of_fold": True} if settings["soft_out_of_fold"] else {}),
+        **switches_on(settings, ROUND_SWITCHES),
     }
 
 

@@ -1,5 +1,5 @@
 # Precomputed log-mel spectrograms: import {NPZ_DIR}/{split}/*.npz as features/{split}
-# (data.npz.enabled; rules/features.smk is then not included), and export features as npz.
+# (data.source npz; rules/features.smk is then not included), and export features as npz.
 
 
 if NPZ:

@@ -456,8 +456,8 @@ def test_species_csv_that_disagrees_with_the_predictions_is_named(tmp_path):
     ("annotated", "problem"),
     [
         (
-            {"synthetic": {"enabled": True}},
-            "data.annotated.enabled needs data.synthetic.enabled: false",
+            {"source": "synthetic"},
+            r"config data\.annotated\.recordings is set, but data\.source is synthetic",
         ),
         ({"annotated": {"test_recordings": None}}, "needs data.annotated.test_recordings"),
         ({"annotated": {"species_column": "Art"}}, r"without column\(s\) \['Art'\]"),
@@ -467,10 +467,9 @@ def test_annotated_config_problems_stop_snakemake_before_any_job(tmp_path, annot
     inputs = make_raven_set(tmp_path / "inputs")
     data = {
         "dir": "prepared",
-        "synthetic": {"enabled": False},
-        "annotated": {"enabled": True, **{k: str(v) for k, v in inputs.items()}},
+        "source": annotated.get("source", "annotated"),
+        "annotated": {k: str(v) for k, v in inputs.items()},
     }
-    data["synthetic"].update(annotated.get("synthetic", {}))
     data["annotated"].update(annotated.get("annotated", {}))
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump({"data": data}))

@@ -121,7 +121,7 @@ def test_workflow_stops_before_training_or_skips(tmp_path, mode):
     config.write_text(
         yaml.safe_dump(
             {
-                "data": {"dir": str(data), "synthetic": {"enabled": False}, "on_bad_audio": mode},
+                "data": {"dir": str(data), "source": "rfcx", "on_bad_audio": mode},
                 "clip_seconds": 4.0,
                 "folds": {"n_folds": 2},
             }

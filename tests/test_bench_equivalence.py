@@ -52,8 +52,10 @@ def test_train_fold_losses_equal_the_plain_loop(tmp_path, feature_dir, annotatio
     labels = FrameLabels.from_annotations(tp, fp, N_SPECIES, N_FRAMES, CLIP_SECONDS)
     events = labelled_events(tp, fp, N_FRAMES, CLIP_SECONDS)
     settings = TrainSettings(
-        backbone="resnet18", n_species=N_SPECIES, window=128, loss="clipwise", epochs=2,
-        batch_size=4, samples_per_epoch=8, lr=1e-3, seed=1, device="cpu", resume=False,
+        backbone="resnet18", pretrained=False, pretrained_path=None, amp="none",
+        channels_last=True, device="cpu", n_species=N_SPECIES, window=128, loss="clipwise",
+        epochs=2, batch_size=4, samples_per_epoch=8, lr=1e-3, fp_fraction=0.5, seed=1,
+        resume=False,
     )  # fmt: skip
     losses = []
     original = sedcycle.train.clipwise_bce

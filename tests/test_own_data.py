@@ -71,8 +71,8 @@ def test_npz_input_skips_audio_and_gives_the_same_submission(rfcx, tmp_path):
     config = {
         "data": {
             "dir": str(rfcx["data"]),  # the csvs
-            "synthetic": {"enabled": False},
-            "npz": {"enabled": True, "dir": str(npz_only)},
+            "source": "npz",
+            "npz": {"dir": str(npz_only)},
         }
     }
     run = snakemake(tmp_path / "run", "submission.csv", configs=[config])
@@ -97,8 +97,8 @@ def test_bad_npz_files_are_listed_together(rfcx, tmp_path):
     config = {
         "data": {
             "dir": str(rfcx["data"]),
-            "synthetic": {"enabled": False},
-            "npz": {"enabled": True, "dir": str(npz_dir)},
+            "source": "npz",
+            "npz": {"dir": str(npz_dir)},
         }
     }
     result = snakemake(tmp_path / "run", "features/train", configs=[config], check=False)
@@ -112,7 +112,7 @@ def test_bad_npz_files_are_listed_together(rfcx, tmp_path):
 def predict_config(model_dir, input_dir):
     """Predict-only: no train data at all (data.dir does not exist), generator off."""
     return {
-        "data": {"dir": "no-such-folder", "synthetic": {"enabled": False}},
+        "data": {"dir": "no-such-folder", "source": "rfcx"},
         "predict": {"model_dir": str(model_dir), "input_dir": str(input_dir)},
     }
 
@@ -229,8 +229,10 @@ def test_input_settings_are_checked_before_any_job(tmp_path):
         assert result.returncode != 0
         return result.stdout + result.stderr
 
-    assert "yes" in refused({"data": {"npz": {"enabled": "yes"}}})  # schema: not a boolean
-    assert "needs data.synthetic.enabled: false" in refused({"data": {"npz": {"enabled": True}}})
+    unknown = refused({"data": {"source": "wav"}})  # schema: not one of the sources
+    assert "'wav' is not one of" in unknown and "['data']['source']" in unknown
+    stray = refused({"data": {"npz": {"dir": "logmels"}}})  # read by another source
+    assert "config data.npz.dir is set, but data.source is synthetic" in stray
     (tmp_path / "fold0.pt").touch()  # only listed in a dry run, never loaded
     no_input = refused({"predict": {"model_dir": str(tmp_path)}}, "predictions.csv")
     assert "predictions.csv needs config predict.input_dir" in no_input

@@ -23,11 +23,17 @@ IDS = [f"rec{i}" for i in range(6)]
 def settings(**overrides):
     base = dict(
         backbone="mobilenetv3_small_050",
+        pretrained=False,
+        pretrained_path=None,
+        amp="none",
+        channels_last=True,
+        device="auto",
         n_species=N_SPECIES,
         window=128,
         epochs=2,
         batch_size=4,
         lr=1e-3,
+        fp_fraction=0.5,
         seed=3,
         loss="masked",
         labelled_crop_prob=1.0,

@@ -106,7 +106,7 @@ def micro_rfcx_run(root):
         root / "rfcx", generator["seed"], generator["n_train"], generator["n_test"], clip_seconds
     )
     files_before = sorted(p.relative_to(data) for p in data.rglob("*"))
-    config = {"data": {"dir": str(data), "synthetic": {"enabled": False}}}
+    config = {"data": {"dir": str(data), "source": "rfcx"}}
     targets = ["submission.csv", "scores.json", "npz/train", "npz/test"]
     run = snakemake(root / "run", *targets, configs=[config])  # config: run/own.yaml
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == files_before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,35 +17,8 @@ from sedcycle.files import atomic_path
 from sedcycle.labels import FrameLabels, time_to_frame, window_target
 from sedcycle.losses import clipwise_bce, masked_bce
 from sedcycle.model import SEDModel, load_model, model_spec
+from sedcycle.settings import TrainSettings  # the fields and the config keys behind them
 from sedcycle.windows import crop
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Everything one fold's training uses; stored in the checkpoint."""
-
-    backbone: str = "resnet18"
-    pretrained: bool = False
-    pretrained_path: str | None = None
-    n_species: int = 24
-    window: int = 512
-    loss: str = "clipwise"  # "clipwise" (stage 1) or "masked" (relabel rounds)
-    epochs: int = 50
-    batch_size: int = 16
-    lr: float = 1e-3
-    fp_fraction: float = 0.5  # share of fp rows sampled as crops each epoch
-    labelled_crop_prob: float = 1.0  # else a random crop of any training recording
-    scale_positives: bool = False
-    unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
-    soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
-    soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
-    mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
-    samples_per_epoch: int | None = None  # None: one per labelled event
-    seed: int = 0
-    amp: str = "none"  # "none" or "bf16"
-    channels_last: bool = True
-    device: str = "auto"
-    resume: bool = True
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,0 +1,121 @@
+"""The configuration as code: which config keys make a training job's settings, the settings
+themselves (TrainSettings, stored in each checkpoint), and the input mode's checks.
+
+Standard library only: the Snakefile imports it while it parses (rules/common.smk builds the
+training rules' params from these key lists), before any job's environment exists.
+Defaults live in config.yaml alone (docs/configuration.md): nothing here repeats them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# config model.*: every training job's model, in params order (a reordered params dict reruns
+# a finished job, so new keys go at the end of their list)
+MODEL_KEYS = ("backbone", "pretrained", "pretrained_path", "amp", "channels_last", "device")
+# config stage1.*: passed to every stage-1 job
+STAGE1_KEYS = ("epochs", "batch_size", "lr", "fp_fraction", "seed")
+# config relabel.* (after the round's relabel.rounds overrides): passed to every round's job
+ROUND_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "fp_fraction",
+    "labelled_crop_prob",
+    "scale_positives",
+    "unknown_weight",
+    "seed",
+)
+# Optional switches: in params only when on (non-zero, true), so a run from before a switch
+# existed keeps its params and reruns nothing. TrainSettings' default for each is off.
+STAGE1_SWITCHES = ("mixup_alpha",)
+ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold")
+
+# data.source: where the train and test data come from
+SOURCES = ("synthetic", "rfcx", "npz", "annotated")
+# keys of data.{source} that only that source reads, null unless it is the source
+SOURCE_PATHS = {
+    "npz": ("dir",),
+    "annotated": ("recordings", "annotations", "test_recordings"),
+}
+# the ones it needs
+REQUIRED_PATHS = {"annotated": ("recordings", "annotations", "test_recordings")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSettings:
+    """Everything one fold's training uses; stored in the checkpoint.
+
+    The fields the workflow always passes (MODEL_KEYS, n_species, window, loss, STAGE1_KEYS)
+    have no default: config.yaml holds theirs (per stage: stage 1 and the rounds differ), and a
+    second set here could silently differ. The others default to what the workflow means by
+    leaving them out: stage 1 crops every tp/fp event, unscaled, with no unknown pairs (the
+    relabel rounds always pass these from relabel.*); a switch is off; the last two are not
+    config keys. tests/test_config_schema.py checks these lists against config.yaml.
+    """
+
+    # model.* (MODEL_KEYS), then the run's species count and windows.window
+    backbone: str
+    pretrained: bool
+    pretrained_path: str | None
+    amp: str  # "none" or "bf16"
+    channels_last: bool
+    device: str
+    n_species: int
+    window: int
+    loss: str  # "clipwise" (stage 1) or "masked" (relabel rounds)
+    # stage1.* or relabel.* (STAGE1_KEYS, ROUND_KEYS)
+    epochs: int
+    batch_size: int
+    lr: float
+    fp_fraction: float  # share of fp rows sampled as crops each epoch
+    seed: int
+    # relabel.* only (ROUND_KEYS): stage 1's values
+    labelled_crop_prob: float = 1.0  # else a random crop of any training recording
+    scale_positives: bool = False
+    unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
+    # switches (STAGE1_SWITCHES, ROUND_SWITCHES): off
+    mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
+    soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
+    soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
+    # not config keys: the benchmarks' fixed epoch size; execution.resume_training (a script
+    # reads it, not a param)
+    samples_per_epoch: int | None = None  # None: one per labelled event
+    resume: bool = True
+
+
+def switches_on(section: dict[str, Any], switches: tuple[str, ...]) -> dict[str, Any]:
+    """The optional switches of ``section`` that are on (see STAGE1_SWITCHES)."""
+    return {key: section[key] for key in switches if section[key]}
+
+
+def data_source(config: dict[str, Any]) -> str:
+    """config data.source, checked with the keys its mode needs or excludes.
+
+    Raises ValueError naming the key: an unknown source, a path the source needs but is null
+    (annotated: recordings, annotations, test_recordings), a path only another source reads
+    (e.g. data.annotated.recordings with data.source rfcx), or predict.clip_recordings, which
+    cuts audio, with npz.
+    """
+    data = config["data"]
+    source = data["source"]
+    if source not in SOURCES:
+        raise ValueError(
+            f"config data.source is {source!r}: it must be one of {', '.join(SOURCES)}"
+        )
+    for key in REQUIRED_PATHS.get(source, ()):
+        if not data[source][key]:
+            raise ValueError(f"config data.source {source} needs data.{source}.{key}")
+    for other, keys in SOURCE_PATHS.items():
+        for key in keys:
+            if other != source and data[other][key]:
+                raise ValueError(
+                    f"config data.{other}.{key} is set, but data.source is {source}: "
+                    f"set data.source: {other}, or data.{other}.{key}: null"
+                )
+    if source == "npz" and config["predict"]["clip_recordings"]:
+        raise ValueError(
+            "config predict.clip_recordings cuts audio: it needs data.source other than npz"
+        )
+    return source
