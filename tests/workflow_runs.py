@@ -61,8 +61,8 @@ def micro_settings():
     return micro["data"]["synthetic"], micro["clip_seconds"]
 
 
-def snakemake(workdir, *args, configs=(), check=True, **command):
-    """Run ``snakemake_command(workdir, *args, configs=configs, **command)`` (the micro config
+def snakemake(workdir, *args, configs=(), check=True, **options):
+    """Run ``snakemake_command(workdir, *args, configs=configs, **options)`` (the micro config
     under ``configs`` unless base= says otherwise) and return the CompletedProcess; a failure
     raises with the output's tail unless check=False. A dict in ``configs`` is written to
     ``workdir``/own.yaml (own2.yaml, ... for a second one) first."""
@@ -76,7 +76,7 @@ def snakemake(workdir, *args, configs=(), check=True, **command):
             path.write_text(yaml.safe_dump(config))
             config = path
         files.append(config)
-    command = snakemake_command(workdir, *args, configs=files, **command)
+    command = snakemake_command(workdir, *args, configs=files, **options)
     result = subprocess.run(command, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
@@ -93,9 +93,9 @@ def job_counts(output):
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
-def planned_jobs(workdir, configs=(), **command):
+def planned_jobs(workdir, configs=(), **options):
     """Rule -> job count that a dry run of ``configs`` in ``workdir`` would execute."""
-    return job_counts(snakemake(workdir, "--dry-run", configs=configs, **command).stdout)
+    return job_counts(snakemake(workdir, "--dry-run", configs=configs, **options).stdout)
 
 
 def micro_rfcx_run(root):
