@@ -356,29 +356,24 @@ def test_csv_without_species_column_is_named(tmp_path):
 # --- the DAG end to end ---
 
 
-def readme_config(name):
-    """The ``# {name}`` yaml block of README.md."""
-    text = (REPO / "README.md").read_text()
-    start = text.index(f"```yaml\n# {name}\n") + len("```yaml\n")
-    return text[start : text.index("```", start)]
+def example_config(name):
+    """docs/examples/{name}, the config file docs/own-data.md tells users to copy."""
+    return yaml.safe_load((REPO / "docs" / "examples" / name).read_text())
 
 
 @pytest.fixture(scope="module")
 def annotated_run(tmp_path_factory):
-    """The README's annotated.yaml, its paths pointed at the fixture, on micro-sized training."""
+    """docs/examples/annotated.yaml, its paths pointed at the fixture, on micro-sized training."""
     root = tmp_path_factory.mktemp("annotated_run")
     inputs = make_raven_set(root / "inputs")
-    block = readme_config("annotated.yaml")
-    for placeholder, path in (
-        ("/path/to/recordings", inputs["recordings"]),
-        ("/path/to/raven_tables", inputs["annotations"]),
-        ("/path/to/to_predict", inputs["test_recordings"]),
-    ):
-        assert placeholder in block
-        block = block.replace(placeholder, str(path))
+    example = example_config("annotated.yaml")
+    assert example["data"]["source"] == "annotated"
+    for key, path in inputs.items():
+        assert example["data"]["annotated"][key]  # a path to replace
+        example["data"]["annotated"][key] = str(path)
     workdir = root / "run"
     workdir.mkdir()
-    (workdir / "annotated.yaml").write_text(block)
+    (workdir / "annotated.yaml").write_text(yaml.safe_dump(example))
     small = workdir / "small.yaml"
     small.write_text(yaml.safe_dump({"clip_seconds": CLIP, "stage1": {"epochs": 1}}))
     snakemake(workdir, configs=[workdir / "annotated.yaml", small])
