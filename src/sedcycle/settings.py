@@ -3,7 +3,8 @@ themselves (TrainSettings, stored in each checkpoint), and the input mode's chec
 
 Standard library only: the Snakefile imports it while it parses (rules/common.smk builds the
 training rules' params from these key lists), before any job's environment exists.
-Defaults live in config.yaml alone (docs/configuration.md): nothing here repeats them.
+Defaults live in config.yaml alone (docs/configuration.md): TrainSettings' few defaults are
+what the workflow means by leaving a key out of params, not config defaults (see its docstring).
 """
 
 from __future__ import annotations
