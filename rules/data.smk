@@ -13,9 +13,9 @@ if SYNTHETIC:
             train_truth=TRAIN_TRUTH,
             test_truth=TEST_TRUTH,
         log:
-            "logs/synthetic_data.log",
+            "logs/make_synthetic.log",
         benchmark:
-            "benchmarks/synthetic_data.tsv"
+            "benchmarks/make_synthetic.tsv"
         localrule: True
         conda:
             "../envs/audio.yaml"

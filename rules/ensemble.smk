@@ -45,9 +45,9 @@ if BY_RECORDING_CLIPS:
         output:
             "{table}_by_recording.csv",
         log:
-            "logs/{table}_by_recording.log",
+            "logs/scores_by_recording/{table}.log",
         benchmark:
-            "benchmarks/{table}_by_recording.tsv"
+            "benchmarks/scores_by_recording/{table}.tsv"
         wildcard_constraints:
             table="|".join(BY_RECORDING_CLIPS),
         localrule: True

@@ -9,9 +9,9 @@ rule extract_features:
     output:
         directory("features/{split}"),
     log:
-        "logs/features/{split}.log",
+        "logs/extract_features/{split}.log",
     benchmark:
-        "benchmarks/features/{split}.tsv"
+        "benchmarks/extract_features/{split}.tsv"
     conda:
         "../envs/audio.yaml"
     threads: 2

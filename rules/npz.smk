@@ -10,9 +10,9 @@ if NPZ:
         output:
             directory("features/{split}"),
         log:
-            "logs/features/{split}.log",
+            "logs/import_npz/{split}.log",
         benchmark:
-            "benchmarks/features/{split}.tsv"
+            "benchmarks/import_npz/{split}.tsv"
         conda:
             "../envs/audio.yaml"
         params:

@@ -43,9 +43,9 @@ if PREDICT_CLIPS:
             audio=directory("predict_clips/audio"),
             clips="predict_clips/clips.csv",
         log:
-            "logs/cut_predict_recordings.log",
+            "logs/cut_recordings.log",
         benchmark:
-            "benchmarks/cut_predict_recordings.tsv"
+            "benchmarks/cut_recordings.tsv"
         conda:
             "../envs/audio.yaml"
         threads: 2

@@ -24,9 +24,9 @@ rule collect_scores:
         json="scores.json",
         csv="scores.csv",
     log:
-        "logs/scores.log",
+        "logs/collect_scores.log",
     benchmark:
-        "benchmarks/scores.tsv"
+        "benchmarks/collect_scores.tsv"
     localrule: True
     conda:
         "../envs/tables.yaml"

@@ -9,9 +9,9 @@ rule make_folds:
     output:
         "folds.csv",
     log:
-        "logs/folds.log",
+        "logs/make_folds.log",
     benchmark:
-        "benchmarks/folds.tsv"
+        "benchmarks/make_folds.tsv"
     localrule: True
     conda:
         "../envs/tables.yaml"

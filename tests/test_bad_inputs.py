@@ -133,7 +133,7 @@ def test_workflow_stops_before_training_or_skips(tmp_path, mode):
     result = snakemake(work, "folds.csv", configs=[config], base=None, check=False)
     if mode == "error":
         assert result.returncode != 0
-        log = (work / "logs/features/train.log").read_text()
+        log = (work / "logs/extract_features/train.log").read_text()
         assert all(str(v) in log for v in victims) and "2 bad audio file(s)" in log
         assert not (work / "folds.csv").exists() and not (work / "models").exists()
     else:

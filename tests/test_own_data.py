@@ -103,7 +103,7 @@ def test_bad_npz_files_are_listed_together(rfcx, tmp_path):
     }
     result = snakemake(tmp_path / "run", "features/train", configs=[config], check=False)
     assert result.returncode != 0
-    log = (tmp_path / "run/logs/features/train.log").read_text()
+    log = (tmp_path / "run/logs/import_npz/train.log").read_text()
     assert "2 of 2 .npz file(s)" in log
     assert f"a.npz: 'logmel' has shape (128, 100), expected (128, {N_FRAMES})" in log
     assert "b.npz: no array 'logmel'" in log
