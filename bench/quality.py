@@ -42,8 +42,8 @@ def stage2_then(later: dict | None = None, rounds=(2, 3), **relabel) -> dict:
     return {"relabel": {**relabel, "rounds": {1: {"use_pseudo": False}, **later_rounds}}}
 
 
-# Ablations of the relabel rounds' switches (METHOD.md's fixes), each over the same seeds: a
-# variant copies the finished recipe run of a seed and reruns only the rounds.
+# Ablations of the relabel rounds' switches (the source's documented fixes), each over the
+# same seeds: a variant copies the finished recipe run of a seed and reruns only the rounds.
 VARIANTS = {
     "recipe": {},  # bench/quality.yaml as it is
     "strict_pseudo": {"relabel": {**STRICT}},
@@ -85,7 +85,7 @@ VARIANTS = {
     "stage2_then_soft_1_5_rounds": stage2_then(
         {"use_pseudo": False, "soft_weight": 1.0}, rounds=(2, 3, 4, 5), n_rounds=5
     ),
-    # METHOD.md's two other fixes, ablated in the pseudo rounds of stage2_then_strict: no
+    # the source's two other fixes, ablated in the pseudo rounds of stage2_then_strict: no
     # 1/#positives scaling of the positive loss, and random windows only (no tp/fp crop half
     # the time, which the 2nd-place team warned makes the labels go soft)
     "stage2_then_strict_no_scaling": stage2_then({"scale_positives": False}, **STRICT),
@@ -305,9 +305,9 @@ def paired_test(gain: pd.Series) -> str:
 
 
 def verdicts(scores: pd.DataFrame) -> list[str]:
-    """The issue's claims, checked per seed and on the means: the last round above stage 1 by
-    a margin larger than the seed spread, and above round 1 (stage 2 without pseudo-labels),
-    which the issue asks without a margin: on every seed. Whether the round-1 gain also
+    """The benchmark's two claims, checked per seed and on the means: the last round above
+    stage 1 by a margin larger than the seed spread, and above round 1 (stage 2 without
+    pseudo-labels), which is asked without a margin: on every seed. Whether the round-1 gain also
     clears the seed spread is shown beside it."""
     wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
     last = trained_stages(scores)[-1]

@@ -76,7 +76,7 @@ def test_summary_gives_mean_spread_and_verdicts(tmp_path):
 
 
 def test_round1_claim_is_every_seed_above_with_the_spread_shown_beside(tmp_path):
-    """The issue asks the last round above round 1 without a margin: a gain on every seed that
+    """The claim asks the last round above round 1 without a margin: a gain on every seed that
     is smaller than the seed spread meets it (and says it does not clear the spread), a loss on
     one seed does not."""
     rounds = {"stage2_then_strict": (0.005, 0.01, 0.005), "votes_3_of_3": (0.05, 0.05, -0.01)}
