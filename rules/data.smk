@@ -39,6 +39,7 @@ if ANNOTATED:
             recordings=config["data"]["annotated"]["recordings"],
             annotations=config["data"]["annotated"]["annotations"],
             test_recordings=config["data"]["annotated"]["test_recordings"],
+            test_annotations=[TEST_ANNOTATIONS] if TEST_ANNOTATIONS else [],
         output:
             train=directory(f"{DATA}/train"),
             test=directory(f"{DATA}/test"),
@@ -47,6 +48,7 @@ if ANNOTATED:
             sample=f"{DATA}/sample_submission.csv",
             species=f"{DATA}/species.csv",
             clips=f"{DATA}/clips.csv",
+            test_truth=[TEST_TRUTH] if TEST_ANNOTATIONS else [],
         log:
             "logs/prepare_annotated.log",
         benchmark:

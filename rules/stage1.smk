@@ -6,6 +6,10 @@ rule make_folds:
         tp=f"{DATA}/train_tp.csv",
         fp=f"{DATA}/train_fp.csv",
         features="features/train",
+        # annotated: clips of one source recording share a fold
+        clips=[f"{DATA}/clips.csv"] if ANNOTATED else [],
+        # folds.groups: recordings of one group share a fold
+        groups=[config["folds"]["groups"]] if config["folds"]["groups"] else [],
     output:
         "folds.csv",
     log:

@@ -279,6 +279,95 @@ def test_name_species_and_recording_scores():
 # --- bad inputs (tests/BAD_INPUTS.md) ---
 
 
+def write_test_annotations(path, rows=None):
+    """A csv of the test recordings' events (make_raven_set's t1: 10 s, t2: 4 s)."""
+    rows = rows or ["t1.wav,5.0,7.0,frog", "t2.flac,1.0,2.0,owl", "t2.flac,1.5,3.0,Bird A"]
+    path.write_text("recording,begin,end,species\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_test_annotations_give_test_truth_that_scoring_reads(raven, tmp_path):
+    from sedcycle.evaluation import read_truth
+    from sedcycle.synthetic import TRUTH_COLUMNS
+
+    inputs = {k: raven[k] for k in ("recordings", "annotations", "test_recordings")}
+    out = tmp_path / "prepared"
+    test_annotations = write_test_annotations(tmp_path / "test.csv")
+    counts = annotated.prepare(
+        **inputs, out_dir=out, clip_seconds=CLIP, test_annotations=test_annotations
+    )
+    truth = pd.read_csv(out / "test_truth.csv")
+    assert truth.columns.tolist() == list(TRUTH_COLUMNS)  # the generator's test_truth.csv
+    rows = {(r.recording_id, r.species_id, r.t_min, r.t_max) for r in truth.itertuples()}
+    # species ids of the train annotations: Bird A 0, frog 1, owl 2; frog crosses a clip edge
+    assert rows == {
+        ("t1__0000", 1, 5.0, 6.0),
+        ("t1__0001", 1, 0.0, 1.0),
+        ("t2__0000", 2, 1.0, 2.0),
+        ("t2__0000", 0, 1.5, 3.0),
+    }
+    assert counts["test_truth_rows"] == 4
+    clips = ["t1__0000", "t1__0001", "t2__0000"]
+    presence = read_truth(str(out / "test_truth.csv"), clips, 3)
+    np.testing.assert_array_equal(presence, [[0, 1, 0], [0, 1, 0], [1, 0, 1]])
+    # The train side is what it is without test annotations.
+    for name in ("train_tp.csv", "species.csv", "clips.csv", "sample_submission.csv"):
+        assert (out / name).read_text() == (raven["out"] / name).read_text()
+    # Prepared again without them: the earlier test_truth.csv goes.
+    annotated.prepare(**inputs, out_dir=out, clip_seconds=CLIP)
+    assert not (out / "test_truth.csv").exists()
+
+
+def test_test_annotation_problems_name_the_file(raven, tmp_path):
+    inputs = {k: raven[k] for k in ("recordings", "annotations", "test_recordings")}
+    unknown = write_test_annotations(
+        tmp_path / "test.csv", ["t1.wav,1,2,frog", "t2.flac,1,2,heron", "t1.wav,3,4,bat"]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"test\.csv: species \['bat', 'heron'\] not in the train annotations .*raven",
+    ):
+        annotated.prepare(
+            **inputs, out_dir=tmp_path / "a", clip_seconds=CLIP, test_annotations=unknown
+        )
+    assert not (tmp_path / "a").exists()  # checked before any audio is cut
+    stray = write_test_annotations(tmp_path / "stray.csv", ["short.wav,1,2,frog"])
+    with pytest.raises(ValueError, match=r"have no audio file in .*test"):
+        annotated.prepare(
+            **inputs, out_dir=tmp_path / "b", clip_seconds=CLIP, test_annotations=stray
+        )
+
+
+def test_clips_of_one_recording_share_a_fold(raven, tmp_path):
+    from sedcycle.folds import assign_folds
+    from sedcycle.steps.data import fold_groups
+
+    out = raven["out"]
+    clips = pd.read_csv(out / "clips.csv")
+    train = clips.loc[clips["split"] == "train", "recording_id"].tolist()
+    tp = read_annotations(out / "train_tp.csv", n_species=3, clip_seconds=CLIP)
+    fp = tp.iloc[:0]
+    groups = fold_groups(train, str(out / "clips.csv"), None)
+    source_of = dict(zip(clips["recording_id"], clips["recording"], strict=True))
+    assert groups == {clip: source_of[clip] for clip in train}
+    folds = assign_folds(tp, fp, train, n_folds=3, seed=0, n_species=3, groups=groups)
+    source = folds["recording_id"].map(groups)
+    assert (folds.groupby(source)["fold"].nunique() == 1).all()
+    assert folds["fold"].nunique() == 3
+    # With folds.groups, a source recording's group (its site) decides.
+    sites = tmp_path / "sites.csv"
+    sites.write_text("recording_id,group\nshort,a\nmid,b\nlong,b\nsong,c\n")
+    by_site = fold_groups(train, str(out / "clips.csv"), str(sites))
+    assert by_site["long__0003"] == by_site["mid__0000"] == "b"
+    sites.write_text("recording_id,group\nshort,a\nmid,b\n")
+    with pytest.raises(
+        ValueError, match=r"sites\.csv: 1 training recording.s. have no group: \['long'\]"
+    ):
+        fold_groups(
+            [t for t in train if not t.startswith("song")], str(out / "clips.csv"), str(sites)
+        )
+
+
 def bad_set(tmp_path, rows, header=RAVEN_HEADER, table="x.txt"):
     write_audio(tmp_path / "rec" / "x.wav", 7, 8000)
     write_audio(tmp_path / "test" / "t.wav", 2, 8000)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sedcycle.folds import assign_folds, species_multi_hot
+from sedcycle.folds import assign_folds, read_groups, species_multi_hot
 
 N_SPECIES = 24
 
@@ -96,3 +96,82 @@ def test_bad_inputs_raise_value_error():
         assign_folds(tp, pd.concat([fp, stray]), ids)
     with pytest.raises(ValueError, match="lacks column"):
         assign_folds(tp.rename(columns={"species_id": "species"}), fp, ids)
+
+
+def sites_of(ids, n_sites=12):
+    """recording id -> one of ``n_sites`` site names, in id order."""
+    return {rid: f"site{i % n_sites:02d}" for i, rid in enumerate(ids)}
+
+
+def test_ungrouped_folds_are_the_stratified_split_of_the_sorted_recordings():
+    """groups=None keeps the folds of every run before grouping existed (no rerun, no change):
+    iterstrat's split of the sorted ids' multi-hot, each held-out part its fold."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+    ids, tp, fp = rfcx_like()
+    sorted_ids = sorted(ids)
+    splitter = MultilabelStratifiedKFold(n_splits=5, shuffle=True, random_state=42)
+    labels = species_multi_hot(tp, fp, sorted_ids, N_SPECIES)
+    expected = {}
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(ids)), labels)):
+        expected.update({sorted_ids[i]: fold for i in held_out})
+    folds = assign_folds(tp, fp, ids, n_folds=5, seed=42)
+    assert dict(zip(folds.recording_id, folds.fold, strict=True)) == expected
+    # One group per recording is the same split.
+    own = assign_folds(tp, fp, ids, n_folds=5, seed=42, groups={rid: rid for rid in ids})
+    pd.testing.assert_frame_equal(own, folds)
+
+
+def test_recordings_of_one_group_share_a_fold_and_groups_are_stratified():
+    ids, tp, fp = rfcx_like()
+    groups = sites_of(ids, n_sites=60)
+    folds = assign_folds(tp, fp, ids, n_folds=5, seed=42, groups=groups)
+    by_group = folds.assign(group=folds.recording_id.map(groups)).groupby("group").fold
+    assert (by_group.nunique() == 1).all()
+    assert set(folds.fold) == set(range(5))
+    assert not folds.fold.equals(assign_folds(tp, fp, ids, n_folds=5, seed=42).fold)
+    # Stratified over the groups' species: closer to even than a random split of the groups.
+    group_fold = by_group.first()
+    rng = np.random.default_rng(0)
+    shuffled = pd.Series(rng.permutation(np.arange(len(group_fold)) % 5), group_fold.index)
+
+    def imbalance(fold_of_group):
+        labelled = tp.drop_duplicates().assign(
+            fold=lambda t: t.recording_id.map(groups).map(fold_of_group)
+        )
+        counts = labelled.groupby(["species_id", "fold"]).size().unstack(fill_value=0)
+        counts = counts.reindex(columns=range(5), fill_value=0)
+        return (counts - counts.mean(axis=1).to_numpy()[:, None]).abs().to_numpy().sum()
+
+    assert imbalance(group_fold) < 0.8 * imbalance(shuffled)
+
+
+def test_fewer_groups_than_folds_or_a_recording_without_group_is_refused():
+    ids, tp, fp = rfcx_like(n_recordings=40, tp_per_species=1, n_fp=10)
+    with pytest.raises(ValueError, match="4 groups of recordings cannot fill 5 folds"):
+        assign_folds(tp, fp, ids, groups=sites_of(ids, n_sites=4))
+    with pytest.raises(ValueError, match="1 recording.s. have no group"):
+        assign_folds(tp, fp, ids, groups=dict(list(sites_of(ids).items())[1:]))
+
+
+def test_groups_table_is_read_and_its_problems_name_the_file(tmp_path):
+    table = tmp_path / "sites.csv"
+    table.write_text("recording_id,group\na,north\nb,south\nc,north\nz,east\n")
+    assert read_groups(table, ["c", "a", "b"]) == {"c": "north", "a": "north", "b": "south"}
+    with pytest.raises(
+        ValueError, match=r"sites\.csv: 1 training recording.s. have no group: \['d'\]"
+    ):
+        read_groups(table, ["a", "d"])
+    table.write_text("recording,site\na,north\n")
+    with pytest.raises(
+        ValueError, match=r"sites\.csv: groups table without column.s. \['group', 'recording_id'\]"
+    ):
+        read_groups(table, ["a"])
+    table.write_text("recording_id,group\na,north\na,south\n")
+    with pytest.raises(
+        ValueError, match=r"sites\.csv: recording.s. listed with different groups: \['a'\]"
+    ):
+        read_groups(table, ["a"])
+    table.write_text("recording_id,group\na,north\nb,\n")
+    with pytest.raises(ValueError, match=r"sites\.csv: line 3: empty group"):
+        read_groups(table, ["a", "b"])

@@ -345,13 +345,19 @@ def cut_folder(
 
 
 def label_rows(
-    events: list[Event], durations: dict[str, float], rates: dict[str, int], clip_seconds: float
+    events: list[Event],
+    durations: dict[str, float],
+    rates: dict[str, int],
+    clip_seconds: float,
+    species: dict[str, int] | None = None,
 ) -> list[dict]:
     """train_tp.csv rows: each event split into the clips it overlaps, species by name.
 
-    Raises ValueError naming the annotation line for an event past its recording's end.
+    ``species``: name -> id (None: the events' names in sorted order). Raises ValueError
+    naming the annotation line for an event past its recording's end.
     """
-    species = {name: i for i, name in enumerate(sorted({e.species for e in events}))}
+    if species is None:
+        species = {name: i for i, name in enumerate(sorted({e.species for e in events}))}
     rows = []
     for event in events:
         duration = durations[event.recording]
@@ -388,18 +394,23 @@ def prepare(
     clip_seconds: float,
     species_column: str = "Species",
     threads: int = 1,
+    test_annotations: str | Path | None = None,
 ) -> dict[str, int]:
     """Write the RFCx layout of annotated recordings into ``out_dir``.
 
     ``train/`` and ``test/`` clips, ``train_tp.csv`` (events split per clip), an empty
     ``train_fp.csv``, ``sample_submission.csv`` (test clips, s0..s{n-1} zeros),
     ``species.csv`` (species_id,name) and ``clips.csv`` (recording_id, recording, split,
-    start, end). Every annotation is checked before any audio is cut. Returns counts.
+    start, end). ``test_annotations`` (the same formats, of the test recordings): also
+    ``test_truth.csv`` (recording_id, species_id, t_min, t_max, f_min, f_max per test clip);
+    without them a ``test_truth.csv`` left in ``out_dir`` is removed. Every annotation is
+    checked before any audio is cut. Returns counts.
     """
     import pandas as pd
 
     from sedcycle.files import write_csv
     from sedcycle.labels import ANNOTATION_COLUMNS
+    from sedcycle.synthetic import TRUTH_COLUMNS  # the test_truth.csv evaluation reads
     from sedcycle.tables import species_columns
 
     out_dir = Path(out_dir)
@@ -422,6 +433,15 @@ def prepare(
         label_rows(events, durations, rates, clip_seconds), columns=ANNOTATION_COLUMNS
     ).drop_duplicates()
     names = sorted({e.species for e in events})
+    truth = None
+    if test_annotations is not None:
+        truth = test_truth_rows(
+            test_annotations, species_column, test_files, test_recordings, names, annotations
+        )
+        truth = pd.DataFrame(
+            label_rows(truth, durations, rates, clip_seconds, {n: i for i, n in enumerate(names)}),
+            columns=ANNOTATION_COLUMNS,
+        ).drop_duplicates()
 
     clip_rows = [
         {**row, "split": split}
@@ -431,6 +451,15 @@ def prepare(
     clips = pd.DataFrame(clip_rows, columns=["recording_id", "recording", "split", "start", "end"])
     # An mp3 whose header overstated its length may yield fewer clips: keep labels in range.
     tp = tp[tp["recording_id"].isin(set(clips["recording_id"]))]
+    if truth is not None:
+        truth = truth[truth["recording_id"].isin(set(clips["recording_id"]))]
+        write_csv(
+            truth.sort_values(["recording_id", "t_min", "species_id"])[list(TRUTH_COLUMNS)],
+            out_dir / "test_truth.csv",
+            index=False,
+        )
+    else:
+        (out_dir / "test_truth.csv").unlink(missing_ok=True)  # of an earlier run with them
     test_ids = clips.loc[clips["split"] == "test", "recording_id"]
     sample = pd.DataFrame(0.0, index=range(len(test_ids)), columns=species_columns(len(names)))
     sample.insert(0, "recording_id", test_ids.to_numpy())
@@ -455,9 +484,33 @@ def prepare(
         "events": len(events),
         "tp_rows": len(tp),
         "species": len(names),
+        **({"test_truth_rows": len(truth)} if truth is not None else {}),
     }
     print(", ".join(f"{v} {k}" for k, v in counts.items()), file=sys.stderr)
     return counts
+
+
+def test_truth_rows(
+    test_annotations: str | Path,
+    species_column: str,
+    test_files: dict[str, Path],
+    test_recordings: str | Path,
+    names: list[str],
+    annotations: str | Path,
+) -> list[Event]:
+    """The events of the test recordings' annotations, checked: each names a test recording,
+    and every species is one of the train annotations' ``names``."""
+    events = resolve_recordings(
+        read_events(test_annotations, species_column), test_files, test_recordings
+    )
+    unknown = sorted({e.species for e in events} - set(names))
+    if unknown:
+        first = next(e.source for e in events if e.species == unknown[0])
+        raise ValueError(
+            f"{test_annotations}: species {unknown} not in the train annotations "
+            f"{annotations} (a model cannot score them; first at {first})"
+        )
+    return events
 
 
 def read_species(path: str | Path) -> list[str]:

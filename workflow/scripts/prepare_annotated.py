@@ -13,5 +13,6 @@ with log_to(sm.log[0]):
         sm.input.test_recordings,
         Path(sm.output.tp).parent,
         threads=sm.threads,
+        test_annotations=sm.input.test_annotations[0] if sm.input.test_annotations else None,
         **sm.params,
     )

@@ -49,12 +49,21 @@ def prepare_annotated(
     clip_seconds: float,
     species_column: str,
     threads: int = 1,
+    test_annotations: str | None = None,
 ) -> None:
-    """The RFCx layout in ``out_dir`` from annotated recordings (sedcycle.annotated.prepare)."""
+    """The RFCx layout in ``out_dir`` from annotated recordings (sedcycle.annotated.prepare),
+    with ``test_truth.csv`` when the test recordings' annotations are given."""
     from sedcycle.annotated import prepare
 
     prepare(
-        recordings, annotations, test_recordings, out_dir, clip_seconds, species_column, threads
+        recordings,
+        annotations,
+        test_recordings,
+        out_dir,
+        clip_seconds,
+        species_column,
+        threads,
+        test_annotations=test_annotations,
     )
 
 
@@ -127,8 +136,15 @@ def make_folds(
     clip_seconds: float,
     n_folds: int,
     seed: int,
+    clips_csv: str | None = None,
+    groups_csv: str | None = None,
 ) -> None:
-    """folds.csv: multilabel-stratified folds over the training recordings."""
+    """folds.csv: multilabel-stratified folds over the training recordings.
+
+    clips_csv (annotated recordings cut into clips): the clips of one source recording share
+    a fold. groups_csv (recording_id,group; in annotated mode recording_id is the source
+    recording): the recordings of one group share a fold.
+    """
     from sedcycle.folds import assign_folds
 
     tp = read_annotations(tp_csv, n_species, clip_seconds)
@@ -146,5 +162,33 @@ def make_folds(
     check_recordings(fp, fp_csv, ids)
     unlabelled = len(set(ids) - set(tp["recording_id"]) - set(fp["recording_id"]))
     print(f"{len(ids)} recordings, {unlabelled} without any tp/fp row", file=sys.stderr)
-    table = assign_folds(tp, fp, ids, n_folds=n_folds, seed=seed, n_species=n_species)
+    groups = fold_groups(ids, clips_csv, groups_csv)
+    if groups is not None:
+        print(f"{len(ids)} recordings in {len(set(groups.values()))} groups", file=sys.stderr)
+    table = assign_folds(
+        tp, fp, ids, n_folds=n_folds, seed=seed, n_species=n_species, groups=groups
+    )
     write_csv(table, out_csv, index=False)
+
+
+def fold_groups(
+    ids: list[str], clips_csv: str | None, groups_csv: str | None
+) -> dict[str, str] | None:
+    """recording id -> the group whose recordings share a fold; None: each its own.
+
+    A clip's group is its source recording (``clips_csv``: recording_id, recording), or that
+    recording's group in ``groups_csv``; without clips, a recording's group in ``groups_csv``.
+    """
+    from sedcycle.folds import read_groups
+
+    if clips_csv is None:
+        return None if groups_csv is None else read_groups(groups_csv, ids)
+    clips = pd.read_csv(clips_csv, dtype={"recording_id": str, "recording": str})
+    source = dict(zip(clips["recording_id"], clips["recording"], strict=True))
+    absent = [rid for rid in ids if rid not in source]
+    if absent:
+        raise ValueError(f"{clips_csv}: {len(absent)} clip(s) missing: {absent[:5]}")
+    if groups_csv is None:
+        return {rid: source[rid] for rid in ids}
+    group_of = read_groups(groups_csv, sorted({source[rid] for rid in ids}))
+    return {rid: group_of[source[rid]] for rid in ids}
