@@ -19,7 +19,13 @@ if SYNTHETIC:
         localrule: True
         conda:
             "../envs/audio.yaml"
+        # the share settings only when set: a run from before they existed keeps its params
         params:
+            **{
+                key: config["data"]["synthetic"][key]
+                for key in ("tp_recording_fraction", "fp_only_recording_fraction")
+                if config["data"]["synthetic"][key] is not None
+            },
             n_train=config["data"]["synthetic"]["n_train"],
             n_test=config["data"]["synthetic"]["n_test"],
             seed=config["data"]["synthetic"]["seed"],

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import subprocess
+from base64 import b64encode
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import yaml
 
 from sedcycle.synthetic import (
     CATALOGUE_COLUMNS,
@@ -17,6 +22,7 @@ from sedcycle.synthetic import (
     SHAPES,
     TRUTH_COLUMNS,
     generate,
+    label_statistics,
     species_catalogue,
 )
 
@@ -274,3 +280,165 @@ def test_bad_catalogue_arguments():
         species_catalogue(0)
     with pytest.raises(ValueError, match="seed"):
         species_catalogue(24, seed=-3)
+
+
+# sha256 of the csv files that the generator wrote before tp_recording_fraction and
+# fp_only_recording_fraction existed, for two draws (SMALL; bench/quality.yaml's label settings)
+BEFORE_SHARE_OPTIONS = {
+    3: {
+        "sample_submission.csv": "4b5a0f565c1582057ecc4edb5050b16d9d4d71e4557adc6697dd896d9f3050c9",
+        "test_truth.csv": "f72dff97e50cb549c3d6cf59bdac3abb067755b0fdf41c68d1641e6438a8c3b4",
+        "train_fp.csv": "c0b05f354fcd83e1a880ed7a959295e477740d5311bd541addd5255676e4bec6",
+        "train_tp.csv": "e21b599b28669c2e62e7cca1e5fbbcf751d6f35ee11138e68845cf10e8c7c885",
+        "train_truth.csv": "22b83645ac155da2bf20228afa62b06726024339dfe16dd5cb8a0e80657785eb",
+    },
+    7: {
+        "sample_submission.csv": "9b34d5653070fb9c89e9c07fdbc595540811ac3a3a2db55a7bb6763a7cb5494a",
+        "test_truth.csv": "767c4a0d316d28808389582791c93d66e3a9b790a699676ebace190d22b46e5d",
+        "train_fp.csv": "2a3b4643e79698d2bfac36e8d53364ea03d723c1928e4d915a07d61e88859140",
+        "train_tp.csv": "07d8f8dfcc8e14613996d72f14aedf4588f72745f0ccbb0fdd92be87d0f8b1f7",
+        "train_truth.csv": "5be11e8752fd974c5209bb81b4590400cf9955004cb96ac5cf0b8ec02c612687",
+    },
+}
+QUALITY_LABELS = dict(
+    n_train=30, n_test=2, clip_seconds=4.0, seed=7, tp_fraction=0.25, fp_fraction=1.0
+)
+
+
+def csv_hashes(root: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in CSV_FILES}
+
+
+def test_share_options_off_reproduce_the_earlier_files(dataset, tmp_path):
+    """At their defaults (None) the share options change no byte: the labels are those the
+    generator wrote before they existed, and passing None equals leaving them out."""
+    assert csv_hashes(dataset) == BEFORE_SHARE_OPTIONS[3]
+    generate(tmp_path / "a", **QUALITY_LABELS, fp_per_recording=6.0)
+    assert csv_hashes(tmp_path / "a") == BEFORE_SHARE_OPTIONS[7]
+    off = dict(tp_recording_fraction=None, fp_only_recording_fraction=None)
+    generate(tmp_path / "b", **QUALITY_LABELS, fp_per_recording=6.0, **off)
+    assert all_files(tmp_path / "b") == all_files(tmp_path / "a")
+
+
+RFCX_SHARES = dict(
+    n_train=80,
+    n_test=2,
+    clip_seconds=4.0,
+    n_species=12,
+    seed=2,
+    tp_fraction=0.08,
+    fp_fraction=0.25,
+    fp_per_recording=0.5,
+    tp_recording_fraction=0.25,
+    fp_only_recording_fraction=0.7,
+)
+
+
+@pytest.fixture(scope="module")
+def rfcx_shaped(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rfcx_shaped")
+    generate(root, **RFCX_SHARES)
+    return root
+
+
+def test_share_options_give_the_requested_label_statistics(rfcx_shaped):
+    truth = read(rfcx_shaped, "train_truth.csv")
+    tp, fp = read(rfcx_shaped, "train_tp.csv"), read(rfcx_shaped, "train_fp.csv")
+    recordings = {p.stem for p in (rfcx_shaped / "train").glob("*.flac")}
+    with_tp, with_fp = set(tp.recording_id), set(fp.recording_id)
+    # 20 recordings chosen for tp rows (coverage may add one per species they all lack)
+    assert 20 <= len(with_tp) <= 22
+    assert len(with_fp - with_tp) == 56  # 0.7 * 80 fp-only recordings, exactly
+    assert len(recordings - with_tp - with_fp) == 80 - len(with_tp) - 56  # the rest: no label
+    # about 1 - tp_fraction of the calls unlabelled, whatever the share of tp recordings
+    unlabelled = 1 - len(tp) / len(truth)
+    assert 0.87 <= unlabelled <= 0.97, unlabelled
+    # the policy's invariants hold: tp rows are calls, fp rows name absent species
+    keys = ["recording_id", "species_id", "t_min", "t_max", "f_min", "f_max"]
+    assert (tp.merge(truth, on=keys, how="left", indicator=True)["_merge"] == "both").all()
+    present = set(zip(truth.recording_id, truth.species_id, strict=True))
+    assert not any(pair in present for pair in zip(fp.recording_id, fp.species_id, strict=True))
+    assert set(tp.species_id) == set(truth.species_id)  # every calling species has tp rows
+    statistics = label_statistics(rfcx_shaped)
+    assert statistics["recordings"] == 80
+    assert statistics["recordings_with_tp"] == len(with_tp)
+    assert statistics["recordings_fp_only"] == 56
+    assert statistics["unlabelled_call_share"] == pytest.approx(unlabelled)
+    assert statistics["fp_rows_per_tp_row"] == pytest.approx(len(fp) / len(tp))
+
+
+def test_tp_fraction_moves_the_unlabelled_share_not_the_tp_recordings(rfcx_shaped, tmp_path):
+    generate(tmp_path, **{**RFCX_SHARES, "tp_fraction": 0.25})
+    before, after = read(rfcx_shaped, "train_tp.csv"), read(tmp_path, "train_tp.csv")
+    truth = read(tmp_path, "train_truth.csv")
+    assert truth.equals(read(rfcx_shaped, "train_truth.csv"))  # same calls
+    assert set(after.recording_id) == set(before.recording_id)  # same tp recordings
+    assert 0.68 <= 1 - len(after) / len(truth) <= 0.82  # about 1 - 0.25
+    assert len(after) > 2 * len(before)
+
+
+def test_fp_only_share_alone_keeps_the_tp_policy(tmp_path):
+    """fp_only_recording_fraction without tp_recording_fraction: the tp rows are the default
+    policy's, and the recordings without one are split into fp-only and unlabelled."""
+    args = dict(n_train=40, n_test=1, clip_seconds=4.0, seed=4)
+    generate(tmp_path / "a", **args)
+    generate(tmp_path / "b", **args, fp_only_recording_fraction=0.05)
+    assert read(tmp_path / "b", "train_tp.csv").equals(read(tmp_path / "a", "train_tp.csv"))
+    statistics = label_statistics(tmp_path / "b")
+    assert statistics["recordings_fp_only"] == min(2, 40 - statistics["recordings_with_tp"])
+    assert statistics["recordings_fp_only"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tp_recording_fraction": 0.0}, r"tp_recording_fraction must be in \(0.0, 1.0\]"),
+        ({"tp_recording_fraction": 1.5}, "tp_recording_fraction"),
+        ({"tp_recording_fraction": "a quarter"}, "tp_recording_fraction must be a finite"),
+        ({"fp_only_recording_fraction": -0.1}, "fp_only_recording_fraction"),
+        (
+            {"tp_recording_fraction": 0.5, "fp_only_recording_fraction": 0.6},
+            "tp_recording_fraction \\+ fp_only_recording_fraction must not exceed 1",
+        ),
+    ],
+)
+def test_bad_share_arguments(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate(tmp_path, **{"n_train": 2, "n_test": 1, "clip_seconds": 4.0, **kwargs})
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.workflow
+def test_make_synthetic_params_hold_the_share_settings_only_when_set(tmp_path):
+    """A data set generated before the share settings existed is not generated again: at their
+    default (null) the rule's params are the eight values it had before; set, they enter."""
+    from .workflow_runs import snakemake_command
+
+    micro = yaml.safe_load((Path(__file__).parent / "data" / "micro.yaml").read_text())
+    defaults = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    generator = {**defaults["data"]["synthetic"], **micro["data"]["synthetic"]}
+    assert generator["tp_recording_fraction"] is None  # the test is about the default
+    before = [generator[key] for key in ("n_train", "n_test", "seed", "tp_fraction")]
+    before += [generator["fp_fraction"], generator["fp_per_recording"]]
+    before += [defaults["n_species"], micro["clip_seconds"]]
+    target = "data/synthetic/train_tp.csv"
+    done = subprocess.run(
+        snakemake_command(tmp_path, target), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = tmp_path / ".snakemake" / "metadata" / b64encode(target.encode()).decode()
+    params = json.loads(record.read_text())["params"]
+    assert params == sorted(map(str, before))
+    share = tmp_path / "share.yaml"
+    share.write_text("data:\n  synthetic:\n    tp_recording_fraction: 0.3\n")
+    dry = subprocess.run(
+        snakemake_command(tmp_path, "-n", target, configs=(share,)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Params have changed" in dry.stdout + dry.stderr
+    again = subprocess.run(
+        snakemake_command(tmp_path, "-n", target), capture_output=True, text=True, check=False
+    )
+    assert "Nothing to be done" in again.stdout + again.stderr

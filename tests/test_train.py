@@ -1,11 +1,13 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from sedcycle import train as train_module
 from sedcycle.clips import ClipStore
-from sedcycle.labels import FrameLabels
+from sedcycle.labels import ANNOTATION_COLUMNS, FrameLabels
 from sedcycle.model import load_model
+from sedcycle.settings import STAGE1_SWITCHES, switches_on
 from sedcycle.train import (
     Teacher,
     TrainSettings,
@@ -13,6 +15,7 @@ from sedcycle.train import (
     mixup,
     sample_epoch,
     train_fold,
+    window_batch,
 )
 
 from .conftest import CLIP_SECONDS, N_FRAMES, N_SPECIES
@@ -359,3 +362,113 @@ def test_mixup_checks_its_loss(tmp_path, feature_dir, annotations, overrides, me
     with pytest.raises(ValueError, match=message):
         fit(settings(**{"mixup_alpha": 0.4, **overrides}), store, labels, events, out)
     assert not out.exists()
+
+
+# stage1.crops "grid": window 128 overlapping by 20 frames steps 108 frames over the 300-frame
+# clips, until a window reaches the end: starts 0, 108, 216, the last padded past frame 300
+GRID = {"loss": "clipwise", "crops": "grid", "cover": 20}
+GRID_STARTS = list(range(0, N_FRAMES - 128 + 108, 108))
+
+
+def grid_plan(annotations, epoch=0, **overrides):
+    events = labelled_events(*annotations, N_FRAMES, CLIP_SECONDS)
+    return sample_epoch(events, IDS, N_FRAMES, settings(**{**GRID, **overrides}), epoch)
+
+
+def test_grid_epoch_takes_every_window_of_every_recording_once(annotations):
+    plan = grid_plan(annotations)
+    assert GRID_STARTS[-1] < N_FRAMES < GRID_STARTS[-1] + 128
+    assert sorted(plan) == sorted((rec, start) for rec in IDS for start in GRID_STARTS)
+    # unlabelled recordings too (rec5 has no tp or fp row), and fp_fraction samples nothing
+    assert sorted(plan) == sorted(grid_plan(annotations, fp_fraction=0.0, epoch=3))
+
+
+def test_grid_epoch_is_shuffled_per_seed_and_epoch(annotations):
+    plan = grid_plan(annotations)
+    assert plan == grid_plan(annotations)
+    assert plan != grid_plan(annotations, epoch=1)
+    assert plan != grid_plan(annotations, seed=4)
+    assert plan != sorted(plan)
+
+
+def test_grid_windows_and_labels_are_zero_padded_past_the_end(feature_dir):
+    store = ClipStore(feature_dir, IDS)
+    tp = pd.DataFrame(
+        [("rec1", 2, 1, frame_time(N_FRAMES - 10), 0.0, frame_time(N_FRAMES - 1), 0.0)],
+        columns=ANNOTATION_COLUMNS,
+    )
+    labels = FrameLabels.from_annotations(tp, tp.iloc[:0], N_SPECIES, N_FRAMES, CLIP_SECONDS)
+    last = GRID_STARTS[-1]
+    x, y = window_batch(store, labels, [("rec1", last), ("rec1", GRID_STARTS[-2])], 128)
+    assert x.shape == (2, 32, 128) and y.shape == (2, N_SPECIES)
+    inside = N_FRAMES - last
+    assert (x[0, :, inside:] == 0).all() and (x[0, :, :inside] > 0).any()
+    torch.testing.assert_close(
+        x[0, :, :inside], torch.from_numpy(store.window("rec1", last, 128))[:, :inside]
+    )
+    # the call in the clip's last frames is in the padded window alone
+    assert y.tolist() == [[0, 0, 1], [0, 0, 0]]
+
+
+def frame_time(frame):
+    """A time inside ``frame`` (the source's frame index int(n_frames * t / clip_seconds))."""
+    return (frame + 0.5) * CLIP_SECONDS / N_FRAMES
+
+
+def test_grid_targets_of_calls_at_window_edges(feature_dir):
+    """Windows [0, 128), [108, 236), [216, 344): a call is positive in each window that holds
+    any of its frames, however few."""
+    rows = [
+        ("rec5", 0, 1, frame_time(100), 0.0, frame_time(107), 0.0),  # window 0 alone
+        ("rec5", 1, 1, frame_time(127), 0.0, frame_time(130), 0.0),  # 0 (one frame) and 1
+        ("rec5", 2, 1, frame_time(236), 0.0, frame_time(240), 0.0),  # window 2 alone
+    ]
+    tp = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS)
+    fp = pd.DataFrame(
+        [("rec5", 0, 1, frame_time(220), 0.0, frame_time(230), 0.0)], columns=ANNOTATION_COLUMNS
+    )
+    labels = FrameLabels.from_annotations(tp, fp, N_SPECIES, N_FRAMES, CLIP_SECONDS)
+    assert np.flatnonzero(labels["rec5"][1] == 1).tolist() == [127, 128, 129, 130]
+    store = ClipStore(feature_dir, IDS)
+    _, y = window_batch(store, labels, [("rec5", start) for start in GRID_STARTS], 128)
+    # the fp of species 0 is a -1 target, which stage 1's clipwise loss counts as absent
+    assert y.tolist() == [[1, 1, 0], [-1, 1, 0], [-1, 0, 1]]
+
+
+def test_grid_crops_train_stage1_reproducibly_and_are_stored(tmp_path, feature_dir, annotations):
+    store, labels, events = setup(feature_dir, annotations)
+    runs = {}
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.pt"
+        history = fit(settings(**GRID, epochs=1), store, labels, events, out)
+        runs[name] = (history, torch.load(out, weights_only=True))
+    stored = runs["a"][1]["settings"]
+    assert stored["crops"] == "grid" and stored["cover"] == 20
+    for key, value in runs["a"][1]["state_dict"].items():
+        torch.testing.assert_close(value, runs["b"][1]["state_dict"][key])
+    assert runs["a"][0] == runs["b"][0]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"crops": "grid"}, "crops 'grid' needs cover"),
+        ({"crops": "random"}, "crops must be one of events, grid, got 'random'"),
+        ({**GRID, "samples_per_epoch": 8}, "samples_per_epoch"),
+    ],
+)
+def test_crops_are_checked(tmp_path, feature_dir, annotations, overrides, message):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    with pytest.raises(ValueError, match=message):
+        fit(settings(**{"loss": "clipwise", **overrides}), store, labels, events, out)
+    assert not out.exists()
+
+
+def test_event_crops_are_no_param_and_grid_crops_are():
+    """params hold crops only when it is not its off value, events (no rerun of a run that
+    predates the setting); the off value is TrainSettings' default."""
+    section = {"mixup_alpha": 0.0, "crops": "events"}
+    assert switches_on(section, STAGE1_SWITCHES) == {}
+    assert switches_on({**section, "crops": "grid"}, STAGE1_SWITCHES) == {"crops": "grid"}
+    assert settings().crops == "events" and settings().cover is None

@@ -28,10 +28,16 @@ ROUND_KEYS = (
     "unknown_weight",
     "seed",
 )
-# Optional switches: in params only when on (non-zero, true), so a run from before a switch
-# existed keeps its params and reruns nothing. TrainSettings' default for each is off.
-STAGE1_SWITCHES = ("mixup_alpha",)
+# Optional switches: in params only when on (non-zero, true, or other than its SWITCH_OFF
+# value), so a run from before a switch existed keeps its params and reruns nothing.
+# TrainSettings' default for each is off.
+STAGE1_SWITCHES = ("mixup_alpha", "crops")
 ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold")
+# the off value of a switch that is not a number or a flag
+SWITCH_OFF = {"crops": "events"}
+# stage1.crops: "events" (crops around tp/fp events) or "grid" (every fixed window, whose
+# overlap windows.cover the rule then passes as the setting `cover`)
+CROPS = ("events", "grid")
 
 # data.source: where the train and test data come from
 SOURCES = ("synthetic", "rfcx", "npz", "annotated")
@@ -52,8 +58,9 @@ class TrainSettings:
     have no default: config.yaml holds theirs (per stage: stage 1 and the rounds differ), and a
     second set here could silently differ. The others default to what the workflow means by
     leaving them out: stage 1 crops every tp/fp event, unscaled, with no unknown pairs (the
-    relabel rounds always pass these from relabel.*); a switch is off; the last two are not
-    config keys. tests/test_config_schema.py checks these lists against config.yaml.
+    relabel rounds always pass these from relabel.*); a switch is off, and ``cover``, which
+    the rule passes with grid crops alone, unset; the last two are not config keys.
+    tests/test_config_schema.py checks these lists against config.yaml.
     """
 
     # model.* (MODEL_KEYS), then the run's species count and windows.window
@@ -78,6 +85,8 @@ class TrainSettings:
     unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
     # switches (STAGE1_SWITCHES, ROUND_SWITCHES): off
     mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
+    crops: str = "events"  # "grid": every fixed window of every recording, each epoch
+    cover: int | None = None  # the grid's overlap (windows.cover); passed with crops "grid"
     soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
     soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
     # not config keys: the benchmarks' fixed epoch size; execution.resume_training (a script
@@ -88,7 +97,11 @@ class TrainSettings:
 
 def switches_on(section: dict[str, Any], switches: tuple[str, ...]) -> dict[str, Any]:
     """The optional switches of ``section`` that are on (see STAGE1_SWITCHES)."""
-    return {key: section[key] for key in switches if section[key]}
+    return {
+        key: section[key]
+        for key in switches
+        if (section[key] != SWITCH_OFF[key] if key in SWITCH_OFF else section[key])
+    }
 
 
 def data_source(config: dict[str, Any]) -> str:

@@ -38,12 +38,26 @@ Labels (train only)
   the probability that makes about ``tp_fraction`` of the recording's calls labelled (never
   fewer than one). A species that is present in train but still unlabelled at the end gets its
   first call labelled, so with ``n_train`` >= ~``n_species / 2`` every species has tp rows.
+* ``tp_recording_fraction`` (None: off, the policy above) makes the tp rows RFCx-shaped: only
+  ``round(tp_recording_fraction * n_train)`` train recordings, a random sample of those with a
+  call, carry tp rows, and ``tp_fraction`` becomes the share of *all* train calls that get a tp
+  row: each chosen recording gets its guaranteed row, and its other calls are labelled with the
+  one probability that brings the total to about ``tp_fraction`` of the calls (no more than one
+  row a chosen recording when ``tp_fraction * calls`` is below their number). The share of calls
+  left unlabelled is then about ``1 - tp_fraction`` whatever the share of tp recordings. The
+  coverage label goes to a chosen recording when one holds the species (else one more recording
+  carries a tp row).
 * fp: "a template hit for species A that a person rejected". For each call of species B whose
   partner A is absent from the whole recording, an fp row for A at that call's time and frequency
   box is written with probability ``fp_fraction``; in addition Poisson(``fp_per_recording``)
   background false alarms per recording name a species absent from the recording, at a random
   time, with that species' catalogue band. An fp row never names a species present anywhere in
   its recording.
+* ``fp_only_recording_fraction`` (None: off) sets how many train recordings carry fp rows but no
+  tp row: ``round(fp_only_recording_fraction * n_train)`` of the recordings without a tp row (all
+  of them when fewer), a random sample, keep their fp rows, each getting one background false
+  alarm when the draws above gave it none; the other recordings without a tp row lose their fp
+  rows (no label at all). Recordings with a tp row keep theirs.
 
 Times are rounded to 4 decimals, frequencies outward to the 93.75 Hz grid RFCx uses
 (48 kHz / 512-point STFT bins) and clipped to 93.75..13687.5 Hz. Everything is seeded: the same
@@ -524,15 +538,28 @@ def _label_tp(
     catalogue: pd.DataFrame,
     tp_fraction: float,
     rng: np.random.Generator,
+    tp_ids: set[str] | None = None,
 ) -> pd.DataFrame:
-    """Sparse tp rows: a subset of ``truth`` rows (see the module docstring for the policy)."""
+    """Sparse tp rows: a subset of ``truth`` rows (see the module docstring for the policy).
+
+    ``tp_ids``: the recordings that carry tp rows, and ``tp_fraction`` a share of all calls
+    (``tp_recording_fraction``); None: every recording with a call, ``tp_fraction`` of each.
+    """
     n_species = len(catalogue)
     tp_count = np.zeros(n_species, dtype=np.int64)
     labelled = np.zeros(len(truth), dtype=bool)
     by_recording = truth.groupby("recording_id", sort=False).indices
+    in_tp = np.ones(len(truth), dtype=bool)
+    p_shared = None
+    if tp_ids is not None:
+        in_tp = truth["recording_id"].isin(tp_ids).to_numpy()
+        n_guaranteed = len(tp_ids)
+        n_others = int(in_tp.sum()) - n_guaranteed
+        wanted = tp_fraction * len(truth) - n_guaranteed
+        p_shared = min(max(wanted / n_others, 0.0), 1.0) if n_others > 0 else 0.0
     for recording_id in train_ids:
         rows = by_recording.get(recording_id)
-        if rows is None:
+        if rows is None or (tp_ids is not None and recording_id not in tp_ids):
             continue
         species = truth["species_id"].to_numpy()[rows]
         present = np.unique(species)
@@ -546,12 +573,16 @@ def _label_tp(
         if others.size:
             # probability that brings the expected labelled share to tp_fraction (>= one row)
             p_other = min(max((tp_fraction * rows.size - 1.0) / others.size, 0.0), 1.0)
+            if p_shared is not None:
+                p_other = p_shared  # the share is of all calls, spread over the tp recordings
             labelled[others[rng.random(others.size) < p_other]] = True
         np.add.at(tp_count, truth["species_id"].to_numpy()[rows[labelled[rows]]], 1)
     for species_id in np.flatnonzero(tp_count == 0):  # coverage: present but never labelled
         rows = np.flatnonzero(truth["species_id"].to_numpy() == species_id)
         if rows.size:
-            labelled[rows[0]] = True
+            # in a recording that carries tp rows when one holds the species
+            preferred = rows[in_tp[rows]]
+            labelled[preferred[0] if preferred.size else rows[0]] = True
     tp = truth.loc[labelled].copy()
     tp["songtype_id"] = catalogue["songtype_id"].to_numpy()[tp["species_id"].to_numpy()]
     return _sorted(tp[list(LABEL_COLUMNS)], ["recording_id", "species_id", "t_min"])
@@ -587,23 +618,65 @@ def _label_fp(
         if absent.size == 0:
             continue
         for species_id in rng.choice(absent, size=n_alarms):
-            entry = catalogue.iloc[int(species_id)]
-            duration = float(entry["duration"])
-            t_min = rng.uniform(0.0, clip_seconds - duration)
-            rows.append(
-                (
-                    recording_id,
-                    int(species_id),
-                    int(entry["songtype_id"]),
-                    _round_time(t_min, clip_seconds),
-                    _grid_down(float(entry["f_low"])),
-                    _round_time(t_min + duration, clip_seconds),
-                    _grid_up(float(entry["f_high"])),
-                )
-            )
+            rows.append(_false_alarm(recording_id, int(species_id), catalogue, clip_seconds, rng))
+    return _fp_table(rows)
+
+
+def _false_alarm(
+    recording_id: str,
+    species_id: int,
+    catalogue: pd.DataFrame,
+    clip_seconds: float,
+    rng: np.random.Generator,
+) -> tuple:
+    """A background false alarm: an fp row for ``species_id`` at a random time, in its band."""
+    entry = catalogue.iloc[species_id]
+    duration = float(entry["duration"])
+    t_min = rng.uniform(0.0, clip_seconds - duration)
+    return (
+        recording_id,
+        species_id,
+        int(entry["songtype_id"]),
+        _round_time(t_min, clip_seconds),
+        _grid_down(float(entry["f_low"])),
+        _round_time(t_min + duration, clip_seconds),
+        _grid_up(float(entry["f_high"])),
+    )
+
+
+def _fp_table(rows: list[tuple]) -> pd.DataFrame:
     fp = pd.DataFrame(rows, columns=list(LABEL_COLUMNS))
     fp = fp.astype({"species_id": np.int64, "songtype_id": np.int64})
     return _sorted(fp, ["recording_id", "species_id", "t_min"])
+
+
+def _fp_only_recordings(
+    fp: pd.DataFrame,
+    truth: pd.DataFrame,
+    train_ids: list[str],
+    tp_ids: set[str],
+    n_fp_only: int,
+    catalogue: pd.DataFrame,
+    clip_seconds: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """``fp`` with exactly ``n_fp_only`` recordings (fewer when fewer lack a tp row) that carry
+    fp rows but no tp row: a random sample of the recordings without a tp row keeps its fp rows
+    (one background false alarm added where it has none), the rest lose theirs."""
+    untagged = [r for r in train_ids if r not in tp_ids]
+    chosen = set(rng.choice(untagged, size=min(n_fp_only, len(untagged)), replace=False).tolist())
+    keep = fp["recording_id"].isin(tp_ids | chosen).to_numpy()
+    with_fp = set(fp["recording_id"])
+    present = truth.groupby("recording_id")["species_id"].agg(set).to_dict()
+    added = []
+    for recording_id in sorted(chosen - with_fp):
+        calling = present.get(recording_id, set())
+        absent = [s for s in range(len(catalogue)) if s not in calling]
+        if absent:
+            species_id = int(rng.choice(absent))
+            added.append(_false_alarm(recording_id, species_id, catalogue, clip_seconds, rng))
+    kept = list(fp.loc[keep].itertuples(index=False, name=None))
+    return _fp_table(kept + added)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,6 +710,35 @@ def _prepare_folder(folder: Path, keep: set[str], clean: bool) -> None:
         path.unlink()
 
 
+def label_statistics(data_dir: Path | str) -> dict[str, float]:
+    """The train labels' statistics of a generated data set (``data_dir`` as ``generate``
+    wrote it): recordings, those with a tp row, with fp rows only and with no label; calls
+    (train_truth.csv), tp and fp rows, the share of calls no tp row labels, fp rows per tp row.
+    """
+    data_dir = Path(data_dir)
+    recordings = {path.stem for path in (data_dir / "train").glob("*.flac")}
+    tables = {
+        name: pd.read_csv(data_dir / f"{name}.csv", dtype={"recording_id": str})
+        for name in ("train_tp", "train_fp", "train_truth")
+    }
+    tp, fp, truth = tables["train_tp"], tables["train_fp"], tables["train_truth"]
+    with_tp, with_fp = set(tp["recording_id"]), set(fp["recording_id"])
+    keys = ["recording_id", "species_id", "t_min", "t_max"]
+    labelled = truth.merge(tp[keys].drop_duplicates(), on=keys, how="inner")
+    return {
+        "recordings": len(recordings),
+        "recordings_with_tp": len(with_tp),
+        "recordings_fp_only": len(with_fp - with_tp),
+        "recordings_unlabelled": len(recordings - with_tp - with_fp),
+        "recordings_with_calls": truth["recording_id"].nunique(),
+        "calls": len(truth),
+        "tp_rows": len(tp),
+        "fp_rows": len(fp),
+        "unlabelled_call_share": 1.0 - len(labelled) / len(truth) if len(truth) else 0.0,
+        "fp_rows_per_tp_row": len(fp) / len(tp) if len(tp) else float("nan"),
+    }
+
+
 def generate(
     out_dir: Path | str,
     *,
@@ -655,6 +757,8 @@ def generate(
     rain_probability: float = 0.3,
     clean: bool = False,
     n_jobs: int = 1,
+    tp_recording_fraction: float | None = None,
+    fp_only_recording_fraction: float | None = None,
 ) -> None:
     """Write a synthetic RFCx-layout data set with hidden truth to ``out_dir``.
 
@@ -663,7 +767,9 @@ def generate(
     deletes ``*.flac`` files in ``out_dir/train`` and ``out_dir/test`` that this data set does
     not contain; otherwise their presence raises ValueError (a mixed folder would corrupt the
     data set). ``n_jobs`` threads render clips in parallel; the bytes do not depend on it.
-    Same arguments -> byte-identical files.
+    ``tp_recording_fraction`` and ``fp_only_recording_fraction`` (None: off) set the share of
+    train recordings that carry tp rows and that carry fp rows only (module docstring); the two
+    add up to at most 1. Same arguments -> byte-identical files.
     """
     _check_int("n_train", n_train, 1)
     _check_int("n_test", n_test, 1)
@@ -678,6 +784,20 @@ def generate(
     _check_int("max_calls_per_species", max_calls_per_species, 1, 100)
     _check_float("rain_probability", rain_probability, 0.0, 1.0)
     _check_int("n_jobs", n_jobs, 1, 256)
+    if tp_recording_fraction is not None:
+        _check_float("tp_recording_fraction", tp_recording_fraction, 0.0, 1.0, low_open=True)
+    if fp_only_recording_fraction is not None:
+        _check_float("fp_only_recording_fraction", fp_only_recording_fraction, 0.0, 1.0)
+    if (
+        tp_recording_fraction is not None
+        and fp_only_recording_fraction is not None
+        and tp_recording_fraction + fp_only_recording_fraction > 1.0
+    ):
+        raise ValueError(
+            "tp_recording_fraction + fp_only_recording_fraction must not exceed 1 (shares of "
+            f"the same train recordings), got {tp_recording_fraction} + "
+            f"{fp_only_recording_fraction}"
+        )
     if not isinstance(snr_db, (tuple, list)) or len(snr_db) != 2:
         raise ValueError(f"snr_db must be a (low, high) pair, got {snr_db!r}")
     for bound in snr_db:
@@ -712,10 +832,27 @@ def generate(
     train_truth = _truth_table(plans, train_ids, sample_rate, clip_seconds)
     test_truth = _truth_table(plans, test_ids, sample_rate, clip_seconds)
     label_rng = np.random.default_rng([seed, 3])
-    tp = _label_tp(train_truth, train_ids, catalogue, tp_fraction, label_rng)
+    share_rng = np.random.default_rng([seed, 4])  # only the share options draw from it
+    tp_ids = None
+    if tp_recording_fraction is not None:
+        calling = [r for r in train_ids if plans[r]]
+        n_tp = min(max(1, round(tp_recording_fraction * n_train)), len(calling))
+        tp_ids = set(share_rng.choice(calling, size=n_tp, replace=False).tolist())
+    tp = _label_tp(train_truth, train_ids, catalogue, tp_fraction, label_rng, tp_ids)
     fp = _label_fp(
         train_truth, train_ids, catalogue, fp_fraction, fp_per_recording, clip_seconds, label_rng
     )
+    if fp_only_recording_fraction is not None:
+        fp = _fp_only_recordings(
+            fp,
+            train_truth,
+            train_ids,
+            set(tp["recording_id"]),
+            round(fp_only_recording_fraction * n_train),
+            catalogue,
+            clip_seconds,
+            share_rng,
+        )
 
     shapes = _NoiseShapes.build(n_total, sample_rate)
     stream_of = {recording_id: index for index, recording_id in enumerate(ids)}

@@ -17,8 +17,8 @@ from sedcycle.files import atomic_path
 from sedcycle.labels import FrameLabels, time_to_frame, window_target
 from sedcycle.losses import clipwise_bce, masked_bce
 from sedcycle.model import SEDModel, load_model, model_spec
-from sedcycle.settings import TrainSettings  # the fields and the config keys behind them
-from sedcycle.windows import crop
+from sedcycle.settings import CROPS, TrainSettings  # the fields and the config keys behind them
+from sedcycle.windows import crop, window_positions
 
 
 def resolve_device(name: str) -> torch.device:
@@ -55,7 +55,11 @@ def sample_epoch(
     Every tp event and a ``fp_fraction`` sample of fp events give a crop that contains the
     event's centre; with ``labelled_crop_prob`` < 1 each crop is instead, with the remaining
     probability, a random window of a random training recording (where pseudo-labels live).
+    With ``crops`` "grid" the epoch is :func:`grid_epoch` instead.
     """
+    check_crops(settings)
+    if settings.crops == "grid":
+        return grid_epoch(recording_ids, n_frames, settings, epoch)
     rng = np.random.default_rng([settings.seed, epoch])
     tp, fp = events[events["is_tp"]], events[~events["is_tp"]]
     fp = fp.iloc[rng.permutation(len(fp))[: round(settings.fp_fraction * len(fp))]]
@@ -82,6 +86,46 @@ def sample_epoch(
     return plan
 
 
+def grid_epoch(
+    recording_ids: list[str], n_frames: int, settings: TrainSettings, epoch: int
+) -> list[tuple[str, int]]:
+    """Every fixed window of every recording once, as (recording_id, start frame), shuffled
+    by (seed, epoch): the windows of :func:`sedcycle.windows.window_positions` (``window``
+    frames, overlapping by ``cover``; the last one runs past the clip and is zero-padded)."""
+    if not recording_ids:
+        raise ValueError("no recording to train on")
+    starts = window_positions(n_frames, settings.window, settings.cover)[:, 0]
+    grid = [(rec, int(start)) for rec in recording_ids for start in starts]
+    order = np.random.default_rng([settings.seed, epoch]).permutation(len(grid))
+    return [grid[i] for i in order]
+
+
+def check_crops(settings: TrainSettings) -> None:
+    """crops is "events" or "grid"; the grid needs its overlap and takes every window."""
+    if settings.crops not in CROPS:
+        raise ValueError(f"crops must be one of {', '.join(CROPS)}, got {settings.crops!r}")
+    if settings.crops != "grid":
+        return
+    if settings.cover is None:
+        raise ValueError("crops 'grid' needs cover, the windows' overlap (windows.cover)")
+    if settings.samples_per_epoch is not None:
+        raise ValueError(
+            f"samples_per_epoch ({settings.samples_per_epoch}) sizes event crops: crops 'grid' "
+            "trains on every window"
+        )
+
+
+def window_batch(
+    store: ClipStore, labels: FrameLabels, batch: list[tuple[str, int]], window: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch's windows [B, n_mels, window] and targets [B, n_species] in {+1, -1, 0}: each
+    (recording_id, start) cut from the clip and from its frame labels, both zero-padded past
+    the end (padding is no label); a species is +1 with a positive frame in the window."""
+    x = np.stack([store.window(rec, start, window) for rec, start in batch])
+    y = np.stack([window_target(crop(labels[rec], start, window)) for rec, start in batch])
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
 def train_fold(
     settings: TrainSettings,
     store: ClipStore,
@@ -104,6 +148,7 @@ def train_fold(
     out_path = Path(out_path)
     check_teacher(settings, teacher)
     check_mixup(settings)
+    check_crops(settings)
     events = events[events["recording_id"].isin(set(recording_ids))].reset_index(drop=True)
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
@@ -168,10 +213,7 @@ def train_fold(
         )
         for first in bar:
             batch = plan[first : first + settings.batch_size]
-            x = torch.from_numpy(np.stack([store.window(r, s, settings.window) for r, s in batch]))
-            y = torch.from_numpy(
-                np.stack([window_target(crop(labels[r], s, settings.window)) for r, s in batch])
-            )
+            x, y = window_batch(store, labels, batch, settings.window)
             if settings.mixup_alpha:
                 x, y = mixup(x, (y > 0).float(), settings.mixup_alpha, mix_rng)
             x = x.to(device)
