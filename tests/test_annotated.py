@@ -576,3 +576,22 @@ def test_loud_float_audio_is_clipped_with_a_note_and_very_fast_rates_stay_float_
     info = sf.info(tmp_path / "clips" / "fast__0001.wav")
     assert (info.samplerate, info.subtype, info.frames) == (700000, "FLOAT", 7000)
     assert sf.read(tmp_path / "clips" / "fast__0000.wav")[0].max() == 1.5  # float: unclipped
+
+
+def test_clips_below_the_feature_rate_are_upsampled_with_a_warning(raven, tmp_path, capsys):
+    from sedcycle.audio import extract_features
+
+    out = raven["out"]
+    paths = [
+        out / "train/short__0000.flac",
+        out / "test/t1__0000.flac",
+        out / "train/mid__0000.flac",
+    ]
+    extract_features(
+        paths, tmp_path / "features", sample_rate=32000, clip_seconds=CLIP, progress=False
+    )
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1
+    assert "2 file(s) recorded below features.sample_rate 32000 Hz were upsampled" in warnings[0]
+    assert "8000 Hz: ['short__0000.flac']; 22050 Hz: ['t1__0000.flac']" in warnings[0]
+    assert "mid__0000" not in warnings[0]  # 44.1 kHz: downsampled, no warning

@@ -221,3 +221,72 @@ def test_truth_file_with_bad_species_names_the_file(tmp_path):
     truth_csv.write_text("recording_id,species_id\na,1\na,x\na,0.5\n")  # text, not whole
     with pytest.raises(ValueError, match=r"line\(s\) \[3, 4\]: species_id outside 0..1"):
         evaluation.read_truth(str(truth_csv), ["a"], 2)
+
+
+def test_random_baseline_is_chance_level_and_seeded():
+    """One true species of 4 a clip: a random ranking puts it at rank 1..4 alike, so the mean
+    LWLRAP of random scores is (1 + 1/2 + 1/3 + 1/4) / 4."""
+    n_species, rng = 4, np.random.default_rng(1)
+    truth = np.eye(n_species, dtype=bool)[rng.integers(0, n_species, 60)]
+    mean, std = evaluation.random_lwlrap(truth)
+    chance = sum(1 / rank for rank in range(1, n_species + 1)) / n_species
+    assert mean == pytest.approx(chance, abs=0.02)
+    assert 0 < std < 0.1
+    assert evaluation.random_lwlrap(truth) == (mean, std)  # seeded
+    assert evaluation.random_lwlrap(truth, seed=1) != (mean, std)
+    # Clips without a true species are left out, as evaluate leaves them out.
+    padded = np.vstack([truth, np.zeros((20, n_species), dtype=bool)])
+    assert evaluation.random_lwlrap(padded) == (mean, std)
+    assert all(math.isnan(v) for v in evaluation.random_lwlrap(truth[:0]))
+
+
+def test_collect_scores_flags_stages_no_better_than_random(tmp_path, capsys):
+    n_species, ids = 4, [f"c{i:02d}" for i in range(40)]
+    species = np.random.default_rng(2).integers(0, n_species, len(ids))
+    truth_csv = tmp_path / "test_truth.csv"
+    calls(*[(rec, int(s), 0.0, 1.0) for rec, s in zip(ids, species, strict=True)]).to_csv(
+        truth_csv, index=False
+    )
+    ensemble = pd.DataFrame(np.eye(n_species)[species], columns=[f"s{i}" for i in range(4)])
+    ensemble.insert(0, "recording_id", ids)  # perfect scores
+    ensemble.to_parquet(tmp_path / "ensemble.parquet")
+    tp_csv = tmp_path / "tp.csv"
+    tp_csv.write_text("recording_id,species_id,songtype_id,t_min,f_min,t_max,f_max\n")
+    out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
+    mean, std = evaluation.random_lwlrap(evaluation.read_truth(str(truth_csv), ids, n_species))
+    stages = {
+        "stage1": write_stage(tmp_path, "stage1", test=mean + 0.5 * std),
+        "round1": write_stage(tmp_path, "round1", test=mean + 2 * std),
+        "round2": write_stage(tmp_path, "round2", test=mean - std),
+    }
+    collect_scores(
+        stages,
+        str(out_json),
+        n_species=n_species,
+        ensemble_test=str(tmp_path / "ensemble.parquet"),
+        test_truth=str(truth_csv),
+        csv_out=str(out_csv),
+        tp_csv=str(tp_csv),
+    )
+    table = pd.read_csv(out_csv).set_index("stage")
+    assert table.index.tolist() == ["stage1", "round1", "round2", "ensemble"]
+    assert table["test_within_random"].tolist() == [True, False, True, False]
+    assert table["random_lwlrap_mean"].to_numpy() == pytest.approx(mean, rel=1e-5)
+    assert table["random_lwlrap_std"].to_numpy() == pytest.approx(std, rel=1e-5)
+    assert table.loc["ensemble", "test_lwlrap"] == 1.0
+    assert json.loads(out_json.read_text())["round2"]["test"]["within_random"] is True
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("WARNING: test LWLRAP of stage1, round2 is within random scores'")
+
+
+def test_collect_scores_without_test_truth_has_no_random_baseline(tmp_path, capsys):
+    out_csv = tmp_path / "scores.csv"
+    collect_scores(
+        {"stage1": write_stage(tmp_path, "stage1")},
+        str(tmp_path / "scores.json"),
+        n_species=2,
+        csv_out=str(out_csv),
+    )
+    table = pd.read_csv(out_csv)
+    assert table[["test_within_random", "random_lwlrap_mean"]].isna().all().all()
+    assert "WARNING" not in capsys.readouterr().err

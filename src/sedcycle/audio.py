@@ -150,6 +150,20 @@ def save_npy_atomic(array: np.ndarray, path: Path) -> None:
         np.save(file, array)
 
 
+def upsampling_warning(upsampled: dict[int, list[str]], sample_rate: int) -> str:
+    """The WARNING line for files (by native rate) upsampled to ``sample_rate``."""
+    listing = "; ".join(
+        f"{rate} Hz: {sorted(names)[:10]}"
+        + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        for rate, names in sorted(upsampled.items())
+    )
+    count = sum(map(len, upsampled.values()))
+    return (
+        f"WARNING: {count} file(s) recorded below features.sample_rate {sample_rate} Hz were "
+        f"upsampled; their features hold nothing above half their own rate ({listing})"
+    )
+
+
 def extract_features(
     paths: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -172,7 +186,9 @@ def extract_features(
     Every file is tried. Unreadable, truncated or empty audio then either raises one
     ValueError listing all bad files (``on_bad_audio="error"``) or is left out of the
     manifest and listed in its ``problem`` column (``"skip"``). Files that are resampled,
-    downmixed, padded or cropped are summarised on stderr.
+    downmixed, padded or cropped are summarised on stderr; files recorded below
+    ``sample_rate`` (upsampled: no content above half their own rate) get a WARNING line
+    naming them by rate.
 
     On CPU, ``torch.get_num_threads()`` worker threads each take whole clips (decode, resample,
     log-mel, write; at most ``batch_size`` clips in flight); on CUDA, clips are decoded
@@ -197,6 +213,7 @@ def extract_features(
 
     problems: dict[str, str] = {}
     notes: dict[str, list[str]] = {}
+    upsampled: dict[int, list[str]] = {}  # native rate -> file names
 
     def load(path: Path) -> np.ndarray | None:
         try:
@@ -213,6 +230,8 @@ def extract_features(
         ):
             if applies:
                 notes.setdefault(note, []).append(path.name)
+        if info.samplerate < sample_rate:
+            upsampled.setdefault(info.samplerate, []).append(path.name)
         return wave
 
     with tqdm(total=len(paths), desc="log-mel", file=sys.stderr, disable=not progress) as bar:
@@ -222,6 +241,8 @@ def extract_features(
             _extract_per_clip(paths, out_dir, log_mel, batch_size, bar, load)
     for note, names in sorted(notes.items()):
         print(f"{len(names)} file(s) {note}: {sorted(names)[:10]}", file=sys.stderr)
+    if upsampled:
+        print(upsampling_warning(upsampled, sample_rate), file=sys.stderr)
     if problems and on_bad_audio == "error":
         listing = "\n  ".join(problems[stem] for stem in sorted(problems))
         raise ValueError(

@@ -28,7 +28,14 @@ SCORE_COLUMNS = [
     "pseudo_recall",
     "pseudo_negatives",
     "pseudo_negative_error",
+    # test LWLRAP no better than random scores' (mean + std): the stage learnt nothing measurable
+    "test_within_random",
+    "random_lwlrap_mean",
+    "random_lwlrap_std",
 ]
+# the random baseline of test LWLRAP: uniform random scores, this many seeded draws
+RANDOM_DRAWS = 200
+RANDOM_SEED = 0
 
 
 def evaluate(truth: np.ndarray, scores: np.ndarray) -> dict:
@@ -51,6 +58,39 @@ def read_truth(truth_csv: str, recording_ids: list[str], n_species: int) -> np.n
     check_species(truth_csv, pd.to_numeric(truth["species_id"], errors="coerce"), n_species)
     truth["species_id"] = truth["species_id"].astype(int)
     return presence_matrix(truth, recording_ids, n_species)
+
+
+def random_lwlrap(
+    truth: np.ndarray, n_draws: int = RANDOM_DRAWS, seed: int = RANDOM_SEED
+) -> tuple[float, float]:
+    """Mean and standard deviation of the LWLRAP of uniform random scores against ``truth``
+    [n_recordings, n_species] over ``n_draws`` draws of a generator seeded with ``seed``.
+
+    Recordings without a true species are left out, as :func:`evaluate` leaves them out; nan,
+    nan when none is left.
+    """
+    kept = np.asarray(truth, dtype=bool)[np.asarray(truth).any(axis=1)]
+    if not len(kept):
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    values = [metrics.lwlrap(kept, rng.random(kept.shape)) for _ in range(n_draws)]
+    return float(np.mean(values)), float(np.std(values))
+
+
+def flag_random(scores: dict, mean: float, std: float) -> list[str]:
+    """Mark each stage of a scores.json dict whose test LWLRAP is within ``mean + std`` of random
+    scores: its ``test`` gains within_random, random_lwlrap_mean and random_lwlrap_std. Returns
+    the flagged stages, in order."""
+    flagged = []
+    for stage, parts in scores.items():
+        test = parts.get("test")
+        if not test or test.get("lwlrap") is None or math.isnan(test["lwlrap"]):
+            continue
+        test["within_random"] = bool(test["lwlrap"] <= mean + std)
+        test["random_lwlrap_mean"], test["random_lwlrap_std"] = mean, std
+        if test["within_random"]:
+            flagged.append(stage)
+    return flagged
 
 
 def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) -> dict:
@@ -174,6 +214,9 @@ def score_table(scores: dict) -> pd.DataFrame:
             for name in ("lwlrap", "precision", "recall"):
                 row[f"{prefix}_{name}"] = parts.get(part, {}).get(name, math.nan)
         row["test_lwlrap_prior"] = parts.get("test_prior", {}).get("lwlrap", math.nan)
+        for name in ("within_random", "random_lwlrap_mean", "random_lwlrap_std"):
+            column = "test_within_random" if name == "within_random" else name
+            row[column] = parts.get("test", {}).get(name, math.nan)
         for name in ("count", "new", "precision", "recall", "negatives", "negative_error"):
             row[f"pseudo_{name}"] = parts.get("pseudo", {}).get(name, math.nan)
         rows.append(row)

@@ -7,6 +7,7 @@ The scoring itself is :mod:`sedcycle.evaluation` (against the hidden truth where
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,10 @@ def collect_scores(
     """scores.json (and scores.csv, one row per stage): every stage's scores, the ensemble's
     test score when truth exists, and each round's pseudo-label quality.
 
+    With test truth, every stage's test LWLRAP is set against random scores' (mean and std
+    over evaluation.RANDOM_DRAWS seeded draws, on the same test clips): a stage within
+    mean + std is flagged (test_within_random), and the log ends with a warning naming it.
+
     pseudo / pseudo_windows: per round stage name, its pseudo/round{r}.parquet and one of the
     previous stage's train prediction tables (the windows the pseudo-labels were chosen from).
     """
@@ -101,6 +106,23 @@ def collect_scores(
                 pd.read_parquet(path), windows, tp, window, n_frames, clip_seconds, truth
             )
             result[stage]["pseudo"] = {k: None if v != v else v for k, v in quality.items()}
+    flagged, baseline = [], None
+    if ensemble_test and test_truth:
+        ids = pd.read_parquet(ensemble_test, columns=["recording_id"])["recording_id"].tolist()
+        baseline = evaluation.random_lwlrap(read_truth(test_truth, ids, n_species))
+        flagged = evaluation.flag_random(result, *baseline)
     write_json(result, out_path)
     if csv_out:
         write_csv(evaluation.score_table(result), csv_out, index=False, float_format="%.6g")
+    if baseline is not None:
+        print(
+            f"random scores' test LWLRAP: {baseline[0]:.4f} +- {baseline[1]:.4f} "
+            f"(mean +- std over {evaluation.RANDOM_DRAWS} draws)",
+            file=sys.stderr,
+        )
+    if flagged:
+        print(
+            f"WARNING: test LWLRAP of {', '.join(flagged)} is within random scores' mean + std "
+            f"({baseline[0] + baseline[1]:.4f}): no better than chance on this test set",
+            file=sys.stderr,
+        )
