@@ -223,7 +223,7 @@ def test_documented_command_dry_runs(where, words, tmp_path):
     if words[0] == "make":
         argv, cwd = ["make", "-n", *words[1:]], REPO
     else:
-        for folder in ("docs", "profiles"):
+        for folder in ("docs", "profiles", "presets"):
             (tmp_path / folder).symlink_to(REPO / folder)
         argv, cwd = dry_run_argv(words, tmp_path), tmp_path
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300)
