@@ -311,6 +311,29 @@ def test_stage1_mixup_is_off_by_default_and_retrains_stage1_when_on(finished, tm
     assert settings["mixup_alpha"] == 0.4 and settings["loss"] == "clipwise"
 
 
+def test_stage1_grid_crops_retrain_stage1_and_events_rerun_nothing(finished, tmp_path):
+    """stage1.crops: events (the default, written out) changes nothing in a finished run; grid
+    retrains every stage-1 fold model on the windows.cover grid, and a cover change then
+    retrains a fold model trained on the grid."""
+    events = write_config(tmp_path / "events.yaml", {"stage1": {"crops": "events"}})
+    assert planned_jobs(finished, [events]) == {}
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    grid = write_config(tmp_path / "grid.yaml", {"stage1": {"crops": "grid"}})
+    n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
+    assert planned_jobs(run, [grid])["train_stage1"] == n_folds
+    snakemake(run, "models/stage1/fold0.pt", configs=[grid])
+    import torch
+
+    settings = torch.load(run / "models/stage1/fold0.pt", weights_only=True)["settings"]
+    cover = yaml.safe_load((REPO / "config.yaml").read_text())["windows"]["cover"]
+    assert settings["crops"] == "grid" and settings["cover"] == cover
+    assert planned_jobs(run, [grid])["train_stage1"] == n_folds - 1  # fold 0 is done
+    regrid = {"stage1": {"crops": "grid"}, "windows": {"cover": cover + 1}}
+    regrid = write_config(tmp_path / "regrid.yaml", regrid)
+    assert planned_jobs(run, [regrid])["train_stage1"] == n_folds
+
+
 def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
     """A round-1 change retrains fold 1 while fold 0's job fails (Snakemake deletes its model)
     and fold 0's old predictions remain: the next run must retrain fold 0, not ensemble its
