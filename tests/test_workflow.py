@@ -334,6 +334,47 @@ def test_stage1_grid_crops_retrain_stage1_and_events_rerun_nothing(finished, tmp
     assert planned_jobs(run, [regrid])["train_stage1"] == n_folds
 
 
+def test_fold_groups_are_off_by_default_and_regroup_the_folds_when_set(finished, tmp_path):
+    """folds.groups: null (the default, written out) changes nothing in a finished run; a
+    recording_id,group table makes make_folds put each group in one fold (and retrains what
+    follows); a training recording missing from it stops make_folds naming the file."""
+    off = write_config(tmp_path / "off.yaml", {"folds": {"groups": None}})
+    assert planned_jobs(finished, [off]) == {}
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    folds = pd.read_csv(finished / "folds.csv")
+    groups = folds.assign(group=[f"site{i // 4}" for i in range(len(folds))])
+    groups[["recording_id", "group"]].to_csv(tmp_path / "sites.csv", index=False)
+    on = write_config(tmp_path / "on.yaml", {"folds": {"groups": str(tmp_path / "sites.csv")}})
+    jobs = planned_jobs(run, [on])
+    assert jobs["make_folds"] == 1 and jobs["train_stage1"] == folds["fold"].nunique()
+    snakemake(run, "folds.csv", configs=[on])
+    grouped = pd.read_csv(run / "folds.csv").merge(groups[["recording_id", "group"]])
+    assert (grouped.groupby("group")["fold"].nunique() == 1).all()
+    assert not grouped["fold"].equals(folds["fold"])
+    groups.iloc[1:][["recording_id", "group"]].to_csv(tmp_path / "sites.csv", index=False)
+    failed = snakemake(run, "folds.csv", configs=[on], check=False)
+    assert failed.returncode != 0
+    log = (run / "logs/make_folds.log").read_text()
+    assert f"sites.csv: 1 training recording(s) have no group: ['{folds.recording_id[0]}']" in log
+
+
+def test_scores_set_each_stage_against_random_scores(finished):
+    """The synthetic run has test truth: scores.csv holds the random baseline and a flag per
+    row, and the collect_scores log says the baseline (and warns for flagged rows)."""
+    table = pd.read_csv(finished / "scores.csv")
+    assert table["random_lwlrap_mean"].nunique() == 1 and table["random_lwlrap_std"].gt(0).all()
+    baseline = table["random_lwlrap_mean"] + table["random_lwlrap_std"]
+    assert table["test_within_random"].tolist() == (table["test_lwlrap"] <= baseline).tolist()
+    lines = (finished / "logs/collect_scores.log").read_text().strip().splitlines()
+    assert any(line.startswith("random scores' test LWLRAP:") for line in lines)
+    flagged = table.loc[table["test_within_random"], "stage"].tolist()
+    if flagged:
+        assert lines[-1].startswith(f"WARNING: test LWLRAP of {', '.join(flagged)} is within")
+    else:
+        assert not any("WARNING" in line for line in lines)
+
+
 def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
     """A round-1 change retrains fold 1 while fold 0's job fails (Snakemake deletes its model)
     and fold 0's old predictions remain: the next run must retrain fold 0, not ensemble its
