@@ -3,11 +3,15 @@ a report (bench/results/quality.md unless --out) with each stage's scores (mean,
 against the hidden truth. `make quality` runs it; bench/README.md lists each report written
 and the command that regenerates it.
 
-.venv/bin/python bench/quality.py [--seeds 0 1 2] [--root bench/quality_runs] [--sequential]
+.venv/bin/python bench/quality.py [--seeds 0 1 2] [--draws 0 1] [--root bench/quality_runs]
+    [--sequential]
 
 Each seed runs in ``{root}/seed{s}`` (snakemake is incremental: a finished seed is not rerun)
 with ``stage1.seed`` and ``relabel.seed`` set to s; data, folds and sizes are fixed by
 bench/quality.yaml, so the spread is the training seeds' (weight init, crop sampling).
+``--draws d ...`` adds the spread over data draws: every (seed, draw) pair runs in
+``{root}/seed{s}_draw{d}`` with ``data.synthetic.seed`` set to d as well, and the tables name
+each run ``s/d``.
 The seeds run at once, one core (one torch thread) each: on 2 shared cores that is faster than
 one after another with 2 threads each (small models scale badly over threads, and worse on
 busy cores); ``--sequential`` runs them one after another on 2 cores.
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -150,14 +155,51 @@ SHOWN = {
 }
 
 
+class Run(NamedTuple):
+    """One run of a variant: a training seed and, with --draws, a data draw (the generator's
+    data.synthetic.seed); draw None keeps the configuration's data."""
+
+    seed: int
+    draw: int | None = None
+
+    @property
+    def label(self) -> int | str:
+        """The run in the tables: the seed, or ``seed/draw``."""
+        return self.seed if self.draw is None else f"{self.seed}/{self.draw}"
+
+    @property
+    def dirname(self) -> str:
+        return f"seed{self.seed}" + ("" if self.draw is None else f"_draw{self.draw}")
+
+
+def as_run(seed: int | Run) -> Run:
+    return seed if isinstance(seed, Run) else Run(seed)
+
+
+def make_runs(seeds: list[int], draws: list[int] | None = None) -> list[Run]:
+    """Every seed, or with ``draws`` every (seed, draw) pair, draw by draw."""
+    if not draws:
+        return [Run(seed) for seed in seeds]
+    return [Run(seed, draw) for draw in draws for seed in seeds]
+
+
 def seed_command(
-    workdir: Path, seed: int, cores: int, variant: str = "recipe", extra: tuple[Path, ...] = ()
+    workdir: Path,
+    seed: int | Run,
+    cores: int,
+    variant: str = "recipe",
+    extra: tuple[Path, ...] = (),
 ) -> list[str]:
     """The snakemake call of one seed: config.yaml, bench/quality.yaml, then ``extra`` config
-    files (e.g. bench/quality_one_tp.yaml), the seed and the variant's switches."""
+    files (e.g. bench/quality_one_tp.yaml), the seed (and data draw) and the variant's
+    switches."""
+    run = as_run(seed)
     overrides = workdir / "seed.yaml"
     workdir.mkdir(parents=True, exist_ok=True)
-    overrides.write_text(yaml.safe_dump({"stage1": {"seed": seed}, "relabel": {"seed": seed}}))
+    chosen = {"stage1": {"seed": run.seed}, "relabel": {"seed": run.seed}}
+    if run.draw is not None:
+        chosen["data"] = {"synthetic": {"seed": run.draw}}
+    overrides.write_text(yaml.safe_dump(chosen))
     switches = workdir / "variant.yaml"
     switches.write_text(yaml.safe_dump(VARIANTS[variant]))
     return [
@@ -178,15 +220,16 @@ def seed_command(
     ]
 
 
-def seed_dir(root: Path, seed: int, variant: str = "recipe") -> Path:
+def seed_dir(root: Path, seed: int | Run, variant: str = "recipe") -> Path:
     """A seed's working directory; a variant's starts as a copy of its base's finished run
     (BASES, else the recipe's), so that only what its switches change (the rounds) runs again."""
+    name = as_run(seed).dirname
     if variant == "recipe":
-        return root / f"seed{seed}"
-    workdir = root / variant / f"seed{seed}"
+        return root / name
+    workdir = root / variant / name
     if not workdir.exists():
         base = BASES.get(variant, "recipe")
-        source = root / f"seed{seed}" if base == "recipe" else root / base / f"seed{seed}"
+        source = root / name if base == "recipe" else root / base / name
         copy_run(source, workdir, f"variant {variant} needs the finished {base} run")
     return workdir
 
@@ -199,52 +242,54 @@ def copy_run(source: Path, workdir: Path, missing: str) -> None:
     shutil.copytree(source, workdir, symlinks=True)  # copy2: modification times kept
 
 
-def start_fresh(root: Path, seeds: list[int], variant: str, first: str) -> None:
+def start_fresh(root: Path, seeds: list[int] | list[Run], variant: str, first: str) -> None:
     """--fresh: the first variant's runs start empty (stage 1 on); a later variant's start as
     a copy of the first's finished run of the seed, so that only what it changes (the rounds)
     runs again. An existing working directory is kept as it is."""
     for seed in seeds:
-        workdir = root / variant / f"seed{seed}"
+        name = as_run(seed).dirname
+        workdir = root / variant / name
         if workdir.exists():
             continue
         if variant == first:
             workdir.mkdir(parents=True)
         else:
-            source = root / first / f"seed{seed}"
+            source = root / first / name
             copy_run(source, workdir, f"variant {variant} needs the finished {first} run")
 
 
 def run_seeds(
-    seeds: list[int],
+    seeds: list[int] | list[Run],
     root: Path,
     parallel: bool,
     variant: str = "recipe",
     extra: tuple[Path, ...] = (),
-) -> dict[int, float]:
-    """Run every seed's workflow; returns wall minutes per seed."""
+) -> dict[int | str, float]:
+    """Run every seed's workflow; returns wall minutes per seed (label, see Run)."""
     minutes = {}
+    seeds = [as_run(seed) for seed in seeds]
     if parallel:
         started = time.perf_counter()
         jobs = {}
         for seed in seeds:
-            log = open(root / f"{variant}_seed{seed}.log", "w")  # noqa: SIM115 - closed below
+            log = open(root / f"{variant}_{seed.dirname}.log", "w")  # noqa: SIM115 - closed below
             command = seed_command(seed_dir(root, seed, variant), seed, 1, variant, extra)
             jobs[seed] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log)
         for seed, (process, log) in jobs.items():
             if process.wait() != 0:
-                raise SystemExit(f"seed {seed} failed: see {log.name}")
+                raise SystemExit(f"seed {seed.label} failed: see {log.name}")
             log.close()
-            minutes[seed] = (time.perf_counter() - started) / 60
+            minutes[seed.label] = (time.perf_counter() - started) / 60
         return minutes
     for seed in seeds:
         started = time.perf_counter()
-        with open(root / f"{variant}_seed{seed}.log", "w") as log:
+        with open(root / f"{variant}_{seed.dirname}.log", "w") as log:
             command = seed_command(seed_dir(root, seed, variant), seed, 2, variant, extra)
             done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
-            raise SystemExit(f"seed {seed} failed: see {log.name}")
-        minutes[seed] = (time.perf_counter() - started) / 60
-        print(f"seed {seed}: {minutes[seed]:.1f} min", flush=True)
+            raise SystemExit(f"seed {seed.label} failed: see {log.name}")
+        minutes[seed.label] = (time.perf_counter() - started) / 60
+        print(f"seed {seed.label}: {minutes[seed.label]:.1f} min", flush=True)
     return minutes
 
 
@@ -261,7 +306,7 @@ def summarise(
     tables = []
     for seed in seeds:
         table = pd.read_csv(seed_dir(root, seed, variant) / "scores.csv")
-        tables.append(table.assign(seed=seed))
+        tables.append(table.assign(seed=as_run(seed).label))
     scores = pd.concat(tables, ignore_index=True)
     order = list(dict.fromkeys(scores["stage"]))
     grouped = scores.groupby("stage", sort=False)[list(SHOWN)]
@@ -452,7 +497,7 @@ def fold_lines(
             folds, averaged = fold_lwlraps(workdir, stage, truth)
             everyone[stage] += folds
             lines.append(
-                f"| {seed} | {stage} | {', '.join(f'{v:.3f}' for v in folds)} | "
+                f"| {as_run(seed).label} | {stage} | {', '.join(f'{v:.3f}' for v in folds)} | "
                 f"{min(folds):.3f} | {sum(folds) / len(folds):.3f} | {averaged:.3f} |"
             )
     lines.append("")
@@ -541,7 +586,7 @@ def teacher_lines(
     data = Path(data_dir(extra))
     table = pd.DataFrame(
         [teacher_means(seed_dir(root, seed, variant), stage, data) for seed in seeds],
-        index=seeds,
+        index=[as_run(seed).label for seed in seeds],
     )
     lines = [
         f"## What {stage}'s fold models score on the train calls no tp row labels ({variant})",
@@ -580,12 +625,21 @@ def write_markdown(
     fresh: bool = False,
     folds: bool = False,
     teachers: bool = False,
+    draws: list[int] | None = None,
 ) -> None:
-    job_min = {s: job_minutes(seed_dir(root, s, variants[0])) for s in seeds}
+    runs = make_runs(seeds, draws)
+    job_min = {r.label: job_minutes(seed_dir(root, r, variants[0])) for r in runs}
     command = ".venv/bin/python bench/quality.py"
     configuration = "bench/quality.yaml"
     if seeds != DEFAULT_SEEDS:
         command += f" --seeds {' '.join(map(str, seeds))}"
+    over = f"over training seeds {', '.join(map(str, seeds))}"
+    if draws:
+        command += f" --draws {' '.join(map(str, draws))}"
+        over += (
+            f" and data draws (data.synthetic.seed) {', '.join(map(str, draws))}, each pair "
+            "a run named seed/draw"
+        )
     if extra:
         command += f" --config {' '.join(map(shown_path, extra))}"
         configuration += f" with {', '.join(map(shown_path, extra))} layered over it"
@@ -606,7 +660,7 @@ def write_markdown(
     lines = [
         "# Quality benchmark",
         "",
-        f"`{command}`: {configuration}, over training seeds {', '.join(map(str, seeds))}; "
+        f"`{command}`: {configuration}, {over}; "
         f"mean ± std (n-1) over seeds, against the synthetic data's hidden truth; {how}",
         "",
         f"Minutes per {variants[0]} seed (sum of its jobs' wall times, benchmarks/*.tsv): "
@@ -620,14 +674,14 @@ def write_markdown(
         "",
     ]
     for variant in variants:
-        lines += variant_section(root, seeds, variant)
+        lines += variant_section(root, runs, variant)
     if len(variants) > 1:
-        lines += variant_lines(root, seeds, variants)
-        lines += ["", *control_lines(root, seeds, variants)]
+        lines += variant_lines(root, runs, variants)
+        lines += ["", *control_lines(root, runs, variants)]
     if folds:
-        lines += fold_lines(root, seeds, variants[0], extra)
+        lines += fold_lines(root, runs, variants[0], extra)
     if teachers:
-        lines += teacher_lines(root, seeds, variants[0], extra)
+        lines += teacher_lines(root, runs, variants[0], extra)
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -635,6 +689,13 @@ def arguments() -> argparse.ArgumentParser:
     """The command line; tests/test_quality_bench.py parses each `make quality` with it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=DEFAULT_SEEDS)
+    parser.add_argument(
+        "--draws",
+        type=int,
+        nargs="+",
+        default=[],
+        help="data draws (data.synthetic.seed): run every seed on each, in {root}/seed{s}_draw{d}",
+    )
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--sequential", action="store_true")
     parser.add_argument(
@@ -682,11 +743,12 @@ def main() -> None:
         if not args.variants:
             parser.error("--fresh needs --variants")
         variants = args.variants
+    runs = make_runs(args.seeds, args.draws)
     minutes = {}
     for variant in [] if args.summary_only else variants:
         if args.fresh:
-            start_fresh(args.root, args.seeds, variant, variants[0])
-        done = run_seeds(args.seeds, args.root, not args.sequential, variant, tuple(args.config))
+            start_fresh(args.root, runs, variant, variants[0])
+        done = run_seeds(runs, args.root, not args.sequential, variant, tuple(args.config))
         minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
     write_markdown(
         args.out,
@@ -698,6 +760,7 @@ def main() -> None:
         args.fresh,
         args.folds,
         args.teachers,
+        args.draws,
     )
     print(args.out.read_text())
 

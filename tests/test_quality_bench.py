@@ -281,15 +281,21 @@ BENCH_README = ROOT / "bench" / "README.md"
 VARIABLE = re.compile(r"\$\((\w+)\)")
 
 
-def make_quality_commands() -> dict[str, list[str]]:
+def make_quality_commands(blocks: bool = True) -> dict[str, list[str]]:
     """Each `make quality ...` that bench/README.md writes, and the bare one (the Makefile's
     defaults): the bench/quality.py arguments it runs, i.e. the Makefile's recipe with each
-    $(VARIABLE) set by the command, else by its default."""
+    $(VARIABLE) set by the command, else by its default. ``blocks``: also the commands on their
+    own line in code blocks (runs whose report is not written yet), but the template with
+    "..." in place of the values."""
     makefile = MAKEFILE.read_text().replace("\\\n", " ")
     defaults = dict(re.findall(r"^([A-Z_]+) = (.*)$", makefile, re.M))
     recipe = re.search(r"^quality:.*\n\t(.*)$", makefile, re.M)[1]
     words = recipe.split("bench/quality.py", 1)[1].split()
-    written = re.findall(r"`(make quality\b[^`]*)`", BENCH_README.read_text())
+    text = BENCH_README.read_text()
+    written = re.findall(r"`(make quality\b[^`]*)`", text)
+    if blocks:
+        lines = re.findall(r"^(make quality\b.*)$", text, re.M)
+        written += [line for line in lines if "..." not in line]
     commands = {}
     for command in ["make quality", *written]:
         settings = {**defaults, **dict(w.split("=", 1) for w in shlex.split(command)[2:])}
@@ -301,10 +307,10 @@ def make_quality_commands() -> dict[str, list[str]]:
     return commands
 
 
-def parsed_quality_commands() -> dict[str, argparse.Namespace]:
+def parsed_quality_commands(blocks: bool = True) -> dict[str, argparse.Namespace]:
     parser = load_quality().arguments()
     parsed = {}
-    for command, argv in make_quality_commands().items():
+    for command, argv in make_quality_commands(blocks).items():
         try:
             parsed[command] = parser.parse_args(argv)
         except SystemExit:
@@ -333,7 +339,8 @@ def test_bench_readme_lists_every_report_with_the_command_writing_it():
     text = BENCH_README.read_text()
     reports = sorted(p.name for p in (QUALITY.parent / "results").glob("*.md"))
     assert reports and all(f"### results/{name}" in text for name in reports), reports
-    written = {(ROOT / args.out).resolve() for args in parsed_quality_commands().values()}
+    indexed = parsed_quality_commands(blocks=False).values()  # the index: inline commands
+    written = {(ROOT / args.out).resolve() for args in indexed}
     assert {p.parent for p in written} == {(QUALITY.parent / "results").resolve()}
     assert {p.name for p in written} == {n for n in reports if n.startswith("quality")}
 
@@ -415,3 +422,124 @@ def test_teachers_table_needs_the_train_predictions(tmp_path):
     done = run_summary(tmp_path, options=("--seeds", "0", "--teachers"))
     assert done.returncode != 0
     assert "no train predictions of round1" in done.stderr and "fold0_train.parquet" in done.stderr
+
+
+RFCX_SHAPED = ROOT / "bench" / "rfcx_shaped.yaml"
+
+
+def leaves(tree: dict, prefix: str = "") -> set[str]:
+    found = set()
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found |= leaves(value, f"{prefix}{key}.")
+        else:
+            found.add(f"{prefix}{key}")
+    return found
+
+
+def merged(*trees: dict) -> dict:
+    """Config files layered as snakemake layers --configfile: nested keys update, later win."""
+    result: dict = {}
+    for tree in trees:
+        for key, value in tree.items():
+            if isinstance(value, dict) and isinstance(result.get(key), dict):
+                result[key] = merged(result[key], value)
+            else:
+                result[key] = value
+    return result
+
+
+def test_rfcx_shaped_config_is_the_whole_benchmark_and_valid():
+    """bench/rfcx_shaped.yaml sets every key bench/quality.yaml sets, so layered over it
+    (bench/quality.py --config) the runs are config.yaml plus it alone; with each variant's
+    switches the configuration passes the schema; its windows and labels are RFCx-shaped."""
+    import jsonschema
+
+    from sedcycle.windows import window_positions
+
+    quality = load_quality()
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    benchmark = yaml.safe_load(quality.CONFIG.read_text())
+    shaped = yaml.safe_load(RFCX_SHAPED.read_text())
+    missing = leaves(benchmark) - leaves(shaped)
+    assert not missing, f"bench/rfcx_shaped.yaml leaves bench/quality.yaml's {missing}"
+    layered = merged(config, benchmark, shaped)
+    assert layered == merged(config, shaped)
+    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+    for variant, switches in quality.VARIANTS.items():
+        run = merged(layered, {"stage1": {"seed": 1}, "relabel": {"seed": 1}}, switches)
+        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(run)]
+        assert not errors, (variant, errors)
+        assert run["relabel"]["pseudo_min_votes"] <= run["folds"]["n_folds"], variant
+    assert (layered["n_species"], layered["folds"]["n_folds"]) == (24, 5)
+    features = layered["features"]
+    n_frames = int(layered["clip_seconds"] * features["sample_rate"] / features["hop_length"]) + 1
+    windows = layered["windows"]
+    assert len(window_positions(n_frames, windows["window"], windows["cover"])) >= 8
+    assert 1 / 8 <= windows["window"] / n_frames <= 1 / 6  # about a seventh of the clip
+    generator = layered["data"]["synthetic"]
+    assert generator["tp_recording_fraction"] <= 0.3  # about a quarter with a tp row
+    assert generator["fp_only_recording_fraction"] >= 0.6  # many with fp rows only
+    assert generator["tp_fraction"] <= 0.25  # at least three quarters of the calls unlabelled
+
+
+def test_rfcx_shaped_comments_give_the_statistics_of_its_draw():
+    """The label statistics in bench/rfcx_shaped.yaml's comments are its own draw's."""
+    from sedcycle.synthetic import draw_labels, label_statistics
+
+    shaped = yaml.safe_load(RFCX_SHAPED.read_text())
+    tables = draw_labels(
+        n_species=shaped["n_species"],
+        clip_seconds=shaped["clip_seconds"],
+        **shaped["data"]["synthetic"],
+    )
+    statistics = label_statistics(tables)
+    text = " ".join(RFCX_SHAPED.read_text().replace("#", " ").split())  # one line
+    for key, shown in [
+        ("recordings", "720 train recordings"),
+        ("recordings_with_calls", "642 of them with a call"),
+        ("recordings_with_tp", "180 with a tp row"),
+        ("recordings_fp_only", "540 with fp rows only"),
+        ("calls", "3959 calls"),
+        ("tp_rows", "238 tp rows"),
+        ("fp_rows", "1401 fp rows"),
+    ]:
+        assert shown in text and shown.startswith(str(statistics[key])), (key, statistics[key])
+    assert statistics["recordings_unlabelled"] == 0 and "none without a label" in text
+    assert f"{100 * statistics['unlabelled_call_share']:.1f} % of the calls" in text
+
+
+def test_draws_run_every_seed_on_each_data_draw(tmp_path):
+    quality = load_quality()
+    runs = quality.make_runs([0, 1], [5, 6])
+    assert [r.label for r in runs] == ["0/5", "1/5", "0/6", "1/6"]
+    assert quality.make_runs([0, 1]) == [quality.Run(0), quality.Run(1)]
+    workdir = quality.seed_dir(tmp_path, runs[3])
+    assert workdir == tmp_path / "seed1_draw6"
+    quality.seed_command(workdir, runs[3], 1, "stage2_then_strict")
+    chosen = yaml.safe_load((workdir / "seed.yaml").read_text())
+    assert chosen == {
+        "stage1": {"seed": 1},
+        "relabel": {"seed": 1},
+        "data": {"synthetic": {"seed": 6}},
+    }
+    # without draws the data stay the configuration's
+    quality.seed_command(tmp_path / "seed0", 0, 1)
+    assert "data" not in yaml.safe_load((tmp_path / "seed0" / "seed.yaml").read_text())
+
+
+def test_summary_over_draws_names_each_run_seed_and_draw(tmp_path):
+    scores = {
+        (0, 1): (0.60, 0.65),
+        (1, 1): (0.62, 0.66),
+        (0, 2): (0.70, 0.71),
+        (1, 2): (0.71, 0.74),
+    }
+    for (seed, draw), (s1, r1) in scores.items():
+        fake_run(tmp_path / f"seed{seed}_draw{draw}", {"stage1": s1, "round1": r1})
+    text = summary(tmp_path, options=("--seeds", "0", "1", "--draws", "1", "2"))
+    assert "--seeds 0 1 --draws 1 2 --root" in text
+    assert "over training seeds 0, 1 and data draws (data.synthetic.seed) 1, 2" in text
+    assert "| 0/1 | 0.6000 | 0.6500 |" in text and "| 1/2 | 0.7100 | 0.7400 |" in text
+    assert "| stage1 | 0.657 ± 0.056 |" in text  # mean, std over the 4 runs
+    assert "round1 above stage1: mean gain +0.0325" in text

@@ -21,6 +21,7 @@ from sedcycle.synthetic import (
     LABEL_COLUMNS,
     SHAPES,
     TRUTH_COLUMNS,
+    draw_labels,
     generate,
     label_statistics,
     species_catalogue,
@@ -365,6 +366,15 @@ def test_share_options_give_the_requested_label_statistics(rfcx_shaped):
     assert statistics["recordings_fp_only"] == 56
     assert statistics["unlabelled_call_share"] == pytest.approx(unlabelled)
     assert statistics["fp_rows_per_tp_row"] == pytest.approx(len(fp) / len(tp))
+
+
+def test_draw_labels_gives_the_tables_generate_writes(rfcx_shaped):
+    tables = draw_labels(**RFCX_SHARES)
+    for name in ("train_tp", "train_fp", "train_truth", "test_truth"):
+        written = read(rfcx_shaped, f"{name}.csv")
+        assert tables[name].reset_index(drop=True).equals(written), name
+    assert tables["train_ids"] == sorted(p.stem for p in (rfcx_shaped / "train").glob("*.flac"))
+    assert label_statistics(tables) == label_statistics(rfcx_shaped)
 
 
 def test_tp_fraction_moves_the_unlabelled_share_not_the_tp_recordings(rfcx_shaped, tmp_path):

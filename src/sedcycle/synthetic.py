@@ -66,6 +66,7 @@ arguments give byte-identical files.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -710,18 +711,161 @@ def _prepare_folder(folder: Path, keep: set[str], clean: bool) -> None:
         path.unlink()
 
 
-def label_statistics(data_dir: Path | str) -> dict[str, float]:
-    """The train labels' statistics of a generated data set (``data_dir`` as ``generate``
-    wrote it): recordings, those with a tp row, with fp rows only and with no label; calls
-    (train_truth.csv), tp and fp rows, the share of calls no tp row labels, fp rows per tp row.
-    """
-    data_dir = Path(data_dir)
-    recordings = {path.stem for path in (data_dir / "train").glob("*.flac")}
-    tables = {
-        name: pd.read_csv(data_dir / f"{name}.csv", dtype={"recording_id": str})
-        for name in ("train_tp", "train_fp", "train_truth")
+@dataclass(frozen=True)
+class _Draw:
+    """What ``generate`` renders and writes: the species, each recording's calls, the tables."""
+
+    catalogue: pd.DataFrame
+    plans: dict[str, list[_Call]]
+    ids: list[str]  # in drawing order (the clips' random streams follow it)
+    tables: dict
+
+
+def draw_labels(**settings) -> dict:
+    """The ids and tables ``generate(**settings)`` writes, without rendering audio (label
+    statistics of a large draw in seconds): ``train_ids`` and ``test_ids`` (lists) and the
+    DataFrames ``train_tp``, ``train_fp``, ``train_truth``, ``test_truth``. ``settings``: the
+    keyword arguments of ``generate`` but ``clean`` and ``n_jobs``; the same defaults."""
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(generate).parameters.items()
+        if parameter.kind is parameter.KEYWORD_ONLY and name not in ("clean", "n_jobs")
     }
-    tp, fp, truth = tables["train_tp"], tables["train_fp"], tables["train_truth"]
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise ValueError(f"draw_labels takes generate's label settings, not {unknown}")
+    tables = dict(_draw(**{**defaults, **settings}).tables)
+    for name in ("train_truth", "test_truth"):
+        tables[name] = tables[name][list(TRUTH_COLUMNS)]
+    return tables
+
+
+def _draw(
+    *,
+    n_train: int,
+    n_test: int,
+    clip_seconds: float,
+    n_species: int,
+    sample_rate: int,
+    seed: int,
+    tp_fraction: float,
+    fp_fraction: float,
+    fp_per_recording: float,
+    max_species_per_clip: int,
+    max_calls_per_species: int,
+    snr_db: tuple[float, float],
+    rain_probability: float,
+    tp_recording_fraction: float | None,
+    fp_only_recording_fraction: float | None,
+) -> _Draw:
+    """Check the arguments, then plan every clip and label the train ones (see ``generate``)."""
+    _check_int("n_train", n_train, 1)
+    _check_int("n_test", n_test, 1)
+    _check_float("clip_seconds", clip_seconds, MIN_CLIP_SECONDS, 3600.0)
+    _check_int("n_species", n_species, 1, MAX_SPECIES)
+    _check_int("sample_rate", sample_rate, MIN_SAMPLE_RATE, 384000)
+    _check_int("seed", seed, 0)
+    _check_float("tp_fraction", tp_fraction, 0.0, 1.0, low_open=True)
+    _check_float("fp_fraction", fp_fraction, 0.0, 1.0)
+    _check_float("fp_per_recording", fp_per_recording, 0.0, 100.0)
+    _check_int("max_species_per_clip", max_species_per_clip, 0, n_species)
+    _check_int("max_calls_per_species", max_calls_per_species, 1, 100)
+    _check_float("rain_probability", rain_probability, 0.0, 1.0)
+    if tp_recording_fraction is not None:
+        _check_float("tp_recording_fraction", tp_recording_fraction, 0.0, 1.0, low_open=True)
+    if fp_only_recording_fraction is not None:
+        _check_float("fp_only_recording_fraction", fp_only_recording_fraction, 0.0, 1.0)
+    if (
+        tp_recording_fraction is not None
+        and fp_only_recording_fraction is not None
+        and tp_recording_fraction + fp_only_recording_fraction > 1.0
+    ):
+        raise ValueError(
+            "tp_recording_fraction + fp_only_recording_fraction must not exceed 1 (shares of "
+            f"the same train recordings), got {tp_recording_fraction} + "
+            f"{fp_only_recording_fraction}"
+        )
+    if not isinstance(snr_db, (tuple, list)) or len(snr_db) != 2:
+        raise ValueError(f"snr_db must be a (low, high) pair, got {snr_db!r}")
+    for bound in snr_db:
+        _check_float("snr_db", bound, -40.0, 60.0)
+    if snr_db[0] > snr_db[1]:
+        raise ValueError(f"snr_db low must not exceed high, got {tuple(snr_db)}")
+    snr_range = (float(snr_db[0]), float(snr_db[1]))
+
+    catalogue = species_catalogue(n_species, seed)
+    plan_rng = np.random.default_rng([seed, 1])
+    ids = _recording_ids(plan_rng, n_train + n_test)
+    train_ids, test_ids = sorted(ids[:n_train]), sorted(ids[n_train:])
+
+    # how many species call in a clip: 0 is half as likely as each of 1..max
+    weights = np.array([0.5] + [1.0] * max_species_per_clip)
+    deck = _SpeciesDeck(n_species, plan_rng)
+    plans = {}
+    for recording_id in train_ids + test_ids:
+        k = int(plan_rng.choice(weights.size, p=weights / weights.sum()))
+        plans[recording_id] = _plan_clip(
+            plan_rng,
+            catalogue,
+            deck.draw(k),
+            clip_seconds,
+            sample_rate,
+            max_calls_per_species,
+            snr_range,
+        )
+
+    train_truth = _truth_table(plans, train_ids, sample_rate, clip_seconds)
+    test_truth = _truth_table(plans, test_ids, sample_rate, clip_seconds)
+    label_rng = np.random.default_rng([seed, 3])
+    share_rng = np.random.default_rng([seed, 4])  # only the share options draw from it
+    tp_ids = None
+    if tp_recording_fraction is not None:
+        calling = [r for r in train_ids if plans[r]]
+        n_tp = min(max(1, round(tp_recording_fraction * n_train)), len(calling))
+        tp_ids = set(share_rng.choice(calling, size=n_tp, replace=False).tolist())
+    tp = _label_tp(train_truth, train_ids, catalogue, tp_fraction, label_rng, tp_ids)
+    fp = _label_fp(
+        train_truth, train_ids, catalogue, fp_fraction, fp_per_recording, clip_seconds, label_rng
+    )
+    if fp_only_recording_fraction is not None:
+        fp = _fp_only_recordings(
+            fp,
+            train_truth,
+            train_ids,
+            set(tp["recording_id"]),
+            round(fp_only_recording_fraction * n_train),
+            catalogue,
+            clip_seconds,
+            share_rng,
+        )
+
+    tables = {
+        "train_ids": train_ids,
+        "test_ids": test_ids,
+        "train_tp": tp,
+        "train_fp": fp,
+        "train_truth": train_truth,
+        "test_truth": test_truth,
+    }
+    return _Draw(catalogue, plans, ids, tables)
+
+
+def label_statistics(source: Path | str | dict) -> dict[str, float]:
+    """The train labels' statistics of a data set: ``source`` is a folder ``generate`` wrote or
+    the tables of ``draw_labels``. Recordings, those with a call, with a tp row, with fp rows
+    only and with no label; calls (the train truth), tp and fp rows, the share of calls no tp
+    row labels, fp rows per tp row.
+    """
+    if isinstance(source, dict):
+        recordings = set(source["train_ids"])
+        tp, fp, truth = source["train_tp"], source["train_fp"], source["train_truth"]
+    else:
+        data_dir = Path(source)
+        recordings = {path.stem for path in (data_dir / "train").glob("*.flac")}
+        tp, fp, truth = (
+            pd.read_csv(data_dir / f"{name}.csv", dtype={"recording_id": str})
+            for name in ("train_tp", "train_fp", "train_truth")
+        )
     with_tp, with_fp = set(tp["recording_id"]), set(fp["recording_id"])
     keys = ["recording_id", "species_id", "t_min", "t_max"]
     labelled = truth.merge(tp[keys].drop_duplicates(), on=keys, how="inner")
@@ -771,89 +915,30 @@ def generate(
     train recordings that carry tp rows and that carry fp rows only (module docstring); the two
     add up to at most 1. Same arguments -> byte-identical files.
     """
-    _check_int("n_train", n_train, 1)
-    _check_int("n_test", n_test, 1)
-    _check_float("clip_seconds", clip_seconds, MIN_CLIP_SECONDS, 3600.0)
-    _check_int("n_species", n_species, 1, MAX_SPECIES)
-    _check_int("sample_rate", sample_rate, MIN_SAMPLE_RATE, 384000)
-    _check_int("seed", seed, 0)
-    _check_float("tp_fraction", tp_fraction, 0.0, 1.0, low_open=True)
-    _check_float("fp_fraction", fp_fraction, 0.0, 1.0)
-    _check_float("fp_per_recording", fp_per_recording, 0.0, 100.0)
-    _check_int("max_species_per_clip", max_species_per_clip, 0, n_species)
-    _check_int("max_calls_per_species", max_calls_per_species, 1, 100)
-    _check_float("rain_probability", rain_probability, 0.0, 1.0)
     _check_int("n_jobs", n_jobs, 1, 256)
-    if tp_recording_fraction is not None:
-        _check_float("tp_recording_fraction", tp_recording_fraction, 0.0, 1.0, low_open=True)
-    if fp_only_recording_fraction is not None:
-        _check_float("fp_only_recording_fraction", fp_only_recording_fraction, 0.0, 1.0)
-    if (
-        tp_recording_fraction is not None
-        and fp_only_recording_fraction is not None
-        and tp_recording_fraction + fp_only_recording_fraction > 1.0
-    ):
-        raise ValueError(
-            "tp_recording_fraction + fp_only_recording_fraction must not exceed 1 (shares of "
-            f"the same train recordings), got {tp_recording_fraction} + "
-            f"{fp_only_recording_fraction}"
-        )
-    if not isinstance(snr_db, (tuple, list)) or len(snr_db) != 2:
-        raise ValueError(f"snr_db must be a (low, high) pair, got {snr_db!r}")
-    for bound in snr_db:
-        _check_float("snr_db", bound, -40.0, 60.0)
-    if snr_db[0] > snr_db[1]:
-        raise ValueError(f"snr_db low must not exceed high, got {tuple(snr_db)}")
-    snr_range = (float(snr_db[0]), float(snr_db[1]))
-
-    out_dir = Path(out_dir)
-    catalogue = species_catalogue(n_species, seed)
-    plan_rng = np.random.default_rng([seed, 1])
-    ids = _recording_ids(plan_rng, n_train + n_test)
-    train_ids, test_ids = sorted(ids[:n_train]), sorted(ids[n_train:])
-    n_total = int(round(clip_seconds * sample_rate))
-
-    # how many species call in a clip: 0 is half as likely as each of 1..max
-    weights = np.array([0.5] + [1.0] * max_species_per_clip)
-    deck = _SpeciesDeck(n_species, plan_rng)
-    plans = {}
-    for recording_id in train_ids + test_ids:
-        k = int(plan_rng.choice(weights.size, p=weights / weights.sum()))
-        plans[recording_id] = _plan_clip(
-            plan_rng,
-            catalogue,
-            deck.draw(k),
-            clip_seconds,
-            sample_rate,
-            max_calls_per_species,
-            snr_range,
-        )
-
-    train_truth = _truth_table(plans, train_ids, sample_rate, clip_seconds)
-    test_truth = _truth_table(plans, test_ids, sample_rate, clip_seconds)
-    label_rng = np.random.default_rng([seed, 3])
-    share_rng = np.random.default_rng([seed, 4])  # only the share options draw from it
-    tp_ids = None
-    if tp_recording_fraction is not None:
-        calling = [r for r in train_ids if plans[r]]
-        n_tp = min(max(1, round(tp_recording_fraction * n_train)), len(calling))
-        tp_ids = set(share_rng.choice(calling, size=n_tp, replace=False).tolist())
-    tp = _label_tp(train_truth, train_ids, catalogue, tp_fraction, label_rng, tp_ids)
-    fp = _label_fp(
-        train_truth, train_ids, catalogue, fp_fraction, fp_per_recording, clip_seconds, label_rng
+    draw = _draw(
+        n_train=n_train,
+        n_test=n_test,
+        clip_seconds=clip_seconds,
+        n_species=n_species,
+        sample_rate=sample_rate,
+        seed=seed,
+        tp_fraction=tp_fraction,
+        fp_fraction=fp_fraction,
+        fp_per_recording=fp_per_recording,
+        max_species_per_clip=max_species_per_clip,
+        max_calls_per_species=max_calls_per_species,
+        snr_db=snr_db,
+        rain_probability=rain_probability,
+        tp_recording_fraction=tp_recording_fraction,
+        fp_only_recording_fraction=fp_only_recording_fraction,
     )
-    if fp_only_recording_fraction is not None:
-        fp = _fp_only_recordings(
-            fp,
-            train_truth,
-            train_ids,
-            set(tp["recording_id"]),
-            round(fp_only_recording_fraction * n_train),
-            catalogue,
-            clip_seconds,
-            share_rng,
-        )
-
+    out_dir = Path(out_dir)
+    catalogue, plans, ids = draw.catalogue, draw.plans, draw.ids
+    train_ids, test_ids = draw.tables["train_ids"], draw.tables["test_ids"]
+    tp, fp = draw.tables["train_tp"], draw.tables["train_fp"]
+    train_truth, test_truth = draw.tables["train_truth"], draw.tables["test_truth"]
+    n_total = int(round(clip_seconds * sample_rate))
     shapes = _NoiseShapes.build(n_total, sample_rate)
     stream_of = {recording_id: index for index, recording_id in enumerate(ids)}
 
