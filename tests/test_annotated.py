@@ -6,6 +6,7 @@ one), and a plain csv with species names.
 """
 
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -520,6 +521,34 @@ def test_predict_only_cuts_long_recordings_and_names_species(annotated_run):
         pd.testing.assert_frame_equal(mine, expected, atol=1e-6)
     clips = pd.read_csv(workdir / "predict_clips/clips.csv")
     assert clips["recording_id"].tolist() == ["t1__0000", "t1__0001", "t2__0000"]
+
+
+@pytest.mark.workflow
+def test_annotated_folds_keep_recordings_whole_and_test_annotations_give_test_scores(
+    annotated_run, tmp_path
+):
+    """The clips of one recording share a fold; test_annotations: null (written out) changes
+    nothing in the finished run, set it plans and fills the test columns of scores.csv."""
+    workdir, configs = annotated_run["workdir"], annotated_run["configs"]
+    folds = pd.read_csv(workdir / "folds.csv")
+    source = folds["recording_id"].str.split("__").str[0]
+    assert (folds.groupby(source)["fold"].nunique() == 1).all()
+    assert folds["fold"].nunique() == 2
+    assert pd.read_csv(workdir / "scores.csv")["test_lwlrap"].isna().all()  # no test truth
+    off = {"data": {"annotated": {"test_annotations": None}}}
+    assert job_counts(snakemake(workdir, "--dry-run", configs=[*configs, off]).stdout) == {}
+
+    run = tmp_path / "run"
+    shutil.copytree(workdir, run, symlinks=True)
+    test_annotations = write_test_annotations(tmp_path / "test_annotations.csv")
+    on = {"data": {"annotated": {"test_annotations": str(test_annotations)}}}
+    result = snakemake(run, configs=[*configs, on])
+    assert job_counts(result.stdout + result.stderr)["prepare_annotated"] == 1
+    assert (run / "prepared/test_truth.csv").exists()
+    scores = pd.read_csv(run / "scores.csv").set_index("stage")
+    assert scores.index.tolist() == ["stage1", "round1", "ensemble"]
+    assert scores["test_lwlrap"].between(0, 1).all()
+    assert scores["random_lwlrap_mean"].notna().all()
 
 
 def test_species_csv_that_disagrees_with_the_predictions_is_named(tmp_path):
