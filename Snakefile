@@ -101,3 +101,11 @@ rule all:
         rules.report_figures.output,
         rules.clip_figure.output,
     localrule: True
+
+
+# The run ends with its scores (scores.csv) and outputs, and the command that builds the report:
+# sedcycle.summary, which names only what this run's targets hold and never fails the run.
+onsuccess:
+    from sedcycle.summary import print_run_summary
+
+    print_run_summary(workflow)

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -32,10 +33,15 @@ def write_config(path, overrides):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+def finished_run(tmp_path_factory):
+    """The tiny config's default target run once: (working directory, completed process)."""
     workdir = tmp_path_factory.mktemp("run")
-    snakemake(workdir)
-    return workdir
+    return workdir, snakemake(workdir)
+
+
+@pytest.fixture(scope="module")
+def finished(finished_run):
+    return finished_run[0]
 
 
 def test_submission_matches_sample_submission(finished):
@@ -77,6 +83,42 @@ def test_scores_csv_has_a_row_per_stage_with_pseudo_quality(finished):
         assert 0 <= table.loc[stage, "pseudo_precision"] <= 1
         assert 0 <= table.loc[stage, "pseudo_recall"] <= 1
     assert pd.isna(table.loc["ensemble", "oof_tp_lwlrap"])
+
+
+def test_run_ends_with_its_scores_and_outputs(finished_run):
+    """The onsuccess summary (sedcycle.summary): each stage's test LWLRAP and pseudo-label
+    count and precision as scores.csv has them, random scores' LWLRAP, then the outputs and
+    the command that builds the report of this run."""
+    workdir, run = finished_run
+    output = run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    lines = output[output.index("Scores (scores.csv") :].splitlines()
+    header = lines[1].split("  ")
+    assert [t.strip() for t in header if t.strip()] == [
+        "stage", "test LWLRAP", "pseudo-labels", "pseudo precision"
+    ]  # fmt: skip
+    printed = {line.split()[0]: line.split()[1:] for line in lines[2:6]}
+    table = pd.read_csv(workdir / "scores.csv").set_index("stage")
+    assert list(printed) == table.index.tolist() == ["stage1", "round1", "round2", "ensemble"]
+    for stage, (lwlrap, count, precision) in printed.items():
+        assert lwlrap == f"{table.loc[stage, 'test_lwlrap']:.3f}", stage
+        expected = table.loc[stage, ["pseudo_count", "pseudo_precision"]]
+        if stage in ("round1", "round2"):
+            assert [count, precision] == [f"{expected.iloc[0]:.0f}", f"{expected.iloc[1]:.3f}"]
+        else:
+            assert [count, precision] == ["-", "-"]
+    mean, std = table.iloc[0][["random_lwlrap_mean", "random_lwlrap_std"]]
+    flagged = table.index[table["test_within_random"].astype(str) == "True"].tolist()
+    verdict = f"no better: {', '.join(flagged)}" if flagged else "every stage does better"
+    assert f"Random scores: test LWLRAP {mean:.3f} +/- {std:.3f}; {verdict}." in output
+    named = set(re.split(r"[\s,]+", output[output.index(f"Outputs in {workdir}") :]))
+    figures = [f"figures/{name}" for name in REPORT_FIGURES]
+    assert named >= {"submission.csv", "scores.csv", "scores.json", *figures}
+    report = next(line for line in lines if line.startswith("HTML report of the figures: "))
+    command = shlex.split(report.split(": ", 1)[1])
+    assert command[1:3] == ["--report", "report.html"]
+    assert command[-2:] == ["--configfile", str(TINY)] and "--cores" not in command
+    assert command[command.index("--directory") + 1] == str(workdir)
 
 
 def test_loss_history_is_written_beside_each_checkpoint(finished):
