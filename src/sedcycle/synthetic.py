@@ -39,9 +39,9 @@ Labels (train only)
   fewer than one). A species that is present in train but still unlabelled at the end gets its
   first call labelled, so with ``n_train`` >= ~``n_species / 2`` every species has tp rows.
 * ``tp_recording_fraction`` (None: off, the policy above) makes the tp rows RFCx-shaped: only
-  ``round(tp_recording_fraction * n_train)`` train recordings, a random sample of those with a
-  call, carry tp rows, and ``tp_fraction`` becomes the share of *all* train calls that get a tp
-  row: each chosen recording gets its guaranteed row, and its other calls are labelled with the
+  ``round(tp_recording_fraction * n_train)`` train recordings (at least 1), a random sample of
+  those with a call (all of them when fewer have one), carry tp rows, and ``tp_fraction``
+  becomes the share of *all* train calls that get a tp row: each chosen recording gets its guaranteed row, and its other calls are labelled with the
   one probability that brings the total to about ``tp_fraction`` of the calls (no more than one
   row a chosen recording when ``tp_fraction * calls`` is below their number). The share of calls
   left unlabelled is then about ``1 - tp_fraction`` whatever the share of tp recordings. The
