@@ -41,12 +41,12 @@ Labels (train only)
 * ``tp_recording_fraction`` (None: off, the policy above) makes the tp rows RFCx-shaped: only
   ``round(tp_recording_fraction * n_train)`` train recordings (at least 1), a random sample of
   those with a call (all of them when fewer have one), carry tp rows, and ``tp_fraction``
-  becomes the share of *all* train calls that get a tp row: each chosen recording gets its guaranteed row, and its other calls are labelled with the
-  one probability that brings the total to about ``tp_fraction`` of the calls (no more than one
-  row a chosen recording when ``tp_fraction * calls`` is below their number). The share of calls
-  left unlabelled is then about ``1 - tp_fraction`` whatever the share of tp recordings. The
-  coverage label goes to a chosen recording when one holds the species (else one more recording
-  carries a tp row).
+  becomes the share of *all* train calls that get a tp row: each chosen recording gets its
+  guaranteed row, and its other calls are labelled with the one probability that brings the
+  total to about ``tp_fraction`` of the calls (no more than one row a chosen recording when
+  ``tp_fraction * calls`` is below their number). The share of calls left unlabelled is then
+  about ``1 - tp_fraction`` whatever the share of tp recordings. The coverage label goes to a
+  chosen recording when one holds the species (else one more recording carries a tp row).
 * fp: "a template hit for species A that a person rejected". For each call of species B whose
   partner A is absent from the whole recording, an fp row for A at that call's time and frequency
   box is written with probability ``fp_fraction``; in addition Poisson(``fp_per_recording``)
