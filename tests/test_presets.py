@@ -2,7 +2,6 @@
 says what the source did, it decides every recipe setting, and a dry run on an RFCx folder
 plans 5 folds of stage 1 and 3 relabel rounds."""
 
-import copy
 import json
 import re
 
@@ -10,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from .workflow_runs import REPO, planned_jobs, rfcx_folder
+from .workflow_runs import REPO, layered, planned_jobs, rfcx_folder
 
 PRESET = REPO / "presets" / "seed.yaml"
 CONFIG = REPO / "config.yaml"
@@ -24,17 +23,6 @@ SPEED_KEYS = {"features": {"batch_size"}}  # clips in flight while extracting: n
 
 def load(path):
     return yaml.safe_load(path.read_text())
-
-
-def layered(base, over):
-    """``over`` merged into ``base`` key by key, as snakemake merges --configfile files."""
-    merged = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = layered(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def schema_errors(config):

@@ -16,6 +16,8 @@ import yaml
 
 from sedcycle.evaluation import SCORE_COLUMNS
 
+from .workflow_runs import layered as layered_configs
+
 ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "bench" / "quality.py"
 
@@ -437,18 +439,6 @@ def leaves(tree: dict, prefix: str = "") -> set[str]:
     return found
 
 
-def merged(*trees: dict) -> dict:
-    """Config files layered as snakemake layers --configfile: nested keys update, later win."""
-    result: dict = {}
-    for tree in trees:
-        for key, value in tree.items():
-            if isinstance(value, dict) and isinstance(result.get(key), dict):
-                result[key] = merged(result[key], value)
-            else:
-                result[key] = value
-    return result
-
-
 def test_rfcx_shaped_config_is_the_whole_benchmark_and_valid():
     """bench/rfcx_shaped.yaml sets every key bench/quality.yaml sets, so layered over it
     (bench/quality.py --config) the runs are config.yaml plus it alone; with each variant's
@@ -463,11 +453,11 @@ def test_rfcx_shaped_config_is_the_whole_benchmark_and_valid():
     shaped = yaml.safe_load(RFCX_SHAPED.read_text())
     missing = leaves(benchmark) - leaves(shaped)
     assert not missing, f"bench/rfcx_shaped.yaml leaves bench/quality.yaml's {missing}"
-    layered = merged(config, benchmark, shaped)
-    assert layered == merged(config, shaped)
+    layered = layered_configs(config, benchmark, shaped)
+    assert layered == layered_configs(config, shaped)
     schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
     for variant, switches in quality.VARIANTS.items():
-        run = merged(layered, {"stage1": {"seed": 1}, "relabel": {"seed": 1}}, switches)
+        run = layered_configs(layered, {"stage1": {"seed": 1}, "relabel": {"seed": 1}}, switches)
         errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(run)]
         assert not errors, (variant, errors)
         assert run["relabel"]["pseudo_min_votes"] <= run["folds"]["n_folds"], variant

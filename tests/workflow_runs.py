@@ -40,6 +40,18 @@ def snakemake_command(
     return [*command, *map(str, args), *(["--configfile", *map(str, files)] if files else [])]
 
 
+def layered(*configs: dict) -> dict:
+    """Config files layered as snakemake layers --configfile: nested keys update, later win."""
+    result: dict = {}
+    for config in configs:
+        for key, value in config.items():
+            if isinstance(value, dict) and isinstance(result.get(key), dict):
+                result[key] = layered(result[key], value)
+            else:
+                result[key] = value
+    return result
+
+
 def rfcx_folder(path, seed, n_train, n_test, clip_seconds, n_species=24):
     """A generated RFCx folder with the generator's hidden truth files removed."""
     synthetic.generate(
