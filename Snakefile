@@ -49,7 +49,7 @@ NPZ_DIR = (config["data"]["npz"]["dir"] or DATA).rstrip("/")
 # cuts them into clips in the RFCx layout in data.dir; the species (sorted names) come from
 # the annotations, read here at parse time, and replace config n_species.
 if ANNOTATED:
-    from sedcycle.annotated import species_names
+    from sedcycle.annotations import species_names
 
     N_SPECIES = len(
         species_names(

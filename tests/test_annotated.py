@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from sedcycle import annotated
+from sedcycle import annotated, annotations
 from sedcycle.labels import read_annotations
 from sedcycle.submission import name_species, recording_scores
 
@@ -215,7 +215,7 @@ def test_plain_csv_with_names(tmp_path):
             "species": ["Turdus merula", "Erithacus rubecula", "Turdus merula"],
         }
     ).to_csv(csv, index=False)
-    assert annotated.species_names(csv) == ["Erithacus rubecula", "Turdus merula"]
+    assert annotations.species_names(csv) == ["Erithacus rubecula", "Turdus merula"]
     annotated.prepare(rec, csv, tmp_path / "test", tmp_path / "out", clip_seconds=CLIP)
     tp = pd.read_csv(tmp_path / "out" / "train_tp.csv")
     assert tp[
@@ -236,8 +236,8 @@ def test_species_ids_do_not_depend_on_table_order(tmp_path):
     rows = [event(0, 1, "wren"), event(1, 2, "Apus apus"), event(2, 3, "kite")]
     one = write_raven(tmp_path / "one" / "x.txt", rows)
     two = write_raven(tmp_path / "two" / "x.txt", rows[::-1])
-    assert annotated.species_names(one) == annotated.species_names(two)
-    assert annotated.species_names(one) == ["Apus apus", "kite", "wren"]
+    assert annotations.species_names(one) == annotations.species_names(two)
+    assert annotations.species_names(one) == ["Apus apus", "kite", "wren"]
 
 
 def test_begin_file_column_names_the_recording(tmp_path):
@@ -250,7 +250,7 @@ def test_begin_file_column_names_the_recording(tmp_path):
         ],
         header=header,
     )
-    events = annotated.resolve_recordings(annotated.read_events(table), ["x", "y"], "folder")
+    events = annotated.resolve_recordings(annotations.read_events(table), ["x", "y"], "folder")
     assert [e.recording for e in events] == ["x", "y"]
 
 
@@ -388,7 +388,7 @@ def test_raven_table_without_a_needed_column_names_file_and_column(tmp_path):
         other / "x.txt", [{**event(0, 1, "wren"), "Art": "wren"}], header=[*RAVEN_HEADER, "Art"]
     )
     with pytest.raises(ValueError, match=r"'Spezies'"):
-        annotated.species_names(other, species_column="Spezies")
+        annotations.species_names(other, species_column="Spezies")
 
 
 @pytest.mark.parametrize(
@@ -440,7 +440,7 @@ def test_csv_without_species_column_is_named(tmp_path):
     with pytest.raises(
         ValueError, match=r"labels\.csv: annotation csv without column\(s\) \['species'\]"
     ):
-        annotated.species_names(csv)
+        annotations.species_names(csv)
 
 
 # --- the DAG end to end ---

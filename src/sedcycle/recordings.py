@@ -1,6 +1,6 @@
 """The recordings of an audio folder: its files with an audio suffix, by recording id (stem).
 
-Standard library only: :mod:`sedcycle.annotated` uses it, and the Snakefile imports that
+Standard library only: :mod:`sedcycle.annotations` uses it, and the Snakefile imports that
 module at parse time in whatever environment Snakemake runs.
 """
 
