@@ -38,6 +38,10 @@ if SYNTHETIC:
             "../workflow/scripts/make_synthetic.py"
 
 
+# Recordings whose annotations name every species present (all_species negatives there).
+FULLY_ANNOTATED = config["data"]["annotated"]["fully_annotated"]
+
+
 if ANNOTATED:
 
     rule prepare_annotated:
@@ -46,6 +50,7 @@ if ANNOTATED:
             annotations=config["data"]["annotated"]["annotations"],
             test_recordings=config["data"]["annotated"]["test_recordings"],
             test_annotations=[TEST_ANNOTATIONS] if TEST_ANNOTATIONS else [],
+            fully_annotated=[FULLY_ANNOTATED] if FULLY_ANNOTATED else [],
         output:
             train=directory(f"{DATA}/train"),
             test=directory(f"{DATA}/test"),
@@ -67,5 +72,7 @@ if ANNOTATED:
         params:
             clip_seconds=CLIP_SECONDS,
             species_column=config["data"]["annotated"]["species_column"],
+            negatives=config["data"]["annotated"]["negatives"],
+            negative_margin=config["data"]["annotated"]["negative_margin"],
         script:
             "../workflow/scripts/prepare_annotated.py"

@@ -160,7 +160,18 @@ def test_raven_folder_gives_clips_split_labels_and_species(raven):
     short = tp[tp["recording_id"] == "short__0001"].iloc[0]
     assert (short["f_min"], short["f_max"]) == (100, 800)
     fp = read_annotations(out / "train_fp.csv", n_species=3, clip_seconds=CLIP)
-    assert fp.empty
+    fp_short = fp[fp["recording_id"].str.startswith("short__")]
+    # data.annotated.negatives annotated_species (default), margin 1 s: Bird A (1-2 s) and
+    # frog (5.5-6.5 s) are absent in short (7 s, 2 clips) outside [0, 3] and [4.5, 7.5] s
+    assert {
+        (r.recording_id, r.species_id, round(r.t_min, 6), round(r.t_max, 6))
+        for r in fp_short.itertuples()
+    } == {
+        ("short__0000", 0, 3.0, 6.0),
+        ("short__0001", 0, 0.0, 6.0),
+        ("short__0000", 1, 0.0, 4.5),
+        ("short__0001", 1, 1.5, 6.0),
+    }
     sample = pd.read_csv(out / "sample_submission.csv")
     assert sample.columns.tolist() == ["recording_id", "s0", "s1", "s2"]
     assert sample["recording_id"].tolist() == test["recording_id"].tolist()
@@ -574,6 +585,14 @@ def test_species_csv_that_disagrees_with_the_predictions_is_named(tmp_path):
         ),
         ({"annotated": {"test_recordings": None}}, "needs data.annotated.test_recordings"),
         ({"annotated": {"species_column": "Art"}}, r"without column\(s\) \['Art'\]"),
+        (
+            {"annotated": {"negative_margin": -1}},
+            r"(?s)-1 is less than the minimum of 0.*\['annotated'\]\['negative_margin'\]",
+        ),
+        (
+            {"annotated": {"negatives": "some"}},
+            r"(?s)'some' is not one of .*\['annotated'\]\['negatives'\]",
+        ),
     ],
 )
 def test_annotated_config_problems_stop_snakemake_before_any_job(tmp_path, annotated, problem):

@@ -259,6 +259,10 @@ def with_data(config, **data):
             {"source": "rfcx", "annotated__test_annotations": "t.csv"},
             "config data.annotated.test_annotations is set, but data.source is rfcx",
         ),
+        (
+            {"source": "rfcx", "annotated__fully_annotated": "full.txt"},
+            "config data.annotated.fully_annotated is set, but data.source is rfcx",
+        ),
     ],
 )
 def test_data_source_names_the_key(files, data, problem):

@@ -241,27 +241,34 @@ def prepare(
     species_column: str = "Species",
     threads: int = 1,
     test_annotations: str | Path | None = None,
+    negatives: str = "annotated_species",
+    negative_margin: float = 1.0,
+    fully_annotated: str | Path | None = None,
 ) -> dict[str, int]:
     """Write the RFCx layout of annotated recordings into ``out_dir``.
 
-    ``train/`` and ``test/`` clips, ``train_tp.csv`` (events split per clip), an empty
-    ``train_fp.csv``, ``sample_submission.csv`` (test clips, s0..s{n-1} zeros),
-    ``species.csv`` (species_id,name) and ``clips.csv`` (recording_id, recording, split,
-    start, end). ``test_annotations`` (the same formats, of the test recordings): also
-    ``test_truth.csv`` (recording_id, species_id, t_min, t_max, f_min, f_max per test clip);
-    without them a ``test_truth.csv`` left in ``out_dir`` is removed. Every annotation is
-    checked before any audio is cut. Returns counts.
+    ``train/`` and ``test/`` clips, ``train_tp.csv`` (events split per clip),
+    ``train_fp.csv`` (known absences by ``negatives``, ``negative_margin`` and the recordings
+    listed in ``fully_annotated``: :mod:`sedcycle.negatives`), ``sample_submission.csv``
+    (test clips, s0..s{n-1} zeros), ``species.csv`` (species_id,name) and ``clips.csv``
+    (recording_id, recording, split, start, end). ``test_annotations`` (the same formats, of
+    the test recordings): also ``test_truth.csv`` (recording_id, species_id, t_min, t_max,
+    f_min, f_max per test clip); without them a ``test_truth.csv`` left in ``out_dir`` is
+    removed. Every annotation and setting is checked before any audio is cut. Returns counts.
     """
     import pandas as pd
 
     from sedcycle.files import write_csv
     from sedcycle.labels import ANNOTATION_COLUMNS
+    from sedcycle.negatives import check, negative_rows, read_recording_list
     from sedcycle.synthetic import TRUTH_COLUMNS  # the test_truth.csv evaluation reads
     from sedcycle.tables import species_columns
 
+    check(negatives, negative_margin)
     out_dir = Path(out_dir)
     train_files = recording_files(recordings)
     test_files = recording_files(test_recordings)
+    full = [] if fully_annotated is None else read_recording_list(fully_annotated, train_files)
     events = read_events(annotations, species_column)
     if not events:
         raise ValueError(f"{annotations}: no annotated event")
@@ -279,6 +286,19 @@ def prepare(
         label_rows(events, durations, rates, clip_seconds), columns=ANNOTATION_COLUMNS
     ).drop_duplicates()
     names = sorted({e.species for e in events})
+    fp = pd.DataFrame(
+        negative_rows(
+            events,
+            {name: durations[name] for name in train_files},
+            rates,
+            clip_seconds,
+            {n: i for i, n in enumerate(names)},
+            negatives,
+            negative_margin,
+            full,
+        ),
+        columns=ANNOTATION_COLUMNS,
+    )
     truth = None
     if test_annotations is not None:
         truth = test_truth_rows(
@@ -297,6 +317,7 @@ def prepare(
     clips = pd.DataFrame(clip_rows, columns=["recording_id", "recording", "split", "start", "end"])
     # An mp3 whose header overstated its length may yield fewer clips: keep labels in range.
     tp = tp[tp["recording_id"].isin(set(clips["recording_id"]))]
+    fp = fp[fp["recording_id"].isin(set(clips["recording_id"]))]
     if truth is not None:
         truth = truth[truth["recording_id"].isin(set(clips["recording_id"]))]
         write_csv(
@@ -314,7 +335,11 @@ def prepare(
         out_dir / "train_tp.csv",
         index=False,
     )
-    write_csv(pd.DataFrame(columns=ANNOTATION_COLUMNS), out_dir / "train_fp.csv", index=False)
+    write_csv(
+        fp.sort_values(["recording_id", "species_id", "t_min"]),
+        out_dir / "train_fp.csv",
+        index=False,
+    )
     write_csv(sample, out_dir / "sample_submission.csv", index=False)
     write_csv(
         pd.DataFrame({"species_id": range(len(names)), "name": names}),
@@ -329,6 +354,7 @@ def prepare(
         "test_clips": len(test_ids),
         "events": len(events),
         "tp_rows": len(tp),
+        "fp_rows": len(fp),
         "species": len(names),
         **({"test_truth_rows": len(truth)} if truth is not None else {}),
     }

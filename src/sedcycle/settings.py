@@ -44,7 +44,13 @@ SOURCES = ("synthetic", "rfcx", "npz", "annotated")
 # keys of data.{source} that only that source reads, null unless it is the source
 SOURCE_PATHS = {
     "npz": ("dir",),
-    "annotated": ("recordings", "annotations", "test_recordings", "test_annotations"),
+    "annotated": (
+        "recordings",
+        "annotations",
+        "test_recordings",
+        "test_annotations",
+        "fully_annotated",
+    ),
 }
 # the ones it needs
 REQUIRED_PATHS = {"annotated": ("recordings", "annotations", "test_recordings")}

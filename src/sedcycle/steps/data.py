@@ -50,9 +50,13 @@ def prepare_annotated(
     species_column: str,
     threads: int = 1,
     test_annotations: str | None = None,
+    negatives: str = "annotated_species",
+    negative_margin: float = 1.0,
+    fully_annotated: str | None = None,
 ) -> None:
     """The RFCx layout in ``out_dir`` from annotated recordings (sedcycle.annotated.prepare),
-    with ``test_truth.csv`` when the test recordings' annotations are given."""
+    with ``test_truth.csv`` when the test recordings' annotations are given and known
+    absences in ``train_fp.csv`` by ``negatives`` (sedcycle.negatives)."""
     from sedcycle.annotated import prepare
 
     prepare(
@@ -64,6 +68,9 @@ def prepare_annotated(
         species_column,
         threads,
         test_annotations=test_annotations,
+        negatives=negatives,
+        negative_margin=negative_margin,
+        fully_annotated=fully_annotated,
     )
 
 
