@@ -176,9 +176,9 @@ def test_an_undocumented_key_or_a_wrong_documented_default_is_found(files):
     assert config_problems(config, schema, undocumented) == [
         "relabel.soft_out_of_fold: no `relabel.soft_out_of_fold` row in docs/configuration.md"
     ]
-    wrong = docs.replace(row[0], row[0].replace("`false`", "`true`", 1))
+    wrong = docs.replace(row[0], row[0].replace("`true`", "`false`", 1))
     assert config_problems(config, schema, wrong) == [
-        "relabel.soft_out_of_fold: docs say true, config.yaml False"
+        "relabel.soft_out_of_fold: docs say false, config.yaml True"
     ]
 
 
@@ -214,15 +214,20 @@ def test_train_settings_key_lists_are_config_keys_and_fields(files):
     ("section", "switches"),
     [("stage1", settings.STAGE1_SWITCHES), ("relabel", settings.ROUND_SWITCHES)],
 )
-def test_switches_default_to_off_in_config_yaml_and_train_settings(files, section, switches):
-    """Params hold a switch only when it is on, so 'not in params' must mean the default."""
+def test_switches_are_off_in_train_settings_and_in_params_only_when_on(files, section, switches):
+    """Params hold a switch only when it is on, so 'not in params' must mean off: the
+    TrainSettings default. (config.yaml may turn a switch on: it is then in params.)"""
     config = files[0]
     defaults = {f.name: f.default for f in dataclasses.fields(TrainSettings)}
+    off = {key: settings.SWITCH_OFF.get(key, 0) for key in switches}  # 0 == 0.0 == False
     for key in switches:
-        off = settings.SWITCH_OFF.get(key, 0)  # 0 == 0.0 == False
-        assert config[section][key] == off and defaults[key] == config[section][key], key
-    assert settings.switches_on(config[section], switches) == {}
-    assert settings.switches_on({**config[section], switches[0]: 0.4}, switches) == {
+        assert defaults[key] == off[key], key
+    assert settings.switches_on({**config[section], **off}, switches) == {}
+    on = {key: value for key, value in config[section].items() if key in switches}
+    assert settings.switches_on(config[section], switches) == {
+        key: value for key, value in on.items() if value != off[key]
+    }
+    assert settings.switches_on({**config[section], **off, switches[0]: 0.4}, switches) == {
         switches[0]: 0.4
     }
 
