@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint format bench quality clean-results setup-cluster test-cluster
+.PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
+	setup-cluster test-cluster
 
 setup: $(VENV)/.installed
 
@@ -40,6 +41,16 @@ test-cluster: setup-cluster
 
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
+
+# The demo over training seeds 0 1 2, one after another (bench/demo_seeds.py, runs kept in
+# bench/demo_runs/): does each seed learn, does its last round keep stage 1's score?
+# Writes bench/results/demo_seeds.md.
+demo-seeds: setup
+	$(BIN)/python bench/demo_seeds.py --seeds 0 1 2 --cores $(CORES)
+
+# The README's figure: the demo's own figures/lwlrap.png, copied after `make demo`.
+demo-figure: demo
+	mkdir -p docs/images && cp figures/lwlrap.png docs/images/demo_lwlrap.png
 
 lint: setup
 	$(BIN)/ruff check .

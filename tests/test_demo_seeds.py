@@ -1,0 +1,57 @@
+"""bench/demo_seeds.py's report: the demo's stages per seed, and the verdicts on its claims."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sedcycle.evaluation import SCORE_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_SEEDS = ROOT / "bench" / "demo_seeds.py"
+
+
+def fake_run(workdir: Path, stages: tuple[float, ...], random=(0.53, 0.02)) -> None:
+    """A finished demo seed: scores.csv with these stage1, round1.. test LWLRAPs and random
+    scores' mean and std, and one timing file of 90 s."""
+    names = ["stage1", *(f"round{r}" for r in range(1, len(stages)))]
+    rows = [{"stage": s, "test_lwlrap": v} for s, v in zip(names, stages, strict=True)]
+    rows.append({"stage": "ensemble", "test_lwlrap": stages[-1]})
+    table = pd.DataFrame(rows).reindex(columns=SCORE_COLUMNS)
+    table["random_lwlrap_mean"], table["random_lwlrap_std"] = random
+    (workdir / "benchmarks").mkdir(parents=True)
+    table.to_csv(workdir / "scores.csv", index=False)
+    (workdir / "benchmarks" / "scores.tsv").write_text("s\th:m:s\n90.0\t0:01:30\n")
+
+
+def summary(root: Path, seeds: list[int]) -> str:
+    out = root / "demo_seeds.md"
+    command = [sys.executable, str(DEMO_SEEDS), "--summary-only", "--root", str(root)]
+    command += ["--out", str(out), "--seeds", *map(str, seeds)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return out.read_text()
+
+
+def test_report_lists_every_seed_and_says_yes_when_every_seed_holds(tmp_path):
+    runs = {0: (0.80, 0.81, 0.82, 0.83), 1: (0.70, 0.72, 0.72, 0.71), 2: (0.75, 0.75, 0.76, 0.77)}
+    for seed, stages in runs.items():
+        fake_run(tmp_path / f"seed{seed}", stages)
+    text = summary(tmp_path, [0, 1, 2])
+    assert "| seed | stage1 | round1 | round2 | round3 | random scores | job minutes |" in text
+    assert "| 1 | 0.7000 | 0.7200 | 0.7200 | 0.7100 | 0.5300 ± 0.0200 | 1.5 |" in text
+    assert "stage 1 test LWLRAP >= 0.6 on every seed: **yes** (lowest 0.7000" in text
+    assert "round3 >= stage 1 on every seed: **yes** (gains +0.0300, +0.0100, +0.0200" in text
+    # mean gain 0.02 within stage 1's spread (std of 0.80, 0.70, 0.75 = 0.05)
+    assert "the gain is within the seed spread" in text
+    assert "round3 >= round 1 on every seed: **no** (gains +0.0200, -0.0100, +0.0200)" in text
+
+
+def test_report_says_no_for_a_seed_that_does_not_learn_or_loses(tmp_path):
+    fake_run(tmp_path / "seed0", (0.55, 0.60, 0.62))
+    fake_run(tmp_path / "seed1", (0.80, 0.79, 0.78))
+    text = summary(tmp_path, [0, 1])
+    assert "stage 1 test LWLRAP >= 0.6 on every seed: **no** (lowest 0.5500" in text
+    assert "round2 >= stage 1 on every seed: **no** (gains +0.0700, -0.0200" in text
