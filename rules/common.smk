@@ -4,9 +4,9 @@
 from sedcycle.settings import (
     MODEL_KEYS,
     ROUND_KEYS,
-    ROUND_SWITCHES,
     STAGE1_KEYS,
     STAGE1_SWITCHES,
+    round_switches,
     switches_on,
 )
 
@@ -58,8 +58,9 @@ def round_settings(round_number):
         **model_settings(),
         "loss": "masked",
         **{key: settings[key] for key in ROUND_KEYS},
-        # only when on: a run from before the switch existed keeps its params (no rerun)
-        **switches_on(settings, ROUND_SWITCHES),
+        # only when on: a run from before the switch existed keeps its params (no rerun);
+        # pseudo_targets (and the grid's overlap it reads) only in rounds with pseudo-labels
+        **round_switches(settings, config["windows"]["cover"]),
     }
 
 

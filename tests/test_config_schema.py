@@ -22,6 +22,7 @@ DOCS = REPO / "docs" / "configuration.md"
 # TrainSettings fields that are no config key: set by the rule, or not by the workflow at all
 RULE_FIELDS = {"n_species", "window", "loss"}
 # TrainSettings fields the rule sets only with a switch on: windows.cover with stage1.crops grid
+# or with relabel.pseudo_targets windows in a round with pseudo-labels
 SWITCHED_RULE_FIELDS = {"cover"}
 NOT_CONFIG = {"samples_per_epoch", "resume"}
 

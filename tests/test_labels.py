@@ -128,3 +128,59 @@ def test_read_annotations_missing_column(tmp_path):
     path.write_text("recording_id,species_id\na,1\n")
     with pytest.raises(ValueError, match="missing column"):
         read_annotations(path, 24, 60.0)
+
+
+def pseudo_rows(*records):
+    """(recording_id, species_id, start, label) rows of 10-frame pseudo-label windows."""
+    table = pd.DataFrame(records, columns=["recording_id", "species_id", "start", "label"])
+    return table.assign(end=table["start"] + 10)
+
+
+def test_window_pseudo_labels_target_their_own_window_and_never_beat_tp_or_fp():
+    """Frames 0..19 (2 s): species 0 has a tp at frames 0..2, species 1 an fp at frames 5..6;
+    pseudo-labels of the windows at 0 and 10."""
+    tp = rows(("a", 0, 1, 0.0, 100, 0.2, 2000))
+    fp = rows(("a", 1, 1, 0.5, 100, 0.6, 2000))
+    found = pseudo_rows(("a", 0, 0, -1), ("a", 1, 0, 1), ("a", 2, 0, 1), ("a", 2, 0, -1))
+    found = pd.concat([found, pseudo_rows(("a", 2, 10, -1), ("b", 0, 10, 1))])
+    crops = [("a", 0), ("a", 10), ("a", 5), ("b", 10), ("b", 0), ("c", 0)]
+    labels = FrameLabels.from_annotations(tp, fp, 3, 20, 2.0)
+    labels.add_pseudo(found, "windows")
+    targets, pseudo_only = labels.crop_targets(crops, 10)
+    assert targets.tolist() == [
+        [1, -1, 1],  # tp and fp win; species 2 positive (its positive beats its negative)
+        [0, 0, -1],
+        [0, -1, 0],  # a crop at another start: tp/fp alone, however much it overlaps
+        [1, 0, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+    ]
+    assert np.argwhere(pseudo_only).tolist() == [[0, 2], [3, 0]]
+    # the frame labels hold tp/fp alone: window pseudo-labels mark no frame
+    assert labels["a"][2].tolist() == [0] * 20 and "b" not in labels
+
+
+def test_frame_pseudo_labels_target_every_crop_with_one_of_their_frames():
+    """The source's: a crop at 5 holds frames 5..9 of the pseudo-positive window at 0, and is
+    positive although the call may lie in frames 0..4; an fp crop turned +1 counts as +1 only
+    because of the pseudo-label."""
+    fp = rows(("a", 1, 1, 0.5, 100, 0.6, 2000))  # frames 5..6
+    labels = FrameLabels.from_annotations(rows(), fp, 2, 20, 2.0)
+    labels.add_pseudo(pseudo_rows(("a", 0, 0, 1), ("a", 1, 0, 1)), "frames")
+    targets, pseudo_only = labels.crop_targets([("a", 0), ("a", 5), ("a", 10)], 10)
+    assert targets.tolist() == [[1, 1], [1, 1], [0, 0]]
+    assert pseudo_only.tolist() == [[True, True], [True, True], [False, False]]
+    assert labels["a"][1].tolist() == [1] * 5 + [-1] * 2 + [1] * 3 + [0] * 10
+    assert "a" in labels
+
+
+def test_pseudo_targets_are_checked():
+    labels = FrameLabels(1, 20, 2.0)
+    with pytest.raises(ValueError, match="pseudo_targets must be one of frames, windows"):
+        labels.add_pseudo(pseudo_rows(("a", 0, 0, 1)), "crops")
+    labels.add_pseudo(pseudo_rows(("a", 0, 0, 1)), "windows")
+    with pytest.raises(ValueError, match="crops of 12 frames, but the pseudo-labels' windows"):
+        labels.crop_targets([("a", 0)], 12)
+    longer = pseudo_rows(("a", 0, 5, 1)).assign(end=20)
+    with pytest.raises(ValueError, match=r"windows of different lengths: \[10, 15\]"):
+        labels.add_pseudo(longer, "windows")

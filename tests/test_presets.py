@@ -90,6 +90,8 @@ def test_preset_holds_the_source_recipe():
     # config.yaml's round-1 entry (no teacher) merges in: the source had no soft targets
     assert not relabel["rounds"][1].get("soft_weight") and not relabel["soft_weight"]
     assert (relabel["pseudo_min_votes"], relabel["pseudo_threshold"]) == (3, 0.5)
+    # the source marked a pseudo-positive window's frames: every crop overlapping them is positive
+    assert relabel["pseudo_targets"] == "frames"
     assert relabel["scale_positives"] and relabel["init_from_previous"]
     assert relabel["unknown_weight"] == relabel["soft_weight"] == 0.0
     assert relabel["pseudo_negative_threshold"] is None

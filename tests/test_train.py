@@ -5,9 +5,10 @@ import torch
 
 from sedcycle import train as train_module
 from sedcycle.clips import ClipStore
+from sedcycle.crops import fold_labels, pseudo_positive_crops
 from sedcycle.labels import ANNOTATION_COLUMNS, FrameLabels
 from sedcycle.model import load_model
-from sedcycle.settings import STAGE1_SWITCHES, switches_on
+from sedcycle.settings import STAGE1_SWITCHES, round_switches, switches_on
 from sedcycle.train import (
     Teacher,
     TrainSettings,
@@ -472,3 +473,84 @@ def test_event_crops_are_no_param_and_grid_crops_are():
     assert switches_on(section, STAGE1_SWITCHES) == {}
     assert switches_on({**section, "crops": "grid"}, STAGE1_SWITCHES) == {"crops": "grid"}
     assert settings().crops == "events" and settings().cover is None
+
+
+# relabel.pseudo_targets: pseudo-positive windows of the grid (window 128, cover 20: starts 0,
+# 108, 216) where species 2 has no tp/fp label, and a pseudo-negative
+PSEUDO = pd.DataFrame(
+    {
+        "recording_id": ["rec1", "rec3", "rec5", "rec5", "rec0"],
+        "species_id": [2, 2, 2, 0, 2],
+        "start": [108, 0, 216, 108, 0],
+        "label": [1, 1, 1, 1, -1],
+    }
+).assign(end=lambda t: t["start"] + 128)
+ROUND = {"labelled_crop_prob": 0.3, "samples_per_epoch": 32, "cover": 20}
+
+
+@pytest.mark.parametrize("mode", ["frames", "windows"])
+def test_replay_counts_the_pseudo_positive_targets_training_used(
+    tmp_path, feature_dir, annotations, mode
+):
+    """train_fold records each epoch's (crop, species) targets that are +1 only because of a
+    pseudo-label; the torch-free replay scoring runs finds the same ones."""
+    tp, fp = annotations
+    round_settings = settings(**ROUND, pseudo_targets=mode, batch_size=8)
+    labels = fold_labels(tp, fp, PSEUDO, IDS, round_settings, N_FRAMES, CLIP_SECONDS)
+    events = labelled_events(tp, fp, N_FRAMES, CLIP_SECONDS)
+    history = fit(round_settings, ClipStore(feature_dir, IDS), labels, events, tmp_path / "f.pt")
+    replayed = pseudo_positive_crops(round_settings, labels, events, IDS)
+    per_epoch = replayed.groupby("epoch").size().reindex(range(2), fill_value=0).tolist()
+    assert [h["pseudo_positives"] for h in history] == per_epoch
+    assert sum(per_epoch) > 0
+    if mode == "windows":  # each a pseudo-positive window, at its own start
+        key = ["recording_id", "start", "species_id"]
+        found = set(map(tuple, replayed[key].to_numpy().tolist()))
+        assert found <= set(map(tuple, PSEUDO.loc[PSEUDO["label"] == 1, key].to_numpy().tolist()))
+
+
+def test_window_pseudo_targets_crop_random_windows_of_the_grid(annotations):
+    """With "windows" the non-event crops are grid windows (starts 0, 108, 216, the last one
+    padded past the clip); with "frames" random starts; the event crops are the same."""
+    events = labelled_events(*annotations, N_FRAMES, CLIP_SECONDS)
+    plans = {
+        mode: sample_epoch(events, IDS, N_FRAMES, settings(**ROUND, pseudo_targets=mode), 0)
+        for mode in ("frames", "windows")
+    }
+    grid = {0, 108, 216}
+    # the same draws pick event or random crops and their recordings; only random starts differ
+    assert [rec for rec, _ in plans["windows"]] == [rec for rec, _ in plans["frames"]]
+    differ = [i for i, (a, b) in enumerate(zip(*plans.values(), strict=True)) if a != b]
+    assert len(differ) >= 5 and all(plans["windows"][i][1] in grid for i in differ)
+    assert {plans["frames"][i][1] for i in differ} - grid  # random starts
+    centres = set(zip(events["recording_id"], events["centre"], strict=True))
+    same = [plans["windows"][i] for i in range(32) if i not in differ]
+    assert any(start <= c < start + 128 for rec, start in same for r, c in centres if r == rec)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"pseudo_targets": "crops"}, "pseudo_targets must be one of frames, windows, got"),
+        ({"pseudo_targets": "windows"}, "pseudo_targets 'windows' needs cover"),
+    ],
+)
+def test_pseudo_targets_are_checked(tmp_path, feature_dir, annotations, overrides, message):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    with pytest.raises(ValueError, match=message):
+        fit(settings(**overrides), store, labels, events, out)
+    assert not out.exists()
+
+
+def test_pseudo_targets_are_a_param_of_rounds_with_pseudo_labels_alone():
+    """frames (off) is no param, so a finished run does not rerun; windows is, with the grid's
+    overlap it crops; a round without pseudo-labels leaves both out whatever the setting."""
+    section = {"soft_weight": 0.0, "soft_out_of_fold": False, "use_pseudo": True}
+    assert round_switches({**section, "pseudo_targets": "frames"}, 49) == {}
+    on = round_switches({**section, "pseudo_targets": "windows"}, 49)
+    assert list(on.items()) == [("pseudo_targets", "windows"), ("cover", 49)]
+    assert round_switches({**section, "pseudo_targets": "windows", "use_pseudo": False}, 49) == {}
+    with pytest.raises(ValueError, match="relabel.pseudo_targets must be one of"):
+        round_switches({**section, "pseudo_targets": "window"}, 49)
+    assert settings().pseudo_targets == "frames"

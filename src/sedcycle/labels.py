@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sedcycle.settings import PSEUDO_TARGETS
+from sedcycle.windows import crop
+
 ANNOTATION_COLUMNS = [
     "recording_id",
     "species_id",
@@ -101,18 +104,24 @@ def time_to_frame(t: np.ndarray | float, n_frames: int, clip_seconds: float) -> 
 
 
 class FrameLabels:
-    """Per-recording frame labels [n_species, n_frames] int8 in {+1, -1, 0}.
+    """Per-recording frame labels [n_species, n_frames] int8 in {+1, -1, 0}, and the targets of
+    crops of them (:meth:`crop_targets`).
 
     tp rows mark +1 and fp rows -1 from ``int(n * t_min / T)`` to ``int(n * t_max / T)``
     inclusive; where a tp and an fp of one species overlap, the verified tp wins.
-    Pseudo-positive windows add +1 only on frames that are still unknown: a person's
-    rejection (fp) is never overridden by a model.
+    Pseudo-labels (:meth:`add_pseudo`) count only where tp/fp leave a species unknown: a
+    person's rejection (fp) is never overridden by a model. They are kept apart from the tp/fp
+    labels, so a crop's target can be told apart from what tp/fp alone make it.
     Recordings without any label are all-unknown and not stored.
     """
 
     def __init__(self, n_species: int, n_frames: int, clip_seconds: float):
         self.n_species, self.n_frames, self.clip_seconds = n_species, n_frames, clip_seconds
-        self._labels: dict[str, np.ndarray] = {}
+        self._labels: dict[str, np.ndarray] = {}  # tp/fp
+        self._pseudo: dict[str, np.ndarray] = {}  # pseudo_targets "frames": frame labels
+        # pseudo_targets "windows": (recording_id, start) -> targets [n_species]
+        self._pseudo_windows: dict[tuple[str, int], np.ndarray] = {}
+        self._pseudo_window: int | None = None  # the length of those windows
 
     @classmethod
     def from_annotations(
@@ -123,10 +132,11 @@ class FrameLabels:
         labels._mark(tp, POSITIVE)
         return labels
 
-    def _row(self, recording_id: str) -> np.ndarray:
-        if recording_id not in self._labels:
-            self._labels[recording_id] = np.zeros((self.n_species, self.n_frames), dtype=np.int8)
-        return self._labels[recording_id]
+    def _row(self, recording_id: str, table: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        table = self._labels if table is None else table
+        if recording_id not in table:
+            table[recording_id] = np.zeros((self.n_species, self.n_frames), dtype=np.int8)
+        return table[recording_id]
 
     def _mark(self, rows: pd.DataFrame, value: int) -> None:
         first = time_to_frame(rows["t_min"].to_numpy(), self.n_frames, self.clip_seconds)
@@ -135,25 +145,92 @@ class FrameLabels:
         for rec, sp, a, b in zip(rows["recording_id"], species, first, last, strict=True):
             self._row(rec)[sp, a : b + 1] = value
 
-    def add_pseudo(self, pseudo: pd.DataFrame) -> None:
-        """Mark pseudo-label windows (recording_id, species_id, start, end[, label]) where unknown:
-        +1 (label +1 or no label column), then -1 (label -1) on what is still unknown."""
+    def add_pseudo(self, pseudo: pd.DataFrame, targets: str = "frames") -> None:
+        """Add pseudo-label windows (recording_id, species_id, start, end[, label]): +1 (label
+        +1 or no label column), then -1 (label -1) where a species is still unknown.
+
+        ``targets`` (relabel.pseudo_targets): "frames", the source's: the window's frames are
+        marked, so every crop holding one of them (a +1 frame: any of them) takes the label;
+        "windows": the label is the target of the crop that starts where the window starts
+        (of its length), and of no other crop.
+        """
+        if targets not in PSEUDO_TARGETS:
+            raise ValueError(
+                f"pseudo_targets must be one of {', '.join(PSEUDO_TARGETS)}, got {targets!r}"
+            )
         label = pseudo["label"] if "label" in pseudo else pd.Series(POSITIVE, index=pseudo.index)
+        if targets == "windows" and len(pseudo):
+            lengths = set((pseudo["end"] - pseudo["start"]).tolist()) | (
+                {self._pseudo_window} if self._pseudo_window is not None else set()
+            )
+            if len(lengths) != 1:
+                raise ValueError(f"pseudo-label windows of different lengths: {sorted(lengths)}")
+            self._pseudo_window = int(lengths.pop())
         for value in (POSITIVE, NEGATIVE):
             rows = pseudo[label.to_numpy() == value]
             columns = [rows[c] for c in ("recording_id", "species_id", "start", "end")]
             for rec, species, start, end in zip(*columns, strict=True):
-                span = self._row(rec)[species, start : min(end, self.n_frames)]
+                if targets == "windows":
+                    key = (rec, int(start))
+                    if key not in self._pseudo_windows:
+                        self._pseudo_windows[key] = np.zeros(self.n_species, dtype=np.int8)
+                    if self._pseudo_windows[key][species] == UNKNOWN:
+                        self._pseudo_windows[key][species] = value
+                    continue
+                span = self._row(rec, self._pseudo)[species, start : min(end, self.n_frames)]
                 span[span == UNKNOWN] = value
 
+    def _crop(self, table: dict[str, np.ndarray], rec: str, start: int, window: int):
+        labels = table.get(rec)
+        if labels is None:
+            return np.zeros((self.n_species, window), dtype=np.int8)
+        return crop(labels, start, window)
+
+    def crop_targets(
+        self, crops: list[tuple[str, int]], window: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The targets [n_crops, n_species] in {+1, -1, 0} of crops (recording_id, start frame)
+        ``window`` frames long (zero-padded past the clip's end: padding is no label), and
+        [n_crops, n_species] bool: which are +1 only because of a pseudo-label (not +1 from
+        tp/fp alone).
+
+        tp/fp first (:func:`window_target`: +1 with a positive frame in the crop, else -1 with a
+        negative one); a species they leave unknown takes the pseudo-label: with "frames"
+        pseudo-labels the target of the crop's frames, tp/fp and pseudo together (a +1 frame
+        anywhere in the crop makes it +1); with "windows" ones, the label of the window that
+        starts at the crop's start.
+        """
+        if self._pseudo_windows and window != self._pseudo_window:
+            raise ValueError(
+                f"crops of {window} frames, but the pseudo-labels' windows are "
+                f"{self._pseudo_window} frames: a pseudo-label targets its own window alone"
+            )
+        targets = np.zeros((len(crops), self.n_species), dtype=np.int8)
+        pseudo_only = np.zeros((len(crops), self.n_species), dtype=bool)
+        for i, (rec, start) in enumerate(crops):
+            base = self._crop(self._labels, rec, start, window)
+            known = window_target(base)
+            target = known
+            if rec in self._pseudo:
+                pseudo = self._crop(self._pseudo, rec, start, window)
+                target = window_target(np.where(base == UNKNOWN, pseudo, base))
+            voted = self._pseudo_windows.get((rec, int(start)))
+            if voted is not None:
+                target = np.where(known == UNKNOWN, voted, known)
+            targets[i] = target
+            pseudo_only[i] = (target == POSITIVE) & (known != POSITIVE)
+        return targets, pseudo_only
+
     def __getitem__(self, recording_id: str) -> np.ndarray:
+        """The recording's frame labels: tp/fp, and "frames" pseudo-labels where unknown."""
         labels = self._labels.get(recording_id)
         if labels is None:
-            return np.zeros((self.n_species, self.n_frames), dtype=np.int8)
-        return labels
+            labels = np.zeros((self.n_species, self.n_frames), dtype=np.int8)
+        pseudo = self._pseudo.get(recording_id)
+        return labels if pseudo is None else np.where(labels == UNKNOWN, pseudo, labels)
 
     def __contains__(self, recording_id: str) -> bool:
-        return recording_id in self._labels
+        return recording_id in self._labels or recording_id in self._pseudo
 
 
 def window_target(frame_labels: np.ndarray) -> np.ndarray:

@@ -32,12 +32,16 @@ ROUND_KEYS = (
 # value), so a run from before a switch existed keeps its params and reruns nothing.
 # TrainSettings' default for each is off.
 STAGE1_SWITCHES = ("mixup_alpha", "crops")
-ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold")
+ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold", "pseudo_targets")
 # the off value of a switch that is not a number or a flag
-SWITCH_OFF = {"crops": "events"}
+SWITCH_OFF = {"crops": "events", "pseudo_targets": "frames"}
 # stage1.crops: "events" (crops around tp/fp events) or "grid" (every fixed window, whose
 # overlap windows.cover the rule then passes as the setting `cover`)
 CROPS = ("events", "grid")
+# relabel.pseudo_targets: "frames" (the source's: a crop is positive with any frame of a
+# pseudo-positive window) or "windows" (a pseudo-label is the target of the grid window it was
+# voted on alone; the rule then passes windows.cover as `cover`, the grid's overlap)
+PSEUDO_TARGETS = ("frames", "windows")
 
 # data.source: where the train and test data come from
 SOURCES = ("synthetic", "rfcx", "npz", "annotated")
@@ -65,7 +69,8 @@ class TrainSettings:
     second set here could silently differ. The others default to what the workflow means by
     leaving them out: stage 1 crops every tp/fp event, unscaled, with no unknown pairs (the
     relabel rounds always pass these from relabel.*); a switch is off, and ``cover``, which
-    the rule passes with grid crops alone, unset; the last two are not config keys.
+    the rule passes with grid crops or window pseudo-targets alone, unset; the last two are
+    not config keys.
     tests/test_config_schema.py checks these lists against config.yaml.
     """
 
@@ -92,9 +97,11 @@ class TrainSettings:
     # switches (STAGE1_SWITCHES, ROUND_SWITCHES): off
     mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
     crops: str = "events"  # "grid": every fixed window of every recording, each epoch
-    cover: int | None = None  # the grid's overlap (windows.cover); passed with crops "grid"
+    cover: int | None = None  # the grid's overlap (windows.cover): crops "grid", or a round's
+    # pseudo_targets "windows"
     soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
     soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
+    pseudo_targets: str = "frames"  # "windows": pseudo-labels target their own grid window alone
     # not config keys: the benchmarks' fixed epoch size; execution.resume_training (a script
     # reads it, not a param)
     samples_per_epoch: int | None = None  # None: one per labelled event
@@ -108,6 +115,26 @@ def switches_on(section: dict[str, Any], switches: tuple[str, ...]) -> dict[str,
         for key in switches
         if (section[key] != SWITCH_OFF[key] if key in SWITCH_OFF else section[key])
     }
+
+
+def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
+    """The switches of a relabel round's settings ``section`` that are on (ROUND_SWITCHES), and
+    the grid's overlap ``cover`` (windows.cover) where they need it.
+
+    pseudo_targets shapes pseudo-labels' targets alone: a round without them
+    (use_pseudo false) leaves it out, so changing it reruns no such round.
+    """
+    switched = switches_on(section, ROUND_SWITCHES)
+    if not section["use_pseudo"]:
+        switched.pop("pseudo_targets", None)
+    if "pseudo_targets" in switched:
+        if switched["pseudo_targets"] not in PSEUDO_TARGETS:
+            raise ValueError(
+                f"relabel.pseudo_targets must be one of {', '.join(PSEUDO_TARGETS)}, "
+                f"got {switched['pseudo_targets']!r}"
+            )
+        switched["cover"] = cover
+    return switched
 
 
 def data_source(config: dict[str, Any]) -> str:

@@ -13,12 +13,21 @@ import torch
 from tqdm import tqdm
 
 from sedcycle.clips import ClipStore
+
+# crop sampling lives in sedcycle.crops (torch-free, for scoring's replay); named here too
+from sedcycle.crops import (  # noqa: F401
+    check_crops,
+    check_pseudo_targets,
+    fold_events,
+    grid_epoch,
+    labelled_events,
+    sample_epoch,
+)
 from sedcycle.files import atomic_path
-from sedcycle.labels import FrameLabels, time_to_frame, window_target
+from sedcycle.labels import FrameLabels
 from sedcycle.losses import clipwise_bce, masked_bce
 from sedcycle.model import SEDModel, load_model, model_spec
-from sedcycle.settings import CROPS, TrainSettings  # the fields and the config keys behind them
-from sedcycle.windows import crop, window_positions
+from sedcycle.settings import TrainSettings  # the fields and the config keys behind them
 
 
 def resolve_device(name: str) -> torch.device:
@@ -27,103 +36,25 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def labelled_events(
-    tp: pd.DataFrame, fp: pd.DataFrame, n_frames: int, clip_seconds: float
-) -> pd.DataFrame:
-    """tp and fp rows as crop centres: recording_id, centre (frame), is_tp."""
-    events = pd.concat([tp.assign(is_tp=True), fp.assign(is_tp=False)], ignore_index=True)
-    first = time_to_frame(events["t_min"].to_numpy(), n_frames, clip_seconds)
-    last = time_to_frame(events["t_max"].to_numpy(), n_frames, clip_seconds)
-    return pd.DataFrame(
-        {
-            "recording_id": events["recording_id"],
-            "centre": (first + last) // 2,
-            "is_tp": events["is_tp"],
-        }
-    )
-
-
-def sample_epoch(
-    events: pd.DataFrame,
-    recording_ids: list[str],
-    n_frames: int,
-    settings: TrainSettings,
-    epoch: int,
-) -> list[tuple[str, int]]:
-    """The epoch's crops as (recording_id, start frame), seeded by (seed, epoch).
-
-    Every tp event and a ``fp_fraction`` sample of fp events give a crop that contains the
-    event's centre; with ``labelled_crop_prob`` < 1 each crop is instead, with the remaining
-    probability, a random window of a random training recording (where pseudo-labels live).
-    With ``crops`` "grid" the epoch is :func:`grid_epoch` instead.
-    """
-    check_crops(settings)
-    if settings.crops == "grid":
-        return grid_epoch(recording_ids, n_frames, settings, epoch)
-    rng = np.random.default_rng([settings.seed, epoch])
-    tp, fp = events[events["is_tp"]], events[~events["is_tp"]]
-    fp = fp.iloc[rng.permutation(len(fp))[: round(settings.fp_fraction * len(fp))]]
-    chosen = pd.concat([tp, fp], ignore_index=True)
-    n_samples = settings.samples_per_epoch or len(chosen)
-    if n_samples == 0 or len(chosen) == 0:
-        raise ValueError("no labelled event to train on (empty train_tp.csv and train_fp.csv?)")
-    window, last_start = settings.window, max(n_frames - settings.window, 0)
-    # by default each chosen event is cropped once an epoch; a fixed size draws with replacement
-    picks = (
-        rng.permutation(len(chosen))
-        if settings.samples_per_epoch is None
-        else rng.integers(0, len(chosen), n_samples)
-    )
-    plan = []
-    for pick in picks:
-        if rng.random() < settings.labelled_crop_prob:
-            rec, centre = chosen["recording_id"].iat[pick], int(chosen["centre"].iat[pick])
-            low, high = max(0, min(centre - window + 1, last_start)), min(centre, last_start)
-            plan.append((rec, int(rng.integers(low, high + 1))))
-        else:
-            rec = recording_ids[int(rng.integers(0, len(recording_ids)))]
-            plan.append((rec, int(rng.integers(0, last_start + 1))))
-    return plan
-
-
-def grid_epoch(
-    recording_ids: list[str], n_frames: int, settings: TrainSettings, epoch: int
-) -> list[tuple[str, int]]:
-    """Every fixed window of every recording once, as (recording_id, start frame), shuffled
-    by (seed, epoch): the windows of :func:`sedcycle.windows.window_positions` (``window``
-    frames, overlapping by ``cover``; the last one runs past the clip and is zero-padded)."""
-    if not recording_ids:
-        raise ValueError("no recording to train on")
-    starts = window_positions(n_frames, settings.window, settings.cover)[:, 0]
-    grid = [(rec, int(start)) for rec in recording_ids for start in starts]
-    order = np.random.default_rng([settings.seed, epoch]).permutation(len(grid))
-    return [grid[i] for i in order]
-
-
-def check_crops(settings: TrainSettings) -> None:
-    """crops is "events" or "grid"; the grid needs its overlap and takes every window."""
-    if settings.crops not in CROPS:
-        raise ValueError(f"crops must be one of {', '.join(CROPS)}, got {settings.crops!r}")
-    if settings.crops != "grid":
-        return
-    if settings.cover is None:
-        raise ValueError("crops 'grid' needs cover, the windows' overlap (windows.cover)")
-    if settings.samples_per_epoch is not None:
-        raise ValueError(
-            f"samples_per_epoch ({settings.samples_per_epoch}) sizes event crops: crops 'grid' "
-            "trains on every window"
-        )
-
-
 def window_batch(
     store: ClipStore, labels: FrameLabels, batch: list[tuple[str, int]], window: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch's windows [B, n_mels, window] and targets [B, n_species] in {+1, -1, 0}: each
-    (recording_id, start) cut from the clip and from its frame labels, both zero-padded past
-    the end (padding is no label); a species is +1 with a positive frame in the window."""
+    (recording_id, start) cut from the clip, zero-padded past the end, and its targets
+    (:meth:`FrameLabels.crop_targets`: a species is +1 with a positive frame in the window,
+    or a pseudo-label that says so)."""
+    x, y, _ = labelled_batch(store, labels, batch, window)
+    return x, y
+
+
+def labelled_batch(
+    store: ClipStore, labels: FrameLabels, batch: list[tuple[str, int]], window: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """:func:`window_batch`, and how many of its (crop, species) targets are +1 only because of
+    a pseudo-label."""
     x = np.stack([store.window(rec, start, window) for rec, start in batch])
-    y = np.stack([window_target(crop(labels[rec], start, window)) for rec, start in batch])
-    return torch.from_numpy(x), torch.from_numpy(y)
+    y, pseudo_only = labels.crop_targets(batch, window)
+    return torch.from_numpy(x), torch.from_numpy(y), int(pseudo_only.sum())
 
 
 def train_fold(
@@ -143,13 +74,16 @@ def train_fold(
     and picked up by the next call, so a killed job resumes where it stopped.
     ``init_from`` is a checkpoint whose weights start the training (a previous round's model).
     ``teacher``: the soft targets of ``settings.soft_weight`` (a previous stage's fold models).
-    Returns the per-epoch history (epoch, loss, lr).
+    Returns the per-epoch history: epoch, loss, lr, and pseudo_positives, the epoch's
+    (crop, species) targets that are +1 only because of a pseudo-label (what
+    :func:`sedcycle.crops.pseudo_positive_crops` replays).
     """
     out_path = Path(out_path)
     check_teacher(settings, teacher)
     check_mixup(settings)
     check_crops(settings)
-    events = events[events["recording_id"].isin(set(recording_ids))].reset_index(drop=True)
+    check_pseudo_targets(settings)
+    events = fold_events(events, recording_ids)
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     model = SEDModel(
@@ -200,8 +134,9 @@ def train_fold(
         plan = sample_epoch(events, recording_ids, n_frames, settings, epoch)
         mix_rng = np.random.default_rng([settings.seed, epoch, 1])  # resumes like the plan
         model.train()
-        total, bar = (
+        total, pseudo_positives, bar = (
             0.0,
+            0,
             tqdm(
                 range(0, len(plan), settings.batch_size),
                 desc=f"{out_path.name} epoch {epoch + 1}",
@@ -213,7 +148,8 @@ def train_fold(
         )
         for first in bar:
             batch = plan[first : first + settings.batch_size]
-            x, y = window_batch(store, labels, batch, settings.window)
+            x, y, n_pseudo = labelled_batch(store, labels, batch, settings.window)
+            pseudo_positives += n_pseudo
             if settings.mixup_alpha:
                 x, y = mixup(x, (y > 0).float(), settings.mixup_alpha, mix_rng)
             x = x.to(device)
@@ -227,7 +163,12 @@ def train_fold(
             scheduler.step()
             total += loss.item() * len(batch)
         history.append(
-            {"epoch": epoch + 1, "loss": total / len(plan), "lr": scheduler.get_last_lr()[0]}
+            {
+                "epoch": epoch + 1,
+                "loss": total / len(plan),
+                "lr": scheduler.get_last_lr()[0],
+                "pseudo_positives": pseudo_positives,
+            }
         )
         print(
             f"epoch {epoch + 1}/{settings.epochs} loss {history[-1]['loss']:.4f}", file=sys.stderr

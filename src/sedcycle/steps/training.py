@@ -12,8 +12,9 @@ from dataclasses import fields
 
 import pandas as pd
 
+from sedcycle.crops import fold_labels, fold_recordings
 from sedcycle.files import write_csv, write_parquet
-from sedcycle.labels import FrameLabels, read_annotations
+from sedcycle.labels import read_annotations
 from sedcycle.pseudo import out_of_fold_scores, pseudo_negatives, pseudo_positives
 
 
@@ -85,7 +86,8 @@ def train_round(
     features: the train features folder; tp, fp: the label csvs; folds: folds.csv; model: the
     checkpoint to write. ``settings``: :class:`sedcycle.train.TrainSettings` fields but
     ``resume`` (how a job recovers, not what it computes, so not in the rule's params).
-    ``pseudo``: the round's pseudo-labels; ``init``: a checkpoint to start from.
+    ``pseudo``: the round's pseudo-labels (targets as ``settings["pseudo_targets"]`` says);
+    ``init``: a checkpoint to start from.
 
     ``teacher``: the previous stage's fold model checkpoints, in fold order, whose mean clipwise
     probability on each crop is the soft target of its unknown pairs when
@@ -107,17 +109,13 @@ def train_round(
         raise ValueError(f"unknown training setting(s) {sorted(unknown)}")
     settings = TrainSettings(**{**settings, "resume": resume})
     table = pd.read_csv(folds, dtype={"recording_id": str})
-    train_ids = table.loc[table["fold"] != fold, "recording_id"].tolist()
+    train_ids = fold_recordings(table, fold)
     store = ClipStore(features, train_ids)
     n_frames = store.n_frames(train_ids[0])
     tp_rows = read_annotations(tp, settings.n_species, clip_seconds)
     fp_rows = read_annotations(fp, settings.n_species, clip_seconds)
-    labels = FrameLabels.from_annotations(
-        tp_rows, fp_rows, settings.n_species, n_frames, clip_seconds
-    )
-    if pseudo:
-        pseudo_rows = pd.read_parquet(pseudo)
-        labels.add_pseudo(pseudo_rows[pseudo_rows["recording_id"].isin(set(train_ids))])
+    pseudo_rows = pd.read_parquet(pseudo) if pseudo else None
+    labels = fold_labels(tp_rows, fp_rows, pseudo_rows, train_ids, settings, n_frames, clip_seconds)
     events = labelled_events(tp_rows, fp_rows, n_frames, clip_seconds)
     teacher_models = None
     if teacher:
