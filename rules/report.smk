@@ -19,6 +19,10 @@ rule collect_scores:
             for stage in PSEUDO_ROUNDS
         ],
         tp=f"{DATA}/train_tp.csv",
+        # with folds.csv and each round's training settings: the crops each fold trained on,
+        # replayed for the pseudo-labels' crop-level precision
+        fp=f"{DATA}/train_fp.csv",
+        folds="folds.csv",
         features="features/train",
     output:
         json="scores.json",
@@ -33,6 +37,9 @@ rule collect_scores:
     params:
         stages=STAGES,
         pseudo_rounds=PSEUDO_ROUNDS,
+        round_settings={
+            stage: round_settings(int(stage[5:])) for stage in PSEUDO_ROUNDS
+        },
         n_species=N_SPECIES,
         window=config["windows"]["window"],
         clip_seconds=CLIP_SECONDS,

@@ -11,9 +11,12 @@ import pandas as pd
 import pytest
 
 from sedcycle import evaluation
-from sedcycle.steps.scoring import collect_scores
+from sedcycle.labels import ANNOTATION_COLUMNS
+from sedcycle.settings import TrainSettings
+from sedcycle.steps.scoring import collect_scores, pseudo_crop_targets
 
 N_FRAMES, CLIP_SECONDS, WINDOW = 100, 10.0, 40  # 10 frames a second; windows at 0, 30, 60
+COVER = 10  # the grid of those windows (window_positions(100, 40, 10))
 
 
 def windows_of(*recordings):
@@ -128,6 +131,42 @@ def test_score_table_leaves_what_was_not_measured_empty():
     assert np.isnan(table.loc[0, "pseudo_count"]) and table.loc[1, "pseudo_count"] == 4
 
 
+def round_settings(pseudo_targets="windows", **overrides):
+    """A round's training settings (the train_round rule's params) that crop every grid window
+    of every training recording once an epoch (grid crops), so each pseudo window is trained on
+    exactly ``epochs`` times a fold it trains in."""
+    base = dict(
+        backbone="mobilenetv3_small_050",
+        pretrained=False,
+        pretrained_path=None,
+        amp="none",
+        channels_last=False,
+        device="cpu",
+        n_species=2,
+        window=WINDOW,
+        loss="masked",
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        fp_fraction=0.5,
+        seed=0,
+        crops="grid",
+        cover=COVER,
+        pseudo_targets=pseudo_targets,
+    )
+    return {**base, **overrides}
+
+
+def replay_inputs(tmp_path, folds):
+    """folds.csv ({recording_id: fold}) and an empty train_fp.csv, as paths."""
+    folds_csv, fp_csv = tmp_path / "folds.csv", tmp_path / "fp.csv"
+    pd.DataFrame(list(folds.items()), columns=["recording_id", "fold"]).to_csv(
+        folds_csv, index=False
+    )
+    pd.DataFrame(columns=ANNOTATION_COLUMNS).to_csv(fp_csv, index=False)
+    return str(folds_csv), str(fp_csv)
+
+
 def write_stage(tmp_path, name, oof_tp=0.5, test=None):
     path = tmp_path / f"{name}.json"
     scores = {"oof_tp": {"lwlrap": oof_tp, "precision": 0.5, "recall": 0.5}}
@@ -158,6 +197,7 @@ def test_collect_scores_writes_csv_with_pseudo_quality(tmp_path):
     windows.to_parquet(tmp_path / "windows.parquet")
     pseudo(("b", 1, 60), ("b", 0, 0)).to_parquet(tmp_path / "round1.parquet")
     out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
+    folds_csv, fp_csv = replay_inputs(tmp_path, {"a": 0, "b": 1})
     collect_scores(
         {"stage1": write_stage(tmp_path, "stage1"), "round1": write_stage(tmp_path, "round1")},
         str(out_json),
@@ -170,12 +210,18 @@ def test_collect_scores_writes_csv_with_pseudo_quality(tmp_path):
         features_dir=features_manifest(tmp_path),
         window=WINDOW,
         clip_seconds=CLIP_SECONDS,
+        round_settings={"round1": round_settings(epochs=3)},
+        folds_csv=folds_csv,
+        fp_csv=fp_csv,
     )
     table = pd.read_csv(out_csv)
     assert table["stage"].tolist() == ["stage1", "round1"]
     row = table.set_index("stage").loc["round1"]
     assert (row["pseudo_count"], row["pseudo_new"]) == (2, 2)
     assert row["pseudo_precision"] == 0.5 and row["pseudo_recall"] == 0.5
+    # fold 0 trains on b's windows, 3 epochs: (b,0,0) wrong, (b,60,1) right, 3 times each
+    assert (row["pseudo_crop_targets"], row["pseudo_crop_precision"]) == (6, 0.5)
+    assert table.set_index("stage")["pseudo_crop_targets"].isna().tolist() == [True, False]
     assert table["test_lwlrap"].isna().all()  # no test truth given
     assert json.loads(out_json.read_text())["round1"]["pseudo"]["count"] == 2
 
@@ -186,6 +232,7 @@ def test_collect_scores_without_train_truth_writes_null_quality(tmp_path):
     windows_of("a").assign(window=0, s0=0.0).to_parquet(tmp_path / "windows.parquet")
     pseudo(("a", 0, 0)).to_parquet(tmp_path / "round1.parquet")
     out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
+    folds_csv, fp_csv = replay_inputs(tmp_path, {"a": 0, "c": 1})
     collect_scores(
         {"stage1": write_stage(tmp_path, "stage1"), "round1": write_stage(tmp_path, "round1")},
         str(out_json),
@@ -197,6 +244,9 @@ def test_collect_scores_without_train_truth_writes_null_quality(tmp_path):
         features_dir=features_manifest(tmp_path),
         window=WINDOW,
         clip_seconds=CLIP_SECONDS,
+        round_settings={"round1": round_settings(n_species=1)},
+        folds_csv=folds_csv,
+        fp_csv=fp_csv,
     )
     quality = json.loads(out_json.read_text())["round1"]["pseudo"]  # strict JSON: no NaN
     assert quality == {
@@ -206,6 +256,8 @@ def test_collect_scores_without_train_truth_writes_null_quality(tmp_path):
         "recall": None,
         "negatives": 0,
         "negative_error": None,
+        "crop_targets": 1,  # fold 1 trains on a: its window at 0, one epoch
+        "crop_precision": None,
     }
     assert pd.read_csv(out_csv)["pseudo_precision"].isna().all()
 
@@ -290,3 +342,79 @@ def test_collect_scores_without_test_truth_has_no_random_baseline(tmp_path, caps
     table = pd.read_csv(out_csv)
     assert table[["test_within_random", "random_lwlrap_mean"]].isna().all().all()
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_collect_scores_needs_what_the_crop_replay_reads(tmp_path):
+    tp_csv = tmp_path / "tp.csv"
+    tp_csv.write_text("recording_id,species_id,songtype_id,t_min,f_min,t_max,f_max\n")
+    windows_of("a").assign(window=0, s0=0.0).to_parquet(tmp_path / "windows.parquet")
+    pseudo(("a", 0, 0)).to_parquet(tmp_path / "round1.parquet")
+    with pytest.raises(ValueError, match="round1's crop-level pseudo-label precision needs"):
+        collect_scores(
+            {"round1": write_stage(tmp_path, "round1")},
+            str(tmp_path / "scores.json"),
+            n_species=1,
+            pseudo={"round1": str(tmp_path / "round1.parquet")},
+            pseudo_windows={"round1": str(tmp_path / "windows.parquet")},
+            tp_csv=str(tp_csv),
+            features_dir=features_manifest(tmp_path),
+            window=WINDOW,
+            clip_seconds=CLIP_SECONDS,
+        )
+
+
+def crop_quality(pseudo_targets, found, tp, truth, folds):
+    """pseudo_crop_targets and their quality of one round (grid crops, 2 epochs)."""
+    settings = TrainSettings(**round_settings(pseudo_targets, epochs=2))
+    table = pd.DataFrame(list(folds.items()), columns=["recording_id", "fold"])
+    tp_rows = tp.assign(songtype_id=1, f_min=0.0, f_max=1.0)[ANNOTATION_COLUMNS]
+    targets = pseudo_crop_targets(
+        settings, table, tp_rows, tp_rows.iloc[:0], found, N_FRAMES, CLIP_SECONDS
+    )
+    quality = evaluation.pseudo_crop_quality(targets, WINDOW, N_FRAMES, CLIP_SECONDS, truth)
+    return targets, quality
+
+
+def test_window_targets_make_crop_precision_the_window_precision():
+    """Pseudo-positives (a,30,0) right, (b,0,1) wrong, (b,60,0) right: with "windows" each
+    trains as its own window alone, so crop precision is window precision; with "frames" the
+    windows overlapping them by 10 frames are positive too."""
+    truth = calls(("a", 0, 4.0, 5.0), ("a", 0, 0.5, 1.0), ("b", 0, 8.0, 9.0))  # frames 40..50
+    tp = calls(("a", 0, 0.5, 1.0))  # frames 5..10: window 0 of a
+    found = pseudo(("a", 0, 30), ("b", 1, 0), ("b", 0, 60))
+    folds = {"a": 0, "b": 1}  # each recording trains in the other fold's model
+    window_quality = evaluation.pseudo_quality(
+        found, windows_of("a", "b"), tp, WINDOW, N_FRAMES, CLIP_SECONDS, truth
+    )
+    targets, quality = crop_quality("windows", found, tp, truth, folds)
+    key = ["recording_id", "start", "species_id"]
+    # each once an epoch (2 epochs), in the one fold that trains on its recording
+    assert sorted(map(tuple, targets[key].drop_duplicates().to_numpy().tolist())) == [
+        ("a", 30, 0),
+        ("b", 0, 1),
+        ("b", 60, 0),
+    ]
+    assert quality == {"crop_targets": 6, "crop_precision": pytest.approx(2 / 3)}
+    assert window_quality["precision"] == pytest.approx(2 / 3)
+
+    frames_targets, frames_quality = crop_quality("frames", found, tp, truth, folds)
+    partly = set(map(tuple, frames_targets[key].to_numpy().tolist())) - set(
+        map(tuple, targets[key].to_numpy().tolist())
+    )
+    # a's window at 60 holds frames 60..69 of (a,30,0); b's window at 30 frames 30..39 of
+    # (b,0,1) and 60..69 of (b,60,0): trained positive with frames, untouched with windows
+    assert partly == {("a", 60, 0), ("b", 30, 1), ("b", 30, 0)}
+    # of those, (a,60,0) holds no frame of a's call at 40..50 and (b,30,0) none of b's at 80..90
+    assert frames_quality["crop_targets"] == 12
+    assert frames_quality["crop_precision"] == pytest.approx(2 / 6)
+
+
+def test_crop_quality_without_truth_or_targets():
+    targets = pd.DataFrame({"recording_id": ["a"], "start": [0], "species_id": [0]})
+    assert math.isnan(
+        evaluation.pseudo_crop_quality(targets, WINDOW, N_FRAMES, CLIP_SECONDS)["crop_precision"]
+    )
+    empty = evaluation.pseudo_crop_quality(
+        targets.iloc[:0], WINDOW, N_FRAMES, CLIP_SECONDS, calls(("a", 0, 1, 2))
+    )
+    assert empty["crop_targets"] == 0 and math.isnan(empty["crop_precision"])

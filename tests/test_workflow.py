@@ -27,6 +27,13 @@ snakemake = partial(workflow_runs.snakemake, base=TINY)
 planned_jobs = partial(workflow_runs.planned_jobs, base=TINY)
 
 
+def tiny_config():
+    """The tiny run's config: tiny.yaml layered over config.yaml."""
+    return workflow_runs.layered(
+        yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(TINY.read_text())
+    )
+
+
 def write_config(path, overrides):
     path.write_text(yaml.safe_dump(overrides))
     return path
@@ -131,6 +138,38 @@ def test_loss_history_is_written_beside_each_checkpoint(finished):
         stored = [{k: h[k] for k in ("epoch", "loss", "lr")} for h in checkpoint["history"]]
         assert history.columns.tolist() == ["epoch", "loss", "lr"]
         assert history.to_dict("records") == stored
+
+
+def test_pseudo_crop_targets_in_scores_are_the_targets_training_used(finished):
+    """scores.csv's pseudo_crop_targets of a round is what its fold models counted while
+    training (the checkpoints' histories): collect_scores replays the very crops they drew."""
+    import torch
+
+    config = tiny_config()
+    table = pd.read_csv(finished / "scores.csv").set_index("stage")
+    for stage in ("round1", "round2"):
+        trained = 0
+        for path in sorted((finished / f"models/{stage}").glob("fold*.pt")):
+            checkpoint = torch.load(path, weights_only=True)
+            assert checkpoint["settings"]["pseudo_targets"] == config["relabel"]["pseudo_targets"]
+            trained += sum(epoch["pseudo_positives"] for epoch in checkpoint["history"])
+        assert trained > 0, f"no pseudo-positive target trained on in {stage}"
+        assert table.loc[stage, "pseudo_crop_targets"] == trained
+        assert 0 <= table.loc[stage, "pseudo_crop_precision"] <= 1
+    assert pd.isna(table.loc["stage1", "pseudo_crop_targets"])
+
+
+def test_pseudo_targets_retrain_the_rounds_that_set_them(finished, tmp_path):
+    """relabel.pseudo_targets written out as the run's value reruns nothing; the other value
+    in round 2 retrains round 2 alone (its pseudo-labels stay: they do not depend on it)."""
+    value = tiny_config()["relabel"]["pseudo_targets"]
+    same = write_config(tmp_path / "same.yaml", {"relabel": {"pseudo_targets": value}})
+    assert planned_jobs(finished, [same]) == {}
+    other = {"frames": "windows", "windows": "frames"}[value]
+    change = {"relabel": {"rounds": {2: {"pseudo_targets": other}}}}
+    jobs = planned_jobs(finished, [write_config(tmp_path / "other.yaml", change)])
+    assert jobs["train_round"] == 2 and "pseudo_labels" not in jobs
+    assert jobs["collect_scores"] == 1
 
 
 def test_prior_scaling_changes_only_the_submission(finished, tmp_path):

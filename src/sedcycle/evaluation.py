@@ -28,6 +28,10 @@ SCORE_COLUMNS = [
     "pseudo_recall",
     "pseudo_negatives",
     "pseudo_negative_error",
+    # the (crop, species) targets the round trained as +1 because of a pseudo-label alone
+    # (over folds and epochs), and the share of them with a true call in the crop
+    "pseudo_crop_targets",
+    "pseudo_crop_precision",
     # test LWLRAP no better than random scores' (mean + std): the stage learnt nothing measurable
     "test_within_random",
     "random_lwlrap_mean",
@@ -176,6 +180,29 @@ def pseudo_quality(
     return result
 
 
+def pseudo_crop_quality(
+    targets: pd.DataFrame,
+    window: int,
+    n_frames: int,
+    clip_seconds: float,
+    truth: pd.DataFrame | None = None,
+) -> dict:
+    """How right the pseudo-positive targets a round trained on were, crop by crop.
+
+    targets: recording_id, start, species_id, one row each time a (crop, species) was trained
+    as +1 because of a pseudo-label alone (:func:`sedcycle.crops.pseudo_positive_crops` over a
+    round's folds). crop_targets: their number; crop_precision: the share of them with a true
+    call of that species with a frame in the crop's frames [start, start + window) (nan without
+    ``truth`` or without targets).
+    """
+    result = {"crop_targets": len(targets), "crop_precision": math.nan}
+    if truth is not None and len(targets):
+        true = truth_windows(truth, targets, window, n_frames, clip_seconds).assign(hit=True)
+        hit = targets.merge(true, on=["recording_id", "start", "species_id"], how="left")["hit"]
+        result["crop_precision"] = float(hit.eq(True).mean())
+    return result
+
+
 def prior_scale(scores: pd.DataFrame, prior: np.ndarray) -> pd.DataFrame:
     """Per-class prior scaling of clip scores (index recording_id, columns s0..).
 
@@ -217,7 +244,16 @@ def score_table(scores: dict) -> pd.DataFrame:
         for name in ("within_random", "random_lwlrap_mean", "random_lwlrap_std"):
             column = "test_within_random" if name == "within_random" else name
             row[column] = parts.get("test", {}).get(name, math.nan)
-        for name in ("count", "new", "precision", "recall", "negatives", "negative_error"):
+        for name in (
+            "count",
+            "new",
+            "precision",
+            "recall",
+            "negatives",
+            "negative_error",
+            "crop_targets",
+            "crop_precision",
+        ):
             row[f"pseudo_{name}"] = parts.get("pseudo", {}).get(name, math.nan)
         rows.append(row)
     table = pd.DataFrame(rows)

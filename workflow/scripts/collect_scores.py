@@ -20,4 +20,7 @@ with log_to(sm.log[0]):
         features_dir=sm.input.features,
         window=sm.params.window,
         clip_seconds=sm.params.clip_seconds,
+        round_settings=sm.params.round_settings,
+        folds_csv=sm.input.folds,
+        fp_csv=sm.input.fp,
     )

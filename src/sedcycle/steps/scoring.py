@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from sedcycle import evaluation, metrics
+from sedcycle.crops import fold_labels, fold_recordings, labelled_events, pseudo_positive_crops
 from sedcycle.evaluation import evaluate, read_truth, score_against_truth
 from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import presence_matrix, read_annotations
+from sedcycle.settings import TrainSettings
 from sedcycle.steps.data import MANIFEST
 from sedcycle.submission import mean_scores
 from sedcycle.tables import clip_scores
@@ -67,6 +69,28 @@ def summarise_stage(
     write_json(result, scores_out)
 
 
+def pseudo_crop_targets(
+    settings: TrainSettings,
+    folds: pd.DataFrame,
+    tp: pd.DataFrame,
+    fp: pd.DataFrame,
+    pseudo: pd.DataFrame,
+    n_frames: int,
+    clip_seconds: float,
+) -> pd.DataFrame:
+    """Every (crop, species) a round's fold models trained as +1 because of a pseudo-label
+    alone, replayed from the round's ``settings`` fold by fold as train_round builds each
+    fold's labels and crops: fold, epoch, recording_id, start, species_id."""
+    events = labelled_events(tp, fp, n_frames, clip_seconds)
+    found = []
+    for fold in sorted(folds["fold"].unique()):
+        ids = fold_recordings(folds, fold)
+        labels = fold_labels(tp, fp, pseudo, ids, settings, n_frames, clip_seconds)
+        crops = pseudo_positive_crops(settings, labels, events, ids)
+        found.append(crops.assign(fold=int(fold)))
+    return pd.concat(found, ignore_index=True)
+
+
 def collect_scores(
     stage_scores: dict[str, str],
     out_path: str,
@@ -81,6 +105,9 @@ def collect_scores(
     features_dir: str | None = None,
     window: int = 512,
     clip_seconds: float = 60.0,
+    round_settings: dict[str, dict] | None = None,
+    folds_csv: str | None = None,
+    fp_csv: str | None = None,
 ) -> None:
     """scores.json (and scores.csv, one row per stage): every stage's scores, the ensemble's
     test score when truth exists, and each round's pseudo-label quality.
@@ -91,6 +118,9 @@ def collect_scores(
 
     pseudo / pseudo_windows: per round stage name, its pseudo/round{r}.parquet and one of the
     previous stage's train prediction tables (the windows the pseudo-labels were chosen from).
+    round_settings (per round stage name, its training settings, the train_round rule's
+    params), folds_csv, fp_csv: the crops each fold of the round trained on are replayed
+    (:func:`pseudo_crop_targets`) for the pseudo entries crop_targets and crop_precision.
     """
     result = {stage: json.loads(Path(path).read_text()) for stage, path in stage_scores.items()}
     if ensemble_test and test_truth:
@@ -100,10 +130,23 @@ def collect_scores(
         tp = read_annotations(tp_csv, n_species, clip_seconds)
         truth = pd.read_csv(train_truth, dtype={"recording_id": str}) if train_truth else None
         n_frames = int(pd.read_csv(Path(features_dir) / MANIFEST)["n_frames"].iloc[0])
+        fp = read_annotations(fp_csv, n_species, clip_seconds) if fp_csv else None
+        folds = pd.read_csv(folds_csv, dtype={"recording_id": str}) if folds_csv else None
         for stage, path in pseudo.items():
             windows = pd.read_parquet(pseudo_windows[stage], columns=["recording_id", "start"])
+            found = pd.read_parquet(path)
             quality = evaluation.pseudo_quality(
-                pd.read_parquet(path), windows, tp, window, n_frames, clip_seconds, truth
+                found, windows, tp, window, n_frames, clip_seconds, truth
+            )
+            if round_settings is None or folds is None or fp is None:
+                raise ValueError(
+                    f"{stage}'s crop-level pseudo-label precision needs the round's training "
+                    "settings, folds.csv and train_fp.csv"
+                )
+            settings = TrainSettings(**round_settings[stage])
+            targets = pseudo_crop_targets(settings, folds, tp, fp, found, n_frames, clip_seconds)
+            quality |= evaluation.pseudo_crop_quality(
+                targets, settings.window, n_frames, clip_seconds, truth
             )
             result[stage]["pseudo"] = {k: None if v != v else v for k, v in quality.items()}
     flagged, baseline = [], None
