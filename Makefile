@@ -88,3 +88,14 @@ quality: setup
 clean-results:
 	rm -rf data/synthetic features models predictions pseudo scores logs benchmarks npz \
 		folds.csv scores.json scores.csv figures report.html submission.csv predictions.csv predictions_windows.parquet .snakemake
+
+# The real-data quality benchmark (bench/real_annotated.py): config.yaml's defaults on small
+# public annotated sets of real animal recordings. assemble.py extracts each set's files at the
+# commits of bench/real_data/manifest.csv (sha256-checked) from local git clones of their
+# repositories (REPOS="--repo owner/name=PATH ..."; default /work/.mirror/owner+name/repo), then
+# each set runs in bench/real_runs/{set} (a finished set is not rerun) and the report is
+# bench/results/real_annotated.md.
+REPOS =
+real-data: setup
+	$(BIN)/python bench/real_data/assemble.py $(REPOS)
+	$(BIN)/python bench/real_annotated.py

@@ -1,0 +1,432 @@
+"""The real-data quality benchmark: the workflow with config.yaml's defaults on small public
+annotated sets of real animal recordings (bench/real_data/), then one report of each stage's
+test scores against two baselines measured on the same test clips.
+
+.venv/bin/python bench/real_annotated.py [--sets piha bobwhite] [--root bench/real_runs]
+    [--summary-only] [--out bench/results/real_annotated.md]
+
+bench/real_data/assemble.py must have written bench/real_data/sets/ first (`make real-data`
+runs both). Each set runs in ``{root}/{set}``: ``snakemake --cores 2 scores.csv --configfile
+config.yaml bench/real_data/{set}.yaml`` (its paths made absolute); a set whose run has a
+scores.csv is not run again, and the sets run one after another.
+
+The report gives per set its sizes and, per stage, test LWLRAP (two or more species), mean AP
+over species, precision and recall at 0.5 of the fold-averaged clip scores, computed here from
+predictions/{stage}/test.parquet against the run's test_truth.csv with sedcycle's metrics,
+next to two baselines: uniform random scores (mean ± std over seeded draws) and a constant
+prior (each species' share of the train clips as every test clip's score).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench" / "real_data"))
+
+from assemble import MANIFEST, SETS, SETS_DIR  # noqa: E402
+
+from sedcycle import metrics  # noqa: E402
+from sedcycle.evaluation import read_truth  # noqa: E402
+
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+DEFAULT_ROOT = ROOT / "bench" / "real_runs"
+DEFAULT_OUT = ROOT / "bench" / "results" / "real_annotated.md"
+RANDOM_DRAWS = 200
+RANDOM_SEED = 0
+# below this many true (clip, species) test labels a set cannot show a difference: say so
+MIN_TEST_LABELS = 10
+PATH_KEYS = ("recordings", "annotations", "test_recordings", "test_annotations", "fully_annotated")
+
+
+# ---------------------------------------------------------------- scores and baselines
+def mean_ap(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Mean over species with a positive test clip of their average precision."""
+    ap = metrics.per_class_average_precision(truth, scores)
+    return float(np.nanmean(ap)) if np.isfinite(ap).any() else math.nan
+
+
+def score(truth: np.ndarray, scores: np.ndarray) -> dict:
+    """LWLRAP (clips with a true species; nan with fewer than 2 species), mean AP, precision
+    and recall at 0.5 of clip ``scores`` against clip ``truth`` [clips, species]."""
+    truth = np.asarray(truth, dtype=bool)
+    kept = truth.any(axis=1)
+    lwlrap = (
+        metrics.lwlrap(truth[kept], scores[kept])
+        if truth.shape[1] >= 2 and kept.any()
+        else math.nan
+    )
+    return {
+        "lwlrap": lwlrap,
+        "mean_ap": mean_ap(truth, scores),
+        **metrics.precision_recall(truth, scores, threshold=0.5),
+    }
+
+
+def random_baseline(truth: np.ndarray, draws: int = RANDOM_DRAWS, seed: int = RANDOM_SEED) -> dict:
+    """Mean and std of :func:`score` of uniform random scores over ``draws`` seeded draws:
+    {metric: (mean, std)}."""
+    rng = np.random.default_rng(seed)
+    values = [score(truth, rng.random(truth.shape)) for _ in range(draws)]
+    return {
+        k: (float(np.mean([v[k] for v in values])), float(np.std([v[k] for v in values])))
+        for k in values[0]
+    }
+
+
+def constant_prior(train_truth: np.ndarray, n_test: int) -> np.ndarray:
+    """Each species' share of the train clips holding it, as the score of every test clip
+    [n_test, species]: the best a model can do that ignores the audio."""
+    prior = np.asarray(train_truth, dtype=bool).mean(axis=0)
+    return np.tile(prior, (n_test, 1))
+
+
+# ---------------------------------------------------------------- verdicts
+@dataclass
+class Verdict:
+    metric: str  # lwlrap | mean_ap
+    stage1_above_random: bool | None
+    final_above_random: bool | None
+    no_round_below_stage1: bool | None
+    below: list[str]  # rounds below stage 1 by more than the random std
+    reason: str  # why the set cannot show it ("" when it can)
+
+    def lines(self, final: str) -> list[str]:
+        if self.reason:
+            return [f"- Too small to show it: {self.reason}."]
+        yes = {True: "yes", False: "no"}
+        below = f" ({', '.join(self.below)})" if self.below else ""
+        return [
+            f"- stage 1 above random by more than its std ({self.metric}): "
+            f"{yes[self.stage1_above_random]}",
+            f"- {final} (the last round) above random by more than its std: "
+            f"{yes[self.final_above_random]}",
+            f"- no round below stage 1 by more than that std: "
+            f"{yes[self.no_round_below_stage1]}{below}",
+        ]
+
+
+def primary_metric(n_species: int) -> str:
+    return "lwlrap" if n_species >= 2 else "mean_ap"
+
+
+def too_small(truth: np.ndarray) -> str:
+    """Why a test truth [clips, species] cannot separate a model from random ("" if it can)."""
+    n_labels = int(np.asarray(truth, dtype=bool).sum())
+    if n_labels < MIN_TEST_LABELS:
+        return f"{n_labels} true (clip, species) test labels, fewer than {MIN_TEST_LABELS}"
+    if np.asarray(truth, dtype=bool).all():
+        return "every test clip holds every species: any scores rank them perfectly"
+    return ""
+
+
+def verdict(stages: dict[str, dict], random: dict, metric: str, reason: str = "") -> Verdict:
+    """The benchmark's verdicts on one set: ``stages`` maps stage1, round1.. (in order) to
+    :func:`score` dicts; ``random`` is :func:`random_baseline`."""
+    if reason:
+        return Verdict(metric, None, None, None, [], reason)
+    mean, std = random[metric]
+    rounds = [s for s in stages if s.startswith("round")]
+    first, final = stages["stage1"][metric], stages[rounds[-1]][metric] if rounds else math.nan
+    below = [r for r in rounds if stages[r][metric] < first - std]
+    return Verdict(
+        metric,
+        bool(first > mean + std),
+        bool(final > mean + std),
+        not below,
+        below,
+        "",
+    )
+
+
+# ---------------------------------------------------------------- running a set
+def set_config(name: str, workdir: Path) -> Path:
+    """The run's config: bench/real_data/{name}.yaml with its data paths made absolute."""
+    source = ROOT / "bench" / "real_data" / f"{name}.yaml"
+    config = yaml.safe_load(source.read_text())
+    annotated = config["data"]["annotated"]
+    for key in PATH_KEYS:
+        if annotated.get(key):
+            path = ROOT / annotated[key]
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"{source}: data.annotated.{key} {path} does not exist (run "
+                    "bench/real_data/assemble.py first)"
+                )
+            annotated[key] = str(path)
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / "set.yaml"
+    out.write_text(yaml.safe_dump(config, sort_keys=False))
+    return out
+
+
+WORKFLOW_PATHS = ("Snakefile", "config.yaml", "rules", "workflow", "src", "schemas")
+
+
+def code_state() -> dict:
+    """The commit and the workflow files that differ from it (uncommitted work) right now."""
+    changed = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", *WORKFLOW_PATHS],
+        capture_output=True,
+        text=True,
+    ).stdout.split("\n")
+    return {
+        "commit": git_commit(),
+        "uncommitted": sorted(line[3:] for line in changed if line.strip()),
+        "recorded": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def run_set(name: str, root: Path, cores: int) -> Path:
+    workdir = root / name
+    if (workdir / "scores.csv").exists():
+        print(f"{name}: finished run in {workdir}, not run again", flush=True)
+        return workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "run_info.yaml").write_text(yaml.safe_dump(code_state(), sort_keys=False))
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        "scores.csv",
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        str(set_config(name, workdir)),
+    ]
+    print(f"{name}: {' '.join(command)}", flush=True)
+    with open(workdir / "snakemake.log", "w") as log:
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{name}: snakemake failed (exit {result.returncode}), see {log.name}")
+    return workdir
+
+
+# ---------------------------------------------------------------- reading a finished run
+def clip_scores(path: Path) -> pd.DataFrame:
+    table = pd.read_parquet(path)
+    return table.set_index("recording_id") if "recording_id" in table.columns else table
+
+
+def stage_names(workdir: Path) -> list[str]:
+    stages = pd.read_csv(workdir / "scores.csv")["stage"].tolist()
+    return [s for s in stages if s != "ensemble"] + (["ensemble"] if "ensemble" in stages else [])
+
+
+def train_truth(data: Path, n_species: int) -> np.ndarray:
+    """Clip truth of the train clips from train_tp.csv (every event in every clip it overlaps;
+    every train clip a row, from clips.csv)."""
+    clips = pd.read_csv(data / "clips.csv", dtype=str)
+    ids = clips.loc[clips["split"] == "train", "recording_id"].tolist()
+    tp = pd.read_csv(data / "train_tp.csv", dtype={"recording_id": str})
+    truth = np.zeros((len(ids), n_species), dtype=bool)
+    index = {r: i for i, r in enumerate(ids)}
+    for rec, sp in zip(tp["recording_id"], tp["species_id"].astype(int), strict=True):
+        truth[index[rec], sp] = True
+    return truth
+
+
+def evaluate_run(workdir: Path) -> dict:
+    """Sizes, per-stage scores, baselines and the verdict of one finished run."""
+    data = workdir / "prepared"
+    species = pd.read_csv(data / "species.csv")["name"].tolist()
+    n = len(species)
+    stages = {}
+    for stage in stage_names(workdir):
+        scores = clip_scores(workdir / "predictions" / stage / "test.parquet")
+        truth = read_truth(str(data / "test_truth.csv"), scores.index.tolist(), n)
+        stages[stage] = score(truth, scores.to_numpy())
+    ids = scores.index.tolist()
+    truth = read_truth(str(data / "test_truth.csv"), ids, n)
+    train = train_truth(data, n)
+    prior = score(truth, constant_prior(train, len(ids)))
+    random = random_baseline(truth)
+    metric = primary_metric(n)
+    clips = pd.read_csv(data / "clips.csv", dtype=str)
+    sizes = {
+        "species": n,
+        "train_recordings": clips.loc[clips["split"] == "train", "recording"].nunique(),
+        "test_recordings": clips.loc[clips["split"] == "test", "recording"].nunique(),
+        "train_clips": int((clips["split"] == "train").sum()),
+        "test_clips": int((clips["split"] == "test").sum()),
+        "train_positive_clips": int(train.any(axis=1).sum()),
+        "test_positive_clips": int(truth.any(axis=1).sum()),
+        "test_labels": int(truth.sum()),
+    }
+    info = workdir / "run_info.yaml"
+    return {
+        "code": yaml.safe_load(info.read_text()) if info.exists() else None,
+        "species": species,
+        "sizes": sizes,
+        "stages": stages,
+        "random": random,
+        "prior": prior,
+        "verdict": verdict(
+            {k: v for k, v in stages.items() if k != "ensemble"}, random, metric, too_small(truth)
+        ),
+    }
+
+
+def events(name: str) -> dict:
+    out = {}
+    for split in ("train", "test"):
+        path = SETS_DIR / name / f"{split}_annotations.csv"
+        out[split] = len(pd.read_csv(path)) if path.exists() else 0
+    return out
+
+
+# ---------------------------------------------------------------- the report
+def fmt(value: float) -> str:
+    return (
+        "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+    )
+
+
+def fmt_random(pair: tuple[float, float]) -> str:
+    mean, std = pair
+    return "–" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
+
+
+def set_section(name: str, result: dict) -> list[str]:
+    real_set, sizes = SETS[name], result["sizes"]
+    n_events = events(name)
+    lines = [
+        f"## {name}",
+        "",
+        f"{real_set.description}. Source: {real_set.repository} at "
+        f"{real_set.commit[:12]}; licence {real_set.licence}.",
+        "",
+        "| | train | test |",
+        "|---|---:|---:|",
+        f"| recordings | {sizes['train_recordings']} | {sizes['test_recordings']} |",
+        f"| clips | {sizes['train_clips']} | {sizes['test_clips']} |",
+        f"| clips with a call | {sizes['train_positive_clips']} | {sizes['test_positive_clips']} |",
+        f"| annotated events | {n_events['train']} | {n_events['test']} |",
+        "",
+        f"Species: {sizes['species']} ({', '.join(result['species'])}).",
+    ]
+    code = result["code"]
+    if code is None:
+        lines.append("Code: not recorded (no run_info.yaml in the run's directory).")
+    else:
+        dirty = code["uncommitted"]
+        lines.append(
+            f"Code: commit {code['commit']} (recorded {code['recorded']}), "
+            + (
+                f"with uncommitted changes to {len(dirty)} workflow files "
+                f"({', '.join(dirty[:6])}{', ...' if len(dirty) > 6 else ''})."
+                if dirty
+                else "no uncommitted workflow changes."
+            )
+        )
+        if code.get("note"):
+            lines.append(f"({code['note']}.)")
+    lines += [f"Note: {note}." for note in real_set.notes]
+    lines += [
+        "",
+        "| stage | test LWLRAP | mean AP | precision@0.5 | recall@0.5 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for stage, s in result["stages"].items():
+        lines.append(
+            f"| {stage} | {fmt(s['lwlrap'])} | {fmt(s['mean_ap'])} | {fmt(s['precision'])} | "
+            f"{fmt(s['recall'])} |"
+        )
+    r, p = result["random"], result["prior"]
+    lines += [
+        f"| *random ({RANDOM_DRAWS} draws)* | {fmt_random(r['lwlrap'])} | "
+        f"{fmt_random(r['mean_ap'])} | {fmt_random(r['precision'])} | {fmt_random(r['recall'])} |",
+        f"| *constant prior* | {fmt(p['lwlrap'])} | {fmt(p['mean_ap'])} | {fmt(p['precision'])} "
+        f"| {fmt(p['recall'])} |",
+        "",
+    ]
+    final = [s for s in result["stages"] if s.startswith("round")]
+    lines += result["verdict"].lines(final[-1] if final else "the last round")
+    return lines + [""]
+
+
+def git_commit() -> str:
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return result.stdout.strip() or "unknown"
+
+
+def report(results: dict[str, dict], command: str) -> str:
+    now = datetime.datetime.now(datetime.UTC)
+    lines = [
+        f"<!-- generated by bench/real_annotated.py: {command} -->",
+        "# Real-data quality benchmark: config.yaml's defaults on annotated recordings",
+        "",
+        f"Generated {now:%Y-%m-%d %H:%M} UTC at commit {git_commit()} by `{command}`; files "
+        f"checked against `{MANIFEST.relative_to(ROOT)}` (`bench/real_data/assemble.py`).",
+        "",
+        "Each set runs the whole workflow (`data.source: annotated`, config.yaml's method "
+        "settings unchanged: 3 folds, stage 1, 3 relabel rounds) on its train recordings and "
+        "scores the fold models' mean on its held-out test recordings (split by recording). "
+        "Scores are per clip: test LWLRAP over clips with a call (two or more species only), "
+        "average precision per species averaged over species, micro precision and recall of "
+        "scores >= 0.5. Baselines on the same test clips: uniform random scores "
+        f"(mean ± std over {RANDOM_DRAWS} draws, seed {RANDOM_SEED}) and a constant prior "
+        "(each species' share of the train clips as every clip's score; its AP is the share of "
+        "test clips with the species, its precision/recall 0 when the share is below 0.5). "
+        "Verdicts use test LWLRAP, or mean AP with one species, against the random std.",
+        "",
+        "| set | repository | commit | licence | species | train / test recordings |",
+        "|---|---|---|---|---:|---|",
+    ]
+    for name, result in results.items():
+        real_set, sizes = SETS[name], result["sizes"]
+        lines.append(
+            f"| {name} | {real_set.repository} | {real_set.commit[:12]} | {real_set.licence} | "
+            f"{sizes['species']} | {sizes['train_recordings']} / {sizes['test_recordings']} |"
+        )
+    lines.append("")
+    for name, result in results.items():
+        lines += set_section(name, result)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--summary-only", action="store_true", help="report finished runs only")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    command = "bench/real_annotated.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    results = {}
+    for name in args.sets:
+        workdir = args.root / name
+        if not args.summary_only:
+            run_set(name, args.root, args.cores)
+        if not (workdir / "scores.csv").exists():
+            print(f"{name}: no finished run in {workdir}, left out of the report", file=sys.stderr)
+            continue
+        results[name] = evaluate_run(workdir)
+    if not results:
+        print("error: no finished run to report", file=sys.stderr)
+        return 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report(results, command.strip()))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""The real-data quality benchmark's own logic (bench/real_data/assemble.py,
+bench/real_annotated.py): the manifest check, the baselines and the verdicts. None of these
+needs the fetched recordings or the network; the one that reads the assembled sets skips
+without them."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench" / "real_data"))
+
+import assemble  # noqa: E402
+import real_annotated as bench  # noqa: E402
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+@pytest.fixture
+def source_repo(tmp_path: Path) -> tuple[Path, str]:
+    """A git repository with two recordings and a labels csv, committed once."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "t@example.org")
+    git(repo, "config", "user.name", "t")
+    (repo / "a.wav").write_bytes(b"RIFF-a")
+    (repo / "b.wav").write_bytes(b"RIFF-b")
+    (repo / "labels.csv").write_text("file,start,stop\na.wav,1.0,2.5\nb.wav,0.5,1.0\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "data")
+    return repo / ".git", git(repo, "rev-parse", "HEAD")
+
+
+def toy_set(commit: str) -> assemble.RealSet:
+    def convert(annotations, stems):
+        (data,) = annotations.values()
+        rows = list(csv.DictReader(data.decode().splitlines()))
+        where = {s: split for split, names in stems.items() for s in names}
+        out = {split: [] for split in stems}
+        for row in rows:
+            stem = {"a": "a", "b": "b_renamed"}[Path(row["file"]).stem]  # b is renamed
+            out[where[stem]].append(
+                {
+                    "recording": stem,
+                    "begin": float(row["start"]),
+                    "end": float(row["stop"]),
+                    "species": "toy",
+                }
+            )
+        return out
+
+    return assemble.RealSet(
+        name="toy",
+        repository="someone/toy",
+        commit=commit,
+        licence="none stated",
+        description="two files",
+        files=[
+            assemble.SourceFile("a.wav", "train"),
+            assemble.SourceFile("b.wav", "test", "b_renamed.wav"),
+            assemble.SourceFile("labels.csv", "annotations"),
+        ],
+        convert=convert,
+    )
+
+
+def test_assemble_extracts_the_manifest_files_and_converts_the_labels(source_repo, tmp_path):
+    git_dir, commit = source_repo
+    toy = toy_set(commit)
+    manifest = assemble.manifest_rows(toy, git_dir)
+    assert manifest[0]["sha256"] == hashlib.sha256(b"RIFF-a").hexdigest()
+    out = assemble.assemble(toy, git_dir, manifest, out_root=tmp_path / "sets")
+    assert (out / "train" / "a.wav").read_bytes() == b"RIFF-a"
+    assert (out / "test" / "b_renamed.wav").read_bytes() == b"RIFF-b"
+    rows = list(csv.DictReader((out / "test_annotations.csv").open()))
+    assert rows == [
+        {"recording": "b_renamed", "begin": "0.5000", "end": "1.0000", "species": "toy"}
+    ]
+
+
+def test_assemble_stops_on_a_file_whose_sha256_differs_from_the_manifest(source_repo, tmp_path):
+    git_dir, commit = source_repo
+    toy = toy_set(commit)
+    manifest = assemble.manifest_rows(toy, git_dir)
+    # the repository's file changes under the same path and commit name in the manifest
+    repo = git_dir.parent
+    (repo / "b.wav").write_bytes(b"RIFF-b-changed")
+    git(repo, "commit", "-q", "-am", "change b")
+    changed = assemble.RealSet(**{**toy.__dict__, "commit": git(repo, "rev-parse", "HEAD")})
+    for row in manifest:
+        row["commit"] = changed.commit
+    with pytest.raises(ValueError, match=r"b\.wav.*sha256"):
+        assemble.assemble(changed, git_dir, manifest, out_root=tmp_path / "sets")
+
+
+def test_assemble_names_a_missing_repository(tmp_path):
+    toy = toy_set("0" * 40)
+    with pytest.raises(FileNotFoundError, match="no such git directory"):
+        assemble.manifest_rows(toy, tmp_path / "absent.git")
+
+
+def test_constant_prior_scores_every_test_clip_with_the_train_share():
+    train = np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=bool)
+    prior = bench.constant_prior(train, n_test=3)
+    np.testing.assert_allclose(prior, [[0.75, 0.25]] * 3)
+    truth = np.array([[1, 0], [0, 1], [0, 0]], dtype=bool)
+    result = bench.score(truth, prior)
+    # a constant column ranks every clip alike: AP = share of positive clips (1/3 each)
+    assert result["mean_ap"] == pytest.approx(1 / 3)
+    # 0.75 >= 0.5 for species 0 on all 3 clips: 1 true of 3 predicted; species 1 never predicted
+    assert result["precision"] == pytest.approx(1 / 3)
+    assert result["recall"] == pytest.approx(1 / 2)
+
+
+def test_score_leaves_lwlrap_out_with_one_species():
+    truth = np.array([[1], [0], [1]], dtype=bool)
+    result = bench.score(truth, np.array([[0.9], [0.1], [0.8]]))
+    assert np.isnan(result["lwlrap"])
+    assert result["mean_ap"] == pytest.approx(1.0)
+
+
+def stage_scores(values: dict[str, float], metric: str = "lwlrap") -> dict[str, dict]:
+    return {stage: {metric: value} for stage, value in values.items()}
+
+
+RANDOM = {"lwlrap": (0.40, 0.05), "mean_ap": (0.30, 0.04)}
+
+
+def test_verdict_passes_a_set_that_learns_and_keeps_stage1():
+    stages = stage_scores({"stage1": 0.70, "round1": 0.72, "round2": 0.68, "round3": 0.71})
+    v = bench.verdict(stages, RANDOM, "lwlrap")
+    assert (v.stage1_above_random, v.final_above_random, v.no_round_below_stage1) == (
+        True,
+        True,
+        True,
+    )
+    assert "no" not in " ".join(v.lines("round3")).replace("no round", "")
+
+
+def test_verdict_says_no_for_a_planted_set_at_chance():
+    # stage 1 within random's mean + std, the rounds no better
+    stages = stage_scores({"stage1": 0.43, "round1": 0.44, "round2": 0.41, "round3": 0.42})
+    v = bench.verdict(stages, RANDOM, "lwlrap")
+    assert v.stage1_above_random is False and v.final_above_random is False
+    lines = v.lines("round3")
+    assert lines[0].endswith(": no") and lines[1].endswith(": no")
+
+
+def test_verdict_names_the_rounds_that_fall_below_stage1():
+    stages = stage_scores({"stage1": 0.70, "round1": 0.71, "round2": 0.62, "round3": 0.60})
+    v = bench.verdict(stages, RANDOM, "lwlrap")
+    assert v.no_round_below_stage1 is False
+    assert v.below == ["round2", "round3"]
+    assert v.lines("round3")[2].endswith("no (round2, round3)")
+
+
+def test_verdict_uses_mean_ap_with_one_species():
+    assert bench.primary_metric(1) == "mean_ap" and bench.primary_metric(2) == "lwlrap"
+    stages = stage_scores({"stage1": 0.50, "round1": 0.30}, metric="mean_ap")
+    v = bench.verdict(stages, RANDOM, "mean_ap")
+    assert v.stage1_above_random is True and v.final_above_random is False
+
+
+def test_a_set_too_small_gets_a_reason_instead_of_verdicts():
+    truth = np.zeros((20, 2), dtype=bool)
+    truth[:3, 0] = True
+    reason = bench.too_small(truth)
+    assert "3 true" in reason
+    v = bench.verdict(stage_scores({"stage1": 0.9, "round1": 0.9}), RANDOM, "lwlrap", reason)
+    assert v.lines("round1") == [f"- Too small to show it: {reason}."]
+    assert bench.too_small(np.ones((12, 1), dtype=bool)).startswith("every test clip")
+    enough = np.zeros((30, 2), dtype=bool)
+    enough[:12, 0] = True
+    assert bench.too_small(enough) == ""
+
+
+def test_random_baseline_is_seeded_and_near_the_positive_share_for_ap():
+    truth = np.zeros((40, 1), dtype=bool)
+    truth[:10, 0] = True
+    first = bench.random_baseline(truth, draws=50)
+    assert first["mean_ap"] == bench.random_baseline(truth, draws=50)["mean_ap"]
+    assert np.isnan(first["lwlrap"][0])  # one species: no LWLRAP
+    mean, std = first["mean_ap"]
+    assert 0.15 < mean < 0.45 and std > 0
+
+
+@pytest.mark.parametrize("name", sorted(assemble.SETS))
+def test_set_configs_leave_the_method_settings_to_config_yaml(name):
+    config = yaml.safe_load((ROOT / "bench" / "real_data" / f"{name}.yaml").read_text())
+    assert set(config) <= {"data", "clip_seconds", "features"}, set(config)
+    assert set(config.get("features", {})) <= {"sample_rate", "fmin", "fmax"}
+    assert config["data"]["source"] == "annotated"
+    for key in bench.PATH_KEYS:
+        value = config["data"]["annotated"].get(key)
+        assert value is None or value.startswith(f"bench/real_data/sets/{name}/")
+
+
+def test_the_manifest_lists_every_defined_file_once():
+    rows = assemble.read_manifest()
+    keys = [(r["set"], r["path"]) for r in rows]
+    assert len(keys) == len(set(keys))
+    for name, real_set in assemble.SETS.items():
+        listed = {r["path"]: r for r in rows if r["set"] == name}
+        assert set(listed) == {f.path for f in real_set.files}
+        assert {r["commit"] for r in listed.values()} == {real_set.commit}
+        assert all(len(r["sha256"]) == 64 for r in listed.values())
+
+
+def test_assembled_sets_match_the_manifest():
+    if not assemble.SETS_DIR.exists():
+        pytest.skip(
+            f"{assemble.SETS_DIR} absent: run bench/real_data/assemble.py (needs the repos)"
+        )
+    for row in assemble.read_manifest():
+        real_set = assemble.SETS[row["set"]]
+        if row["split"] == "annotations":
+            continue
+        target = next(f.target for f in real_set.files if f.path == row["path"])
+        path = assemble.SETS_DIR / row["set"] / row["split"] / target
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == row["sha256"], path
