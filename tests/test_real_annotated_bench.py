@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -233,3 +234,57 @@ def test_assembled_sets_match_the_manifest():
         target = next(f.target for f in real_set.files if f.path == row["path"])
         path = assemble.SETS_DIR / row["set"] / row["split"] / target
         assert hashlib.sha256(path.read_bytes()).hexdigest() == row["sha256"], path
+
+
+def fake_run(workdir: Path, n_train: int, n_test: int, informative: bool, seed: int) -> None:
+    """A finished run's files as evaluate_run reads them: 2 species, clips, truth, and each
+    stage's fold-averaged test scores (informative: they track the truth; else uniform)."""
+    rng = np.random.default_rng(seed)
+    data = workdir / "prepared"
+    data.mkdir(parents=True)
+    (data / "species.csv").write_text("species_id,name\n0,alpha\n1,beta\n")
+    train_ids = [f"r{i}__0000" for i in range(n_train)]
+    test_ids = [f"t{i}__0000" for i in range(n_test)]
+    clips = ["recording_id,recording,split,start,end"]
+    clips += [f"{c},{c[:-6]},train,0,5" for c in train_ids]
+    clips += [f"{c},{c[:-6]},test,0,5" for c in test_ids]
+    (data / "clips.csv").write_text("\n".join(clips) + "\n")
+    tp = ["recording_id,species_id,songtype_id,t_min,f_min,t_max,f_max"]
+    tp += [f"{c},{i % 2},1,0,0,1,100" for i, c in enumerate(train_ids)]
+    (data / "train_tp.csv").write_text("\n".join(tp) + "\n")
+    truth = np.zeros((n_test, 2), dtype=bool)
+    truth[np.arange(n_test), np.arange(n_test) % 2] = True
+    rows = ["recording_id,species_id,t_min,t_max,f_min,f_max"]
+    rows += [f"{c},{i % 2},0,1,0,100" for i, c in enumerate(test_ids)]
+    (data / "test_truth.csv").write_text("\n".join(rows) + "\n")
+    stages = ["stage1", "round1", "round2", "round3", "ensemble"]
+    for stage in stages:
+        scores = rng.random((n_test, 2))
+        if informative:
+            scores = 0.3 * scores + 0.7 * truth
+        table = pd.DataFrame(scores, columns=["alpha", "beta"])
+        table.insert(0, "recording_id", test_ids)
+        (workdir / "predictions" / stage).mkdir(parents=True)
+        table.to_parquet(workdir / "predictions" / stage / "test.parquet")
+    pd.DataFrame({"stage": stages}).to_csv(workdir / "scores.csv", index=False)
+
+
+def test_report_of_fake_runs_says_yes_for_a_set_that_learns_and_no_for_a_planted_failure(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    fake_run(tmp_path / "runs" / "piha", n_train=20, n_test=30, informative=True, seed=1)
+    fake_run(tmp_path / "runs" / "bobwhite", n_train=20, n_test=30, informative=False, seed=2)
+    results = {name: bench.evaluate_run(tmp_path / "runs" / name) for name in ("piha", "bobwhite")}
+    good, bad = results["piha"], results["bobwhite"]
+    assert good["sizes"]["test_clips"] == 30 and good["sizes"]["species"] == 2
+    # the constant prior (train shares 0.5 / 0.5) ranks nothing: LWLRAP of a tie
+    assert good["prior"]["mean_ap"] == pytest.approx(0.5)
+    assert good["stages"]["stage1"]["lwlrap"] > 0.95
+    assert good["verdict"].stage1_above_random and good["verdict"].final_above_random
+    assert bad["verdict"].stage1_above_random is False
+    text = bench.report(results, "bench/real_annotated.py --summary-only")
+    good_part, bad_part = text.split("## bobwhite")
+    assert "more than its std (lwlrap): yes" in good_part
+    assert "more than its std (lwlrap): no" in bad_part
+    assert "| *random (200 draws)* |" in text and "| *constant prior* |" in text
