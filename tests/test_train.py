@@ -154,6 +154,93 @@ def teacher_for(value, n_species=N_SPECIES):
     return Teacher([Constant(value, n_species)], n_species)
 
 
+# 3 tp rows and round(0.5 x 2) fp rows: 4 crops an epoch, 2 batches of 2
+SHORT = {"loss": "clipwise", "batch_size": 2}
+
+
+def test_min_steps_raises_the_epochs_the_schedule_and_the_checkpoint_span(
+    tmp_path, feature_dir, annotations, capsys
+):
+    """min_steps 7 at 2 batches an epoch: 4 epochs instead of 2, said on stderr; the cosine
+    schedule spans the 8 steps really run (its learning rate reaches 0 at the last one, not
+    half-way), and the checkpoint's settings and history hold the 4 epochs."""
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    history = fit(settings(**SHORT, epochs=2, min_steps=7), store, labels, events, out)
+    err = capsys.readouterr().err
+    assert "stage1.min_steps 7 at 2 batches an epoch: 4 epochs instead of 2 (8 steps)" in err
+    assert "epoch 4/4 loss" in err
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    cosine = [1e-3 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(1, 5)]
+    assert [h["lr"] for h in history] == pytest.approx(cosine, abs=1e-12)
+    checkpoint = torch.load(out, weights_only=True)
+    assert checkpoint["settings"]["epochs"] == 4 and checkpoint["settings"]["min_steps"] == 7
+    assert checkpoint["history"] == history
+
+
+def test_min_steps_off_or_reached_leaves_the_epochs(tmp_path, feature_dir, annotations, capsys):
+    store, labels, events = setup(feature_dir, annotations)
+    history = fit(settings(**SHORT, epochs=2), store, labels, events, tmp_path / "a.pt")
+    assert len(history) == 2 and history[-1]["lr"] == pytest.approx(0, abs=1e-12)
+    assert "stage1.epochs 2 at 2 batches an epoch: 4 steps (stage1.min_steps off)" in (
+        capsys.readouterr().err
+    )
+    reached = settings(**SHORT, epochs=2, min_steps=4)
+    history = fit(reached, store, labels, events, tmp_path / "b.pt")
+    assert len(history) == 2
+    assert "stage1.min_steps 4 at 2 batches an epoch: stage1.epochs 2 already reach it" in (
+        capsys.readouterr().err
+    )
+
+
+def test_killed_training_with_min_steps_resumes_to_the_same_weights(
+    tmp_path, feature_dir, annotations, monkeypatch, capsys
+):
+    """The epoch checkpoint of a run min_steps lengthened (3 epochs instead of 1) resumes it."""
+    store, labels, events = setup(feature_dir, annotations)
+    longer = settings(**SHORT, epochs=1, min_steps=6)
+    fit(longer, store, labels, events, tmp_path / "full.pt")
+    resumed = tmp_path / "resumed.pt"
+    real_sample = train_module.sample_epoch
+
+    def die_in_third_epoch(events, ids, n_frames, s, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt("killed")
+        return real_sample(events, ids, n_frames, s, epoch)
+
+    monkeypatch.setattr(train_module, "sample_epoch", die_in_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        fit(longer, store, labels, events, resumed)
+    monkeypatch.setattr(train_module, "sample_epoch", real_sample)
+    capsys.readouterr()
+    history = fit(longer, store, labels, events, resumed)
+    assert f"resuming {resumed} at epoch 2" in capsys.readouterr().err
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    a = torch.load(tmp_path / "full.pt")["state_dict"]
+    b = torch.load(resumed)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_a_loss_still_falling_at_the_end_warns_on_stderr(
+    tmp_path, feature_dir, annotations, capsys
+):
+    """4 epochs of a round on the tiny store: the loss falls all through (more than 5 % below
+    the first 2 epochs' lowest), and the job's log gets a WARNING naming the model, the losses
+    and the settings to raise."""
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold1.pt"
+    history = fit(settings(batch_size=2, epochs=4), store, labels, events, out)
+    losses = [h["loss"] for h in history]
+    assert losses[-1] < 0.95 * min(losses[:2])  # the history the rule fires on
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"WARNING: {out}: the training loss was still falling")
+    assert f"{losses[-1]:.4f} at the last of 4 epochs" in warnings[0]
+    assert f"({min(losses[:2]):.4f})" in warnings[0]
+    assert warnings[0].endswith("raise relabel.epochs or relabel.min_steps")
+
+
 def test_teacher_is_the_mean_probability_of_its_models():
     teacher = Teacher([Constant(0.2, 3), Constant(0.6, 3)], 3)
     np.testing.assert_allclose(teacher(torch.zeros(2, 1, 8, 8)).numpy(), np.full((2, 3), 0.4))
@@ -469,7 +556,7 @@ def test_crops_are_checked(tmp_path, feature_dir, annotations, overrides, messag
 def test_event_crops_are_no_param_and_grid_crops_are():
     """params hold crops only when it is not its off value, events (no rerun of a run that
     predates the setting); the off value is TrainSettings' default."""
-    section = {"mixup_alpha": 0.0, "crops": "events"}
+    section = {"mixup_alpha": 0.0, "crops": "events", "min_steps": 0}
     assert switches_on(section, STAGE1_SWITCHES) == {}
     assert switches_on({**section, "crops": "grid"}, STAGE1_SWITCHES) == {"crops": "grid"}
     assert settings().crops == "events" and settings().cover is None
@@ -488,19 +575,23 @@ PSEUDO = pd.DataFrame(
 ROUND = {"labelled_crop_prob": 0.3, "samples_per_epoch": 32, "cover": 20}
 
 
-@pytest.mark.parametrize("mode", ["frames", "windows"])
+@pytest.mark.parametrize(("mode", "min_steps"), [("frames", 0), ("windows", 12)])
 def test_replay_counts_the_pseudo_positive_targets_training_used(
-    tmp_path, feature_dir, annotations, mode
+    tmp_path, feature_dir, annotations, mode, min_steps
 ):
     """train_fold records each epoch's (crop, species) targets that are +1 only because of a
-    pseudo-label; the torch-free replay scoring runs finds the same ones."""
+    pseudo-label; the torch-free replay scoring runs finds the same ones, over as many epochs
+    (min_steps 12 at 32 / 8 = 4 batches an epoch: 3 epochs instead of 2)."""
     tp, fp = annotations
-    round_settings = settings(**ROUND, pseudo_targets=mode, batch_size=8)
+    round_settings = settings(**ROUND, pseudo_targets=mode, batch_size=8, min_steps=min_steps)
     labels = fold_labels(tp, fp, PSEUDO, IDS, round_settings, N_FRAMES, CLIP_SECONDS)
     events = labelled_events(tp, fp, N_FRAMES, CLIP_SECONDS)
     history = fit(round_settings, ClipStore(feature_dir, IDS), labels, events, tmp_path / "f.pt")
+    assert len(history) == (3 if min_steps else 2)
     replayed = pseudo_positive_crops(round_settings, labels, events, IDS)
-    per_epoch = replayed.groupby("epoch").size().reindex(range(2), fill_value=0).tolist()
+    assert set(replayed["epoch"]) <= set(range(len(history)))
+    per_epoch = replayed.groupby("epoch").size().reindex(range(len(history)), fill_value=0)
+    per_epoch = per_epoch.tolist()
     assert [h["pseudo_positives"] for h in history] == per_epoch
     assert sum(per_epoch) > 0
     if mode == "windows":  # each a pseudo-positive window, at its own start
@@ -546,7 +637,7 @@ def test_pseudo_targets_are_checked(tmp_path, feature_dir, annotations, override
 def test_pseudo_targets_are_a_param_of_rounds_with_pseudo_labels_alone():
     """frames (off) is no param, so a finished run does not rerun; windows is, with the grid's
     overlap it crops; a round without pseudo-labels leaves both out whatever the setting."""
-    section = {"soft_weight": 0.0, "soft_out_of_fold": False, "use_pseudo": True}
+    section = {"soft_weight": 0.0, "soft_out_of_fold": False, "use_pseudo": True, "min_steps": 0}
     assert round_switches({**section, "pseudo_targets": "frames"}, 49) == {}
     on = round_switches({**section, "pseudo_targets": "windows"}, 49)
     assert list(on.items()) == [("pseudo_targets", "windows"), ("cover", 49)]

@@ -7,10 +7,13 @@ no torch) replays exactly what :func:`sedcycle.train.train_fold` trains on.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from sedcycle.labels import FrameLabels, time_to_frame
+from sedcycle.schedule import training_epochs
 from sedcycle.settings import CROPS, PSEUDO_TARGETS, TrainSettings
 from sedcycle.windows import window_positions
 
@@ -114,6 +117,18 @@ def sample_epoch(
     return plan
 
 
+def fold_epochs(
+    events: pd.DataFrame, recording_ids: list[str], n_frames: int, settings: TrainSettings
+) -> tuple[int, int]:
+    """(epochs, batches an epoch) of a fold trained on ``recording_ids`` with their
+    ``events`` (:func:`fold_events`): the batches of its first epoch's plan (every epoch's is
+    as long), and ``settings.epochs`` raised to reach ``settings.min_steps`` steps
+    (:func:`sedcycle.schedule.training_epochs`)."""
+    plan = sample_epoch(events, recording_ids, n_frames, settings, 0)
+    batches = math.ceil(len(plan) / settings.batch_size)
+    return training_epochs(settings, batches), batches
+
+
 def grid_epoch(
     recording_ids: list[str], n_frames: int, settings: TrainSettings, epoch: int
 ) -> list[tuple[str, int]]:
@@ -167,10 +182,11 @@ def pseudo_positive_crops(
     ``recording_ids``, as :func:`sedcycle.train.train_fold` draws them) and return each
     (crop, species) whose target is +1 only because of a pseudo-label
     (:meth:`FrameLabels.crop_targets`): epoch (0-based), recording_id, start, species_id, one row
-    a time it is trained on."""
+    a time it is trained on; as many epochs as the fold trained (:func:`fold_epochs`)."""
     events = fold_events(events, recording_ids)
     found = []
-    for epoch in range(settings.epochs):
+    n_epochs, _ = fold_epochs(events, recording_ids, labels.n_frames, settings)
+    for epoch in range(n_epochs):
         plan = sample_epoch(events, recording_ids, labels.n_frames, settings, epoch)
         _, pseudo_only = labels.crop_targets(plan, settings.window)
         rows, species = np.nonzero(pseudo_only)

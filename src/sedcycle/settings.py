@@ -31,8 +31,8 @@ ROUND_KEYS = (
 # Optional switches: in params only when on (non-zero, true, or other than its SWITCH_OFF
 # value), so a run from before a switch existed keeps its params and reruns nothing.
 # TrainSettings' default for each is off.
-STAGE1_SWITCHES = ("mixup_alpha", "crops")
-ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold", "pseudo_targets")
+STAGE1_SWITCHES = ("mixup_alpha", "crops", "min_steps")
+ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold", "pseudo_targets", "min_steps")
 # the off value of a switch that is not a number or a flag
 SWITCH_OFF = {"crops": "events", "pseudo_targets": "frames"}
 # stage1.crops: "events" (crops around tp/fp events) or "grid" (every fixed window, whose
@@ -102,6 +102,7 @@ class TrainSettings:
     soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
     soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
     pseudo_targets: str = "frames"  # "windows": pseudo-labels target their own grid window alone
+    min_steps: int = 0  # optimiser steps to reach at least: more epochs than `epochs` if needed
     # not config keys: the benchmarks' fixed epoch size; execution.resume_training (a script
     # reads it, not a param)
     samples_per_epoch: int | None = None  # None: one per labelled event

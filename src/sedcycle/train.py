@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from sedcycle.clips import ClipStore
 from sedcycle.crops import (  # noqa: F401
     check_crops,
     check_pseudo_targets,
+    fold_epochs,
     fold_events,
     grid_epoch,
     labelled_events,
@@ -27,6 +27,7 @@ from sedcycle.files import atomic_path
 from sedcycle.labels import FrameLabels
 from sedcycle.losses import clipwise_bce, masked_bce
 from sedcycle.model import SEDModel, load_model, model_spec
+from sedcycle.schedule import epochs_line, falling_warning
 from sedcycle.settings import TrainSettings  # the fields and the config keys behind them
 
 
@@ -74,6 +75,10 @@ def train_fold(
     and picked up by the next call, so a killed job resumes where it stopped.
     ``init_from`` is a checkpoint whose weights start the training (a previous round's model).
     ``teacher``: the soft targets of ``settings.soft_weight`` (a previous stage's fold models).
+    It trains :func:`sedcycle.crops.fold_epochs` epochs (``settings.epochs``, raised to reach
+    ``settings.min_steps`` optimiser steps), says so on stderr, and stores them as the
+    checkpoint's ``epochs``; a loss still falling at the end gets a ``WARNING:`` line on stderr
+    (:func:`sedcycle.schedule.still_falling`).
     Returns the per-epoch history: epoch, loss, lr, and pseudo_positives, the epoch's
     (crop, species) targets that are +1 only because of a pseudo-label (what
     :func:`sedcycle.crops.pseudo_positive_crops` replays).
@@ -84,6 +89,12 @@ def train_fold(
     check_crops(settings)
     check_pseudo_targets(settings)
     events = fold_events(events, recording_ids)
+    n_frames = labels.n_frames
+    # the epochs really run (settings.min_steps may raise settings.epochs): the schedule, the
+    # loop and the checkpoints' settings all hold them
+    n_epochs, steps_per_epoch = fold_epochs(events, recording_ids, n_frames, settings)
+    print(epochs_line(settings, steps_per_epoch), file=sys.stderr)
+    settings = replace(settings, epochs=n_epochs)
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     model = SEDModel(
@@ -96,9 +107,6 @@ def train_fold(
     if init_from:
         model.load_state_dict(load_model(init_from, device).state_dict())
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    n_frames = labels.n_frames
-    n_samples = len(sample_epoch(events, recording_ids, n_frames, settings, 0))
-    steps_per_epoch = math.ceil(n_samples / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=settings.epochs * steps_per_epoch
     )
@@ -194,6 +202,9 @@ def train_fold(
         out_path,
     )
     epoch_path.unlink(missing_ok=True)
+    warning = falling_warning(settings, str(out_path), [h["loss"] for h in history])
+    if warning:
+        print(warning, file=sys.stderr)
     return history
 
 
