@@ -395,6 +395,37 @@ def test_stage1_mixup_is_off_by_default_and_retrains_stage1_when_on(finished, tm
     assert settings["mixup_alpha"] == 0.4 and settings["loss"] == "clipwise"
 
 
+def test_min_steps_reach_the_training_jobs_and_zero_reruns_nothing(finished, tmp_path):
+    """stage1.min_steps and relabel.min_steps written out as 0 (off, the default) rerun nothing
+    in a finished run; a round's override retrains that round alone (the last here), and
+    stage1.min_steps every stage-1 fold model, whose job then trains the epochs it asks for,
+    says so in its log and stores them in the checkpoint."""
+    off = {"stage1": {"min_steps": 0}, "relabel": {"min_steps": 0}}
+    assert planned_jobs(finished, [write_config(tmp_path / "off.yaml", off)]) == {}
+    n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
+    last = tiny_config()["relabel"]["n_rounds"]
+    longer = {"relabel": {"rounds": {last: {"min_steps": 20}}}}
+    jobs = planned_jobs(finished, [write_config(tmp_path / "round.yaml", longer)])
+    assert jobs["train_round"] == n_folds and "train_stage1" not in jobs
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    on = write_config(tmp_path / "on.yaml", {"stage1": {"min_steps": 20}})
+    assert planned_jobs(run, [on])["train_stage1"] == n_folds
+    snakemake(run, "models/stage1/fold0.pt", configs=[on])
+    import torch
+
+    log = (run / "logs/stage1/train_fold0.log").read_text()
+    said = re.search(
+        r"stage1\.min_steps 20 at (\d+) batches an epoch: (\d+) epochs instead of 1", log
+    )
+    assert said, log[-2000:]
+    batches, epochs = int(said[1]), int(said[2])
+    assert epochs == -(-20 // batches) > 1
+    checkpoint = torch.load(run / "models/stage1/fold0.pt", weights_only=True)
+    assert checkpoint["settings"]["epochs"] == epochs == len(checkpoint["history"])
+    assert checkpoint["settings"]["min_steps"] == 20
+
+
 def test_stage1_grid_crops_retrain_stage1_and_events_rerun_nothing(finished, tmp_path):
     """stage1.crops: events (the default, written out) changes nothing in a finished run; grid
     retrains every stage-1 fold model on the windows.cover grid, and a cover change then
