@@ -31,8 +31,11 @@ def predict_windows(
     """Score every window of every clip: max over the window's real frames of
     sigmoid(framewise logits).
 
-    Windows of several clips share a batch. Returns one row per (recording, window):
-    recording_id, window (index), start (frame), s0..s{n-1}.
+    Windows of several clips share a batch, and every batch holds ``batch_size`` windows (the
+    last one padded with zeros): on CPU a window's score then does not depend on the windows
+    beside it, so a recording scores the same bytes whichever recordings share its job
+    (execution.shards). Returns one row per (recording, window): recording_id, window (index),
+    start (frame), s0..s{n-1}.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -48,12 +51,12 @@ def predict_windows(
         ascii=True,
     ):
         batch = jobs[first : first + batch_size]
-        x = torch.from_numpy(
-            np.stack([store.window(rec, start, window) for rec, _, start in batch])
-        )
+        windows = [store.window(rec, start, window) for rec, _, start in batch]
+        padding = [np.zeros_like(windows[0])] * (batch_size - len(batch))
+        x = torch.from_numpy(np.stack(windows + padding))
         with torch.autocast(device.type, torch.bfloat16, enabled=amp == "bf16"):
             framewise = model(x.to(device))["framewise"].float()
-        probs = torch.sigmoid(framewise).cpu().numpy()  # [B, n_species, window]
+        probs = torch.sigmoid(framewise[: len(batch)]).cpu().numpy()  # [B, n_species, window]
         for row, (rec, _, start) in enumerate(batch):
             valid = max(min(window, store.n_frames(rec) - start), 1)
             scores[first + row] = probs[row, :, :valid].max(axis=-1)
@@ -88,7 +91,11 @@ def predict_folder(
     amp: str = "none",
 ) -> list[pd.DataFrame]:
     """:func:`predict_windows` of the recordings of a features folder by each model, over
-    windows of ``window`` frames overlapping by ``cover``; one table per model."""
+    windows of ``window`` frames overlapping by ``cover``; one table per model (without rows
+    when there is no recording: a shard may hold none)."""
+    if not recording_ids:
+        print(f"{features_dir}: no recording", file=sys.stderr)
+        return [empty_scores(model.n_species) for model in models]
     store = ClipStore(features_dir, recording_ids)
     positions = window_positions(store.n_frames(recording_ids[0]), window, cover)
     print(
@@ -99,6 +106,17 @@ def predict_folder(
     return [
         predict_windows(model, store, recording_ids, positions, batch_size, amp) for model in models
     ]
+
+
+def empty_scores(n_species: int) -> pd.DataFrame:
+    """A window-score table of :func:`predict_windows`'s columns and dtypes, without rows."""
+    table = pd.DataFrame(
+        {column: np.zeros(0, dtype=np.float32) for column in species_columns(n_species)}
+    )
+    table.insert(0, "start", np.zeros(0, dtype=np.int64))
+    table.insert(0, "window", np.zeros(0, dtype=np.int64))
+    table.insert(0, "recording_id", pd.Series([], dtype=object))
+    return table
 
 
 def framewise_clip(
