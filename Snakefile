@@ -61,6 +61,14 @@ if ANNOTATED:
 PREDICT_CLIPS = config["predict"]["clip_recordings"]
 # GPUs each training/prediction job asks a scheduler for (resource `gpu`); 0 on CPU-only clusters.
 GPUS = config["cluster"]["gpu"]
+# Jobs per split for features and predictions (execution.shards): 1 keeps one job per split
+# and per fold model; more adds shard jobs and a gather job that writes the same outputs.
+SHARDS = config["execution"]["shards"]
+if SHARDS > 1 and NPZ:
+    raise ValueError(
+        "config execution.shards > 1 shards feature extraction from audio, but data.source "
+        "npz imports its .npz files in one job per split: set execution.shards: 1"
+    )
 
 
 wildcard_constraints:
@@ -68,6 +76,7 @@ wildcard_constraints:
     fold=r"\d+",
     round=r"[1-9]\d*",
     stage=r"stage1|round[1-9]\d*",
+    shard=r"\d+",
 
 
 # Each rule runs workflow/scripts/{rule}.py, which calls the step {rule} of sedcycle.steps.

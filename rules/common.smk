@@ -9,6 +9,7 @@ from sedcycle.settings import (
     round_switches,
     switches_on,
 )
+from sedcycle.recordings import shard_files
 
 
 def round_config(round_number):
@@ -99,6 +100,36 @@ def split_source(wildcards):
             return "predict_clips/audio"
         return predict_input_dir()
     return f"{NPZ_DIR if NPZ else DATA}/{wildcards.split}"
+
+
+# execution.shards > 1: what each shard job writes, by split or fold, {shard} 0..SHARDS-1.
+FEATURE_SHARD = f"shards/features/{{split}}/{{shard}}-of-{SHARDS}"
+PREDICTION_SHARD = f"shards/predictions/{{stage}}/fold{{fold}}/{{shard}}-of-{SHARDS}"
+PREDICT_ONLY_SHARD = f"shards/predict_only/{{shard}}-of-{SHARDS}"
+
+
+def every_shard(pattern, **wildcards):
+    """``pattern`` (with {shard}) for every shard, its other wildcards filled in."""
+    return expand(pattern, shard=range(SHARDS), **wildcards)
+
+
+def generated_split(split):
+    """Whether a rule of this run writes the split's audio folder (generator, annotated
+    recordings cut into clips, predict.clip_recordings) rather than the user."""
+    if split == "predict":
+        return PREDICT_CLIPS
+    return SYNTHETIC or ANNOTATED
+
+
+def shard_audio(wildcards):
+    """The audio of one feature shard: the shard's own files of a folder the user gave, so
+    recordings added there rerun only the shards they fall in; the folder itself when this
+    run writes it (the job then takes the folder's recordings of its shard)."""
+    folder = split_source(wildcards)
+    if generated_split(wildcards.split):
+        return [folder]
+    files = shard_files(folder, int(wildcards.shard), SHARDS)
+    return [str(files[rec]) for rec in sorted(files)]
 
 
 def predict_models(wildcards):

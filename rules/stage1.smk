@@ -55,34 +55,90 @@ rule train_stage1:
         "../workflow/scripts/train_stage1.py"
 
 
-rule predict:
-    input:
-        model="models/{stage}/fold{fold}.pt",
-        train="features/train",
-        test="features/test",
-    output:
-        train="predictions/{stage}/fold{fold}_train.parquet",
-        test="predictions/{stage}/fold{fold}_test.parquet",
-    log:
-        "logs/{stage}/predict_fold{fold}.log",
-    benchmark:
-        "benchmarks/{stage}/predict_fold{fold}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: 2
-    resources:
-        mem_mb=8000,
-        runtime=60,
-        gpu=GPUS,
-    params:
-        window=config["windows"]["window"],
-        cover=config["windows"]["cover"],
-        test_cover=config["windows"]["test_cover"],
-        batch_size=config["predict"]["batch_size"],
-        amp=config["model"]["amp"],
-        device=config["model"]["device"],
-    script:
-        "../workflow/scripts/predict.py"
+# execution.shards > 1: one job per shard of the train and test features and fold model,
+# then gather_predictions puts each fold's tables together, as one job writes them.
+if SHARDS == 1:
+
+    rule predict:
+        input:
+            model="models/{stage}/fold{fold}.pt",
+            train="features/train",
+            test="features/test",
+        output:
+            train="predictions/{stage}/fold{fold}_train.parquet",
+            test="predictions/{stage}/fold{fold}_test.parquet",
+        log:
+            "logs/{stage}/predict_fold{fold}.log",
+        benchmark:
+            "benchmarks/{stage}/predict_fold{fold}.tsv"
+        conda:
+            "../envs/torch.yaml"
+        threads: 2
+        resources:
+            mem_mb=8000,
+            runtime=60,
+            gpu=GPUS,
+        params:
+            window=config["windows"]["window"],
+            cover=config["windows"]["cover"],
+            test_cover=config["windows"]["test_cover"],
+            batch_size=config["predict"]["batch_size"],
+            amp=config["model"]["amp"],
+            device=config["model"]["device"],
+        script:
+            "../workflow/scripts/predict.py"
+
+else:
+
+    rule predict_shard:
+        input:
+            model="models/{stage}/fold{fold}.pt",
+            train=FEATURE_SHARD.replace("{split}", "train"),
+            test=FEATURE_SHARD.replace("{split}", "test"),
+        output:
+            train=f"{PREDICTION_SHARD}_train.parquet",
+            test=f"{PREDICTION_SHARD}_test.parquet",
+        log:
+            f"logs/{{stage}}/predict_shard_fold{{fold}}/{{shard}}-of-{SHARDS}.log",
+        benchmark:
+            f"benchmarks/{{stage}}/predict_shard_fold{{fold}}/{{shard}}-of-{SHARDS}.tsv"
+        conda:
+            "../envs/torch.yaml"
+        threads: 2
+        resources:
+            mem_mb=8000,
+            runtime=60,
+            gpu=GPUS,
+        params:
+            window=config["windows"]["window"],
+            cover=config["windows"]["cover"],
+            test_cover=config["windows"]["test_cover"],
+            batch_size=config["predict"]["batch_size"],
+            amp=config["model"]["amp"],
+            device=config["model"]["device"],
+        script:
+            "../workflow/scripts/predict_shard.py"
+
+    rule gather_predictions:
+        input:
+            train=lambda w: every_shard(
+                f"{PREDICTION_SHARD}_train.parquet", stage=w.stage, fold=w.fold
+            ),
+            test=lambda w: every_shard(
+                f"{PREDICTION_SHARD}_test.parquet", stage=w.stage, fold=w.fold
+            ),
+        output:
+            train="predictions/{stage}/fold{fold}_train.parquet",
+            test="predictions/{stage}/fold{fold}_test.parquet",
+        log:
+            "logs/{stage}/gather_predictions_fold{fold}.log",
+        benchmark:
+            "benchmarks/{stage}/gather_predictions_fold{fold}.tsv"
+        localrule: True
+        conda:
+            "../envs/tables.yaml"
+        script:
+            "../workflow/scripts/gather_predictions.py"
 
 
 rule summarise_stage:

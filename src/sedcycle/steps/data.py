@@ -14,7 +14,7 @@ import pandas as pd
 
 from sedcycle.files import write_csv
 from sedcycle.labels import check_recordings, read_annotations
-from sedcycle.recordings import audio_files
+from sedcycle.recordings import audio_files, shard_files, shard_of
 
 MANIFEST = "manifest.csv"
 BAD_AUDIO = "bad_audio.csv"  # recordings skipped with data.on_bad_audio: skip (if any)
@@ -85,17 +85,56 @@ def extract_features(
     audio_dir: str | Path, out_dir: str | Path, clip_seconds: float, threads: int, **settings
 ) -> None:
     """Log-mel features of every recording in ``audio_dir`` plus ``manifest.csv``."""
+    files = audio_files(audio_dir)
+    good = write_features(
+        [files[rec] for rec in sorted(files)], out_dir, clip_seconds, threads, **settings
+    )
+    if good.empty:
+        raise ValueError(f"{audio_dir}: no readable audio file")
+    write_csv(good, Path(out_dir) / MANIFEST, index=False)
+
+
+def extract_features_shard(
+    audio: list[str],
+    out_dir: str | Path,
+    shard: int,
+    shards: int,
+    clip_seconds: float,
+    threads: int,
+    **settings,
+) -> None:
+    """Log-mel features of one shard's recordings plus its ``manifest.csv`` (empty when the
+    shard holds none), for :func:`gather_features`.
+
+    ``audio``: the shard's audio files, or one folder whose recordings of ``shard`` are taken.
+    """
+    if len(audio) == 1 and Path(audio[0]).is_dir():
+        files = shard_files(audio[0], shard, shards)
+    else:
+        files = {Path(path).stem: Path(path) for path in audio}
+        strays = sorted(rec for rec in files if shard_of(rec, shards) != shard)
+        if strays:
+            raise ValueError(f"recordings {strays[:5]} are not in shard {shard} of {shards}")
+    print(f"shard {shard} of {shards}: {len(files)} recording(s)", file=sys.stderr)
+    good = write_features(
+        [files[rec] for rec in sorted(files)], out_dir, clip_seconds, threads, **settings
+    )
+    write_csv(good, Path(out_dir) / MANIFEST, index=False)
+
+
+def write_features(
+    paths: list[Path], out_dir: str | Path, clip_seconds: float, threads: int, **settings
+) -> pd.DataFrame:
+    """Log-mel features of ``paths`` in ``out_dir`` and ``bad_audio.csv`` if any was skipped;
+    returns the manifest of the written ones (recording_id, n_mels, n_frames)."""
     import torch
 
     from sedcycle import audio
 
     torch.set_num_threads(threads)
-    files = audio_files(audio_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = audio.extract_features(
-        [files[rec] for rec in sorted(files)], out_dir, clip_seconds=clip_seconds, **settings
-    )
+    manifest = audio.extract_features(paths, out_dir, clip_seconds=clip_seconds, **settings)
     bad = manifest[manifest["problem"] != ""]
     if len(bad):  # only then: a features folder from audio or npz otherwise looks the same
         print(
@@ -103,10 +142,42 @@ def extract_features(
             file=sys.stderr,
         )
         write_csv(bad[["recording_id", "problem"]], out_dir / BAD_AUDIO, index=False)
-    good = manifest[manifest["problem"] == ""].drop(columns="problem")
-    if good.empty:
-        raise ValueError(f"{audio_dir}: no readable audio file")
-    write_csv(good, out_dir / MANIFEST, index=False)
+    return manifest[manifest["problem"] == ""].drop(columns="problem")
+
+
+def gather_features(shard_dirs: list[str], out_dir: str | Path, source: str) -> None:
+    """One features folder from the shards' (:func:`extract_features_shard`): their feature
+    files hard-linked, their manifests and bad-audio lists in recording order, as
+    :func:`extract_features` writes them for ``source`` in one job."""
+    from sedcycle.shards import in_recording_order, link_files
+
+    def table(shard_dir: str, name: str) -> pd.DataFrame:
+        path = Path(shard_dir) / name
+        if not path.exists():
+            return pd.DataFrame()
+        return pd.read_csv(path, dtype={"recording_id": str}, keep_default_na=False)
+
+    out_dir = Path(out_dir)
+    bad = [table(d, BAD_AUDIO) for d in shard_dirs]
+    if any(len(b) for b in bad):
+        bad = in_recording_order(bad, f"{source} bad audio")
+        print(
+            f"skipped {len(bad)} bad audio file(s), listed in {out_dir / BAD_AUDIO}",
+            file=sys.stderr,
+        )
+        write_csv(bad, out_dir / BAD_AUDIO, index=False)
+    manifests = [table(d, MANIFEST) for d in shard_dirs]
+    if not any(len(m) for m in manifests):
+        raise ValueError(f"{source}: no readable audio file")
+    manifest = in_recording_order(manifests, str(source))
+    files = {
+        f"{rec}.npy": Path(shard_dir) / f"{rec}.npy"
+        for shard_dir, shard in zip(shard_dirs, manifests, strict=True)
+        for rec in shard.get("recording_id", [])
+    }
+    link_files(sorted(files), files, out_dir)
+    print(f"{len(manifest)} recordings from {len(shard_dirs)} shards", file=sys.stderr)
+    write_csv(manifest, out_dir / MANIFEST, index=False)
 
 
 def import_npz(

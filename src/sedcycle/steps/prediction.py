@@ -52,26 +52,57 @@ def predict(
         write_parquet(scores, outputs[split])
 
 
+def predict_shard(model_path: str, features: dict[str, str], outputs: dict[str, str], **settings):
+    """:func:`predict` of one shard's features (execution.shards), for
+    :func:`gather_predictions`; a split whose shard holds no recording gets a table without
+    rows."""
+    predict(model_path, features, outputs, **settings)
+
+
+def gather_predictions(shards: dict[str, list[str]], outputs: dict[str, str]) -> None:
+    """One fold model's window scores of each split from its shards' tables
+    (:func:`predict_shard`), in recording order: the bytes :func:`predict` writes in one job."""
+    from sedcycle.shards import in_recording_order
+
+    for split, paths in shards.items():
+        table = in_recording_order([pd.read_parquet(p) for p in paths], f"{split} predictions")
+        print(f"{split}: {len(table)} windows from {len(paths)} shards", file=sys.stderr)
+        write_parquet(table, outputs[split])
+
+
 def predict_only(
     model_paths: list[str],
     features_dir: str,
     clips_out: str,
     windows_out: str,
-    window: int,
-    cover: int,
-    batch_size: int,
-    amp: str,
-    device: str,
-    threads: int,
     species_csv: str | None = None,
+    **settings,
 ) -> None:
     """Scores of new recordings by every fold model of a trained stage, averaged over models.
 
     ``windows_out``: the mean window scores (recording_id, window, start, s0..); ``clips_out``
     (csv, sorted by recording_id): the mean over models of each model's max over windows,
     as the stage's ``test.parquet`` and the submission compute it; its columns are the
-    species names of ``species_csv`` when given, else s0..s{n-1}.
+    species names of ``species_csv`` when given, else s0..s{n-1}. ``settings``: window,
+    cover, batch_size, amp, device, threads (:func:`predict_only_tables`).
     """
+    windows, clips = predict_only_tables(model_paths, features_dir, **settings)
+    write_parquet(windows, windows_out)
+    write_csv(with_species_names(clips, species_csv), clips_out, index=False)
+
+
+def predict_only_tables(
+    model_paths: list[str],
+    features_dir: str,
+    window: int,
+    cover: int,
+    batch_size: int,
+    amp: str,
+    device: str,
+    threads: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """predict-only's mean window scores and clip scores (recording_id, s0..; sorted by
+    recording_id) of a features folder's recordings."""
     import torch
 
     from sedcycle.predict import load_models, predict_folder
@@ -84,9 +115,35 @@ def predict_only(
     windows = tables[0].copy()
     windows[columns] = sum(t[columns].to_numpy() for t in tables) / len(tables)
     clips = mean_scores([clip_scores(t) for t in tables]).sort_index()
+    return windows, clips.reset_index(names="recording_id")
+
+
+def predict_only_shard(
+    model_paths: list[str], features_dir: str, clips_out: str, windows_out: str, **settings
+) -> None:
+    """:func:`predict_only_tables` of one shard's features, both as parquet, for
+    :func:`gather_predict_only` (tables without rows when the shard holds no recording)."""
+    windows, clips = predict_only_tables(model_paths, features_dir, **settings)
     write_parquet(windows, windows_out)
-    clips = with_species_names(clips.reset_index(names="recording_id"), species_csv)
-    write_csv(clips, clips_out, index=False)
+    write_parquet(clips, clips_out)
+
+
+def gather_predict_only(
+    clip_shards: list[str],
+    window_shards: list[str],
+    clips_out: str,
+    windows_out: str,
+    species_csv: str | None = None,
+) -> None:
+    """predictions.csv and the window scores from the shards' (:func:`predict_only_shard`),
+    in recording order: the bytes :func:`predict_only` writes in one job."""
+    from sedcycle.shards import in_recording_order
+
+    windows = in_recording_order([pd.read_parquet(p) for p in window_shards], "predict windows")
+    clips = in_recording_order([pd.read_parquet(p) for p in clip_shards], "predict clips")
+    print(f"{len(clips)} recordings from {len(clip_shards)} shards", file=sys.stderr)
+    write_parquet(windows, windows_out)
+    write_csv(with_species_names(clips, species_csv), clips_out, index=False)
 
 
 def ensemble(
