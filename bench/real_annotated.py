@@ -71,6 +71,8 @@ def score(truth: np.ndarray, scores: np.ndarray) -> dict:
         "lwlrap": lwlrap,
         "mean_ap": mean_ap(truth, scores),
         **metrics.precision_recall(truth, scores, threshold=0.5),
+        # (clip, species) pairs scored >= 0.5: all of them means the scores only rank
+        "called": float(np.sum(np.asarray(scores) >= 0.5)),
     }
 
 
@@ -338,20 +340,22 @@ def set_section(name: str, result: dict) -> list[str]:
     lines += [f"Note: {note}." for note in real_set.notes]
     lines += [
         "",
-        "| stage | test LWLRAP | mean AP | precision@0.5 | recall@0.5 |",
-        "|---|---:|---:|---:|---:|",
+        f"| stage | test LWLRAP | mean AP | precision@0.5 | recall@0.5 | pairs >= 0.5 "
+        f"(of {sizes['test_clips'] * sizes['species']}; {sizes['test_labels']} true) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for stage, s in result["stages"].items():
         lines.append(
             f"| {stage} | {fmt(s['lwlrap'])} | {fmt(s['mean_ap'])} | {fmt(s['precision'])} | "
-            f"{fmt(s['recall'])} |"
+            f"{fmt(s['recall'])} | {s['called']:.0f} |"
         )
     r, p = result["random"], result["prior"]
     lines += [
         f"| *random ({RANDOM_DRAWS} draws)* | {fmt_random(r['lwlrap'])} | "
-        f"{fmt_random(r['mean_ap'])} | {fmt_random(r['precision'])} | {fmt_random(r['recall'])} |",
+        f"{fmt_random(r['mean_ap'])} | {fmt_random(r['precision'])} | {fmt_random(r['recall'])} "
+        f"| {r['called'][0]:.0f} |",
         f"| *constant prior* | {fmt(p['lwlrap'])} | {fmt(p['mean_ap'])} | {fmt(p['precision'])} "
-        f"| {fmt(p['recall'])} |",
+        f"| {fmt(p['recall'])} | {p['called']:.0f} |",
         "",
     ]
     final = [s for s in result["stages"] if s.startswith("round")]
