@@ -123,6 +123,7 @@ def test_workflow_stops_before_training_or_skips(tmp_path, mode):
             {
                 "data": {"dir": str(data), "source": "rfcx", "on_bad_audio": mode},
                 "clip_seconds": 4.0,
+                "n_species": 24,  # the generator's
                 "folds": {"n_folds": 2},
             }
         )
