@@ -109,7 +109,8 @@ def report(root: Path, seeds: list[int], minutes: dict[int, float]) -> str:
         "",
         f"`{command}` (`make demo-seeds`): config.yaml as it is (the demo's data and settings), "
         "training seeds `stage1.seed` = `relabel.seed` = each seed; test LWLRAP against the "
-        "synthetic data's hidden truth (scores.csv).",
+        "synthetic data's hidden truth (scores.csv). Job minutes: the sum of the run's jobs' "
+        "wall times (benchmarks/*.tsv), longer when other work shares the machine.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

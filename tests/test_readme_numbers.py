@@ -1,0 +1,61 @@
+"""The README's measured numbers are the generated reports' (bench/results/), not hand-copied
+figures that drift from them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+RESULTS = ROOT / "bench" / "results"
+
+
+def section_cells(report: Path, variant: str) -> dict[str, str]:
+    """First cell (test LWLRAP, 'mean ± std') per stage of ``variant``'s table in a
+    bench/quality.py report."""
+    text = report.read_text()
+    match = re.search(rf"^## {re.escape(variant)}: .*?\n\n(\|.*?)\n\n", text, re.M | re.S)
+    assert match, f"{report.name} has no section {variant}"
+    rows = [line.split("|")[1:-1] for line in match[1].splitlines()[2:]]
+    return {cells[0].strip(): cells[1].strip() for cells in rows}
+
+
+def test_section_cells_reads_a_report_table(tmp_path):
+    report = tmp_path / "r.md"
+    report.write_text(
+        "# Q\n\n## v: `{}`\n\n| stage | test LWLRAP | x |\n|---|---|---|\n"
+        "| stage1 | 0.800 ± 0.010 | 1 |\n| round1 | 0.810 ± 0.020 | 2 |\n\n- verdict\n"
+    )
+    assert section_cells(report, "v") == {"stage1": "0.800 ± 0.010", "round1": "0.810 ± 0.020"}
+    with pytest.raises(AssertionError, match="no section w"):
+        section_cells(report, "w")
+
+
+def test_quality_table_numbers_are_the_headline_reports():
+    best = section_cells(RESULTS / "quality_mixup_9_seeds.md", "mixup_0.4_stage2_then_soft_oof_1")
+    expected = (
+        f"stage 1 {best['stage1']}, round 1 {best['round1']}, round 3 {best['round3']} (9 seeds"
+    )
+    assert expected in README
+    recipe = section_cells(RESULTS / "quality.md", "recipe")
+    stage1, round3 = (recipe[s].split(" ± ")[0] for s in ("stage1", "round3"))
+    assert f"fell from {stage1} (stage 1) to {round3} (round 3)" in README
+
+
+def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
+    """The README shows the end of a real `make demo` (training seed 0, config.yaml as it is):
+    its stage scores are seed 0's row of bench/results/demo_seeds.md."""
+    report = (RESULTS / "demo_seeds.md").read_text()
+    header = next(line for line in report.splitlines() if line.startswith("| seed |"))
+    stages = [c.strip() for c in header.split("|")[2:-3]]
+    row = next(line for line in report.splitlines() if line.startswith("| 0 |"))
+    values = [float(c) for c in row.split("|")[2 : 2 + len(stages)]]
+    shown = dict(re.findall(r"^  (stage1|round\d+) +(\d\.\d{3})$", README, re.M))
+    assert shown, "the README shows no demo output"
+    assert set(shown) == set(stages)
+    for stage, value in zip(stages, values, strict=True):
+        # the README's 3 decimals of the report's 4 (both rounded from scores.csv)
+        assert abs(float(shown[stage]) - value) <= 0.00055, stage
