@@ -20,6 +20,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def workflow_command(
+    workdir: Path, cores: int, configs: list[Path], target: str = "scores.csv"
+) -> list[str]:
+    """The repository's workflow run in ``workdir`` for ``target``: config.yaml, then
+    ``configs`` layered over it."""
+    return [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        target,
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        *map(str, configs),
+    ]
 
 
 def arguments(description: str) -> argparse.ArgumentParser:

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import benchlib
 import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 DEFAULT_ROOT = ROOT / "bench" / "demo_runs"
 DEFAULT_OUT = ROOT / "bench" / "results" / "demo_seeds.md"
 LEARNS = 0.6  # the bar stage 1's test LWLRAP must reach: the demo shows a model that learns
@@ -32,19 +31,7 @@ def seed_command(workdir: Path, seed: int, cores: int) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     seeds = workdir / "seed.yaml"
     seeds.write_text(yaml.safe_dump({"stage1": {"seed": seed}, "relabel": {"seed": seed}}))
-    return [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "scores.csv",
-        "--configfile",
-        str(ROOT / "config.yaml"),
-        str(seeds),
-    ]
+    return benchlib.workflow_command(workdir, cores, [seeds])
 
 
 def run_seed(workdir: Path, seed: int, cores: int) -> float:

@@ -35,12 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench" / "real_data"))
 
+import benchlib  # noqa: E402
 from assemble import MANIFEST, SETS, SETS_DIR  # noqa: E402
 
 from sedcycle import metrics  # noqa: E402
 from sedcycle.evaluation import read_truth  # noqa: E402
 
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 DEFAULT_ROOT = ROOT / "bench" / "real_runs"
 DEFAULT_OUT = ROOT / "bench" / "results" / "real_annotated.md"
 RANDOM_DRAWS = 200
@@ -197,19 +197,7 @@ def run_set(name: str, root: Path, cores: int) -> Path:
         return workdir
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "run_info.yaml").write_text(yaml.safe_dump(code_state(), sort_keys=False))
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "scores.csv",
-        "--configfile",
-        str(ROOT / "config.yaml"),
-        str(set_config(name, workdir)),
-    ]
+    command = benchlib.workflow_command(workdir, cores, [set_config(name, workdir)])
     print(f"{name}: {' '.join(command)}", flush=True)
     with open(workdir / "snakemake.log", "w") as log:
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
