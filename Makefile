@@ -92,7 +92,7 @@ clean-results:
 # The real-data quality benchmark (bench/real_annotated.py): config.yaml's defaults on small
 # public annotated sets of real animal recordings. assemble.py extracts each set's files at the
 # commits of bench/real_data/manifest.csv (sha256-checked) from local git clones of their
-# repositories (REPOS="--repo owner/name=PATH ..."; default /work/.mirror/owner+name/repo), then
+# repositories (REPOS="--repo owner/name=PATH ..."; default bench/real_data/repos/owner+name), then
 # each set runs in bench/real_runs/{set} (a finished set is not rerun) and the report is
 # bench/results/real_annotated.md.
 REPOS =

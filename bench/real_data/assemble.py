@@ -6,9 +6,9 @@
 Every file a set uses is named in ``bench/real_data/manifest.csv``: set, repository, commit,
 path in the repository, sha256, split (train / test audio, or ``annotations``). Given each
 repository's git directory (a clone: ``--repo owner/name=PATH``, its ``.git`` or a bare one;
-default ``/work/.mirror/owner+name/repo``), the script reads each file at its commit with
-``git cat-file``, checks its sha256 against the manifest (a difference stops it, naming the file)
-and writes ``bench/real_data/sets/<set>/``:
+default ``$SEDCYCLE_REPOS/owner+name``, or ``bench/real_data/repos/owner+name`` when unset),
+the script reads each file at its commit with ``git cat-file``, checks its sha256 against the
+manifest (a difference stops it, naming the file) and writes ``bench/real_data/sets/<set>/``:
 
 - ``train/`` and ``test/``: the recordings, split by recording (never a recording's clips on
   both sides), renamed where the source name has spaces;
@@ -26,6 +26,7 @@ import argparse
 import csv
 import hashlib
 import io
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,7 +36,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.csv"
 SETS_DIR = HERE / "sets"
-MIRROR = Path("/work/.mirror")
+# where clones are looked for without --repo: $SEDCYCLE_REPOS/owner+name (a clone or bare repo)
+REPOS = Path(os.environ.get("SEDCYCLE_REPOS", HERE / "repos"))
 MANIFEST_COLUMNS = ["set", "repository", "commit", "path", "sha256", "split"]
 ANNOTATION_COLUMNS = ["recording", "begin", "end", "species"]
 
@@ -174,7 +176,9 @@ def sha256(data: bytes) -> str:
 
 
 def default_git_dir(repository: str) -> Path:
-    return MIRROR / repository.replace("/", "+") / "repo"
+    """A clone of ``repository`` at REPOS/owner+name (e.g. ``git clone URL
+    bench/real_data/repos/owner+name``)."""
+    return REPOS / repository.replace("/", "+")
 
 
 def read_blob(git_dir: Path, commit: str, path: str) -> bytes:
