@@ -430,7 +430,7 @@ def test_make_synthetic_params_hold_the_share_settings_only_when_set(tmp_path):
     assert generator["tp_recording_fraction"] is None  # the test is about the default
     before = [generator[key] for key in ("n_train", "n_test", "seed", "tp_fraction")]
     before += [generator["fp_fraction"], generator["fp_per_recording"]]
-    before += [defaults["n_species"], micro["clip_seconds"]]
+    before += [micro.get("n_species", defaults["n_species"]), micro["clip_seconds"]]
     target = "data/synthetic/train_tp.csv"
     done = subprocess.run(
         snakemake_command(tmp_path, target), capture_output=True, text=True, check=False

@@ -441,7 +441,7 @@ def test_stage1_grid_crops_retrain_stage1_and_events_rerun_nothing(finished, tmp
     import torch
 
     settings = torch.load(run / "models/stage1/fold0.pt", weights_only=True)["settings"]
-    cover = yaml.safe_load((REPO / "config.yaml").read_text())["windows"]["cover"]
+    cover = yaml.safe_load(TINY.read_text())["windows"]["cover"]  # over config.yaml's
     assert settings["crops"] == "grid" and settings["cover"] == cover
     assert planned_jobs(run, [grid])["train_stage1"] == n_folds - 1  # fold 0 is done
     regrid = {"stage1": {"crops": "grid"}, "windows": {"cover": cover + 1}}
