@@ -22,18 +22,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
 
+import benchlib
 import numpy as np
 import pandas as pd
 import yaml
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 CONFIG = ROOT / "bench" / "quality.yaml"
 DEFAULT_ROOT = ROOT / "bench" / "quality_runs"
 DEFAULT_SEEDS = [0, 1, 2]
@@ -202,22 +201,7 @@ def seed_command(
     overrides.write_text(yaml.safe_dump(chosen))
     switches = workdir / "variant.yaml"
     switches.write_text(yaml.safe_dump(VARIANTS[variant]))
-    return [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(cores),
-        "scores.csv",
-        "--configfile",
-        str(ROOT / "config.yaml"),
-        str(CONFIG),
-        *map(str, extra),
-        str(overrides),
-        str(switches),
-    ]
+    return benchlib.workflow_command(workdir, cores, [CONFIG, *extra, overrides, switches])
 
 
 def seed_dir(root: Path, seed: int | Run, variant: str = "recipe") -> Path:

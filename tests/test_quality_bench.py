@@ -101,6 +101,8 @@ def test_round1_claim_is_every_seed_above_with_the_spread_shown_beside(tmp_path)
 
 
 def load_quality():
+    if str(QUALITY.parent) not in sys.path:  # its sibling benchlib, as when run as a script
+        sys.path.insert(0, str(QUALITY.parent))
     spec = importlib.util.spec_from_file_location("quality_bench", QUALITY)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
