@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from sedcycle.labels import ANNOTATION_COLUMNS
+from sedcycle.settings import TrainSettings
 
 from .workflow_runs import micro_rfcx_run
 
@@ -50,3 +51,26 @@ def rfcx(tmp_path_factory):
     """The micro DAG on an RFCx folder (generator off), run once for the session: the tests of
     tests/test_own_data.py read it, the kill/resume test of tests/test_workflow.py copies it."""
     return micro_rfcx_run(tmp_path_factory.mktemp("own"))
+
+
+def train_settings(**overrides):
+    """A fold's TrainSettings for the training tests: a tiny model on the small store's
+    species, ``overrides`` on top."""
+    base = dict(
+        backbone="mobilenetv3_small_050",
+        pretrained=False,
+        pretrained_path=None,
+        amp="none",
+        channels_last=True,
+        device="auto",
+        n_species=N_SPECIES,
+        window=128,
+        epochs=2,
+        batch_size=4,
+        lr=1e-3,
+        fp_fraction=0.5,
+        seed=3,
+        loss="masked",
+        labelled_crop_prob=1.0,
+    )
+    return TrainSettings(**{**base, **overrides})

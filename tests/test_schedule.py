@@ -8,27 +8,13 @@ from sedcycle.schedule import (
     still_falling,
     training_epochs,
 )
-from sedcycle.settings import TrainSettings
+
+from .conftest import train_settings
 
 
 def settings(**overrides):
-    base = dict(
-        backbone="mobilenetv3_small_050",
-        pretrained=False,
-        pretrained_path=None,
-        amp="none",
-        channels_last=True,
-        device="cpu",
-        n_species=3,
-        window=128,
-        loss="clipwise",
-        epochs=22,
-        batch_size=16,
-        lr=1e-3,
-        fp_fraction=0.25,
-        seed=0,
-    )
-    return TrainSettings(**{**base, **overrides})
+    """Stage-1 settings of the demo's length: 22 epochs of batches of 16."""
+    return train_settings(**{"loss": "clipwise", "epochs": 22, "batch_size": 16, **overrides})
 
 
 def test_min_steps_raises_the_epochs_to_reach_them():

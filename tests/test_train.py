@@ -11,7 +11,6 @@ from sedcycle.model import load_model
 from sedcycle.settings import STAGE1_SWITCHES, round_switches, switches_on
 from sedcycle.train import (
     Teacher,
-    TrainSettings,
     labelled_events,
     mixup,
     sample_epoch,
@@ -20,29 +19,9 @@ from sedcycle.train import (
 )
 
 from .conftest import CLIP_SECONDS, N_FRAMES, N_SPECIES
+from .conftest import train_settings as settings
 
 IDS = [f"rec{i}" for i in range(6)]
-
-
-def settings(**overrides):
-    base = dict(
-        backbone="mobilenetv3_small_050",
-        pretrained=False,
-        pretrained_path=None,
-        amp="none",
-        channels_last=True,
-        device="auto",
-        n_species=N_SPECIES,
-        window=128,
-        epochs=2,
-        batch_size=4,
-        lr=1e-3,
-        fp_fraction=0.5,
-        seed=3,
-        loss="masked",
-        labelled_crop_prob=1.0,
-    )
-    return TrainSettings(**{**base, **overrides})
 
 
 def fit(train_settings, store, labels, events, out, **options):
