@@ -21,6 +21,8 @@ from sedcycle.recordings import AUDIO_SUFFIXES
 RAVEN_BEGIN, RAVEN_END = "Begin Time (s)", "End Time (s)"
 RAVEN_LOW, RAVEN_HIGH = "Low Freq (Hz)", "High Freq (Hz)"
 RAVEN_FILE = "Begin File"
+RAVEN_PATH = "Begin Path"  # the recording when there is no Begin File column
+RAVEN_OFFSET = "File Offset (s)"  # the begin within the recording (Begin Time: the file list's)
 CSV_COLUMNS = ("recording", "begin", "end", "species")
 CSV_FREQ = ("low_freq", "high_freq")
 
@@ -89,9 +91,11 @@ def read_raven(path: str | Path, species_column: str = "Species") -> list[Event]
     """The events of one Raven selection table (tab-separated, header line first).
 
     Raven lists a selection once per view (Spectrogram 1, Waveform 1): identical events are
-    kept once by :func:`prepare`. A ``Begin File`` column names each row's recording;
-    without one, the table's file name does (``{recording}.txt`` or
-    ``{recording}.Table.1.selections.txt``).
+    kept once by :func:`prepare`. A ``Begin File`` column names each row's recording, else a
+    ``Begin Path`` column; without either, the table's file name does (``{recording}.txt`` or
+    ``{recording}.Table.1.selections.txt``). With a ``File Offset (s)`` column (a table over a
+    list of files, whose Begin/End Time run on over the files), an event begins at its File
+    Offset and lasts End Time - Begin Time.
     """
     path = Path(path)
     header, rows = _rows(path, "\t")
@@ -104,12 +108,17 @@ def read_raven(path: str | Path, species_column: str = "Species") -> list[Event]
     events = []
     for line, row in enumerate(rows, start=2):
         source = f"{path}: line {line}"
-        recording = row.get(RAVEN_FILE) or None
+        recording = row.get(RAVEN_FILE) or row.get(RAVEN_PATH) or None
+        begin = _number(row[RAVEN_BEGIN], RAVEN_BEGIN, source)
+        end = _number(row[RAVEN_END], RAVEN_END, source)
+        if RAVEN_OFFSET in header:
+            offset = _number(row[RAVEN_OFFSET], RAVEN_OFFSET, source)
+            begin, end = offset, offset + (end - begin)
         events.append(
             _event(
                 _recording_name(recording) if recording else None,
-                _number(row[RAVEN_BEGIN], RAVEN_BEGIN, source),
-                _number(row[RAVEN_END], RAVEN_END, source),
+                begin,
+                end,
                 _optional(row.get(RAVEN_LOW), RAVEN_LOW, source),
                 _optional(row.get(RAVEN_HIGH), RAVEN_HIGH, source),
                 row[species_column],
