@@ -98,6 +98,7 @@ include: "rules/relabel.smk"
 include: "rules/ensemble.smk"
 include: "rules/report.smk"
 include: "rules/predict_only.smk"
+include: "rules/detections.smk"
 
 
 rule all:
