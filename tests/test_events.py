@@ -245,3 +245,9 @@ def test_stage_scores_are_the_model_mean_of_framewise_clip_batch_by_batch(tmp_pa
     single = [framewise_clip([m], store, "r1", 128, 32) for m in models]
     assert np.abs(single[0] - single[1]).max() > 0.05
     np.testing.assert_allclose(found[1][1], (single[0] + single[1]) / 2, atol=1e-5)
+
+
+def test_a_species_named_all_is_refused():
+    empty = table([])
+    with pytest.raises(ValueError, match="a species named 'all'"):
+        score_events(empty, empty, ["owl", "all"])

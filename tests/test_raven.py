@@ -179,3 +179,16 @@ def test_bad_input_is_refused_naming_the_problem(tmp_path, change, options, mess
         write(change(events()), path, **options)
     assert path.read_text() == "before\n"  # nothing half-written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.txt"]
+
+
+def test_rows_of_one_begin_keep_their_order(tmp_path):
+    rows = pd.DataFrame(
+        [
+            ("a_rec", 2.0, 3.0, 0.0, 100.0, "s5"),
+            ("a_rec", 1.0, 4.0, 0.0, 100.0, "s1"),
+            ("a_rec", 2.0, 2.5, 0.0, 100.0, "s0"),
+        ],
+        columns=["recording_id", "begin", "end", "low_freq", "high_freq", "species"],
+    )
+    back = read_raven(write(rows, tmp_path / "t.txt"))
+    assert [(e.begin, e.species) for e in back] == [(1.0, "s1"), (2.0, "s5"), (2.0, "s0")]

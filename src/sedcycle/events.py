@@ -301,6 +301,8 @@ def score_events(
 ) -> pd.DataFrame:
     """Event precision, recall and F1 (:data:`SCORE_COLUMNS`) for each criterion, over all
     species (species ``all``) and per species (its name, species_id order)."""
+    if "all" in species_names:
+        raise ValueError("a species named 'all' cannot be told from the all-species rows")
     pred = pred.reset_index(drop=True)
     truth = truth.reset_index(drop=True)
     rows = []

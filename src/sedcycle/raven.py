@@ -147,7 +147,8 @@ def selection_lines(
     _check(rows, durations, audio_paths, sample_rate, extra_columns)
     nyquist = sample_rate / 2
     rows = rows.assign(recording_id=rows["recording_id"].astype(str))
-    rows = rows.sort_values(["recording_id", "begin", "end"], kind="stable")
+    # ties keep the rows' own order (events.csv's: species, then end)
+    rows = rows.sort_values(["recording_id", "begin"], kind="stable")
     offsets, total = {}, 0
     for rec in sorted(set(rows["recording_id"])):
         offsets[rec] = total
