@@ -251,3 +251,26 @@ def test_a_species_named_all_is_refused():
     empty = table([])
     with pytest.raises(ValueError, match="a species named 'all'"):
         score_events(empty, empty, ["owl", "all"])
+
+
+def naive_hysteresis(scores, start, stop):
+    """The definition frame by frame: start at a frame >= start, go on while >= stop."""
+    spans, current = [], None
+    for i, score in enumerate(scores):
+        if current is None and score >= start:
+            current = i
+        elif current is not None and score < stop:
+            spans.append((current, i))
+            current = None
+    if current is not None:
+        spans.append((current, len(scores)))
+    return spans
+
+
+def test_hysteresis_agrees_with_the_frame_by_frame_definition():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        scores = rng.random(int(rng.integers(1, 60))).round(1)  # ties with the thresholds
+        start = float(rng.choice([0.3, 0.5, 0.7, 1.0]))
+        stop = float(rng.choice([0.1, 0.3, 0.5])) if start > 0.3 else 0.3
+        assert events.hysteresis(scores, start, stop) == naive_hysteresis(scores, start, stop)

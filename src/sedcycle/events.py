@@ -128,20 +128,18 @@ def _threshold(value: str, column: str, where: str) -> float:
 
 def hysteresis(scores: np.ndarray, start: float, stop: float) -> list[tuple[int, int]]:
     """Frame spans [first, last + 1) of one species' scores [n_frames]: from a frame >= start
-    on, while frames stay >= stop."""
-    above_stop = np.asarray(scores) >= stop
-    above_start = np.asarray(scores) >= start
+    on, while frames stay >= stop (stop <= start)."""
+    scores = np.asarray(scores)
+    above_stop = np.concatenate([[False], scores >= stop, [False]]).astype(np.int8)
+    edges = np.diff(above_stop)
+    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    onsets = np.flatnonzero(scores >= start)
+    # the first frame >= start in each run of frames >= stop (if any) begins an event there
+    first = np.searchsorted(onsets, run_starts)
     spans = []
-    i, n = 0, len(above_stop)
-    while i < n:
-        if not above_start[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and above_stop[j]:
-            j += 1
-        spans.append((i, j))
-        i = j
+    for k, run_end in zip(first, run_ends, strict=True):
+        if k < len(onsets) and onsets[k] < run_end:
+            spans.append((int(onsets[k]), int(run_end)))
     return spans
 
 
