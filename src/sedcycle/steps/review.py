@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from sedcycle import review
 from sedcycle.files import write_csv
@@ -163,6 +162,7 @@ def write_clips(table: pd.DataFrame, files: dict[str, Path], out_dir: str, paddi
     (cut to the recording), at the file's own rate and channels. The folder appears whole or
     not at all (written beside it, then renamed)."""
     import soundfile as sf
+    from tqdm import tqdm
 
     out = Path(out_dir)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
