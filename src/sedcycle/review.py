@@ -52,6 +52,7 @@ LABEL_COLUMNS = [*ANNOTATION_COLUMNS, "stage", "item", "strategy", "score"]
 SONGTYPE = 1  # verdict rows' songtype_id (RFCx's common song type; training ignores it)
 THRESHOLD_COLUMNS = ["species_id", "start_threshold", "n_verdicts", "n_tp", "method"]
 MIN_VERDICTS = 4  # fewer verdicts (tp + fp) of a species: the default threshold
+MIN_THRESHOLD = 0.01  # the lowest start threshold (0 would start an event at every frame)
 SPAN_TOLERANCE = 1e-3  # seconds: a verdict file's begin/end against the queue's
 
 
@@ -418,11 +419,14 @@ def fit_threshold(
     """A species' start threshold from its verdicts (score, tp True / fp False).
 
     The threshold is the lowest score in [0, 1] whose fitted P(tp | score) reaches
-    ``target_precision``: (logit(target) - a) / b for the fit of :func:`fit_logistic`, 0 when
-    even score 0 reaches it. Returns (threshold, method): ``logistic``, or ``default`` with
-    the reason in the method: ``too_few_verdicts`` (< :data:`MIN_VERDICTS` tp + fp),
-    ``only_tp``, ``only_fp``, ``score_not_increasing`` (fitted slope <= 0: a higher score is
-    no likelier a tp), ``target_not_reached`` (the fit stays below the target up to score 1).
+    ``target_precision``: (logit(target) - a) / b for the fit of :func:`fit_logistic`, and at
+    least :data:`MIN_THRESHOLD`. It is the precision at the threshold (of items scored there),
+    not of everything above it, which is higher.
+
+    Returns (threshold, method): ``logistic``, or ``default`` and the reason in the method:
+    ``too_few_verdicts`` (< :data:`MIN_VERDICTS` tp + fp), ``only_tp``, ``only_fp``,
+    ``score_not_increasing`` (fitted slope <= 0: a higher score is no likelier a tp),
+    ``target_not_reached`` (the fit stays below the target up to score 1).
     """
     tp = np.asarray(tp, dtype=bool)
     if len(tp) < MIN_VERDICTS:
@@ -437,7 +441,7 @@ def fit_threshold(
     threshold = (math.log(target_precision / (1 - target_precision)) - a) / b
     if threshold > 1:
         return default, "default: target_not_reached"
-    return max(threshold, 0.0), "logistic"
+    return max(threshold, MIN_THRESHOLD), "logistic"
 
 
 def thresholds(
@@ -455,3 +459,10 @@ def thresholds(
         )
         rows.append((species, threshold, len(own), int(is_tp.sum()), method))
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
+
+
+def fitted_thresholds(table: pd.DataFrame) -> pd.DataFrame:
+    """species_id,start_threshold of the species :func:`thresholds` fitted (method
+    ``logistic``): the override table of the detections, whose other species keep their own
+    default thresholds."""
+    return table.loc[table["method"] == "logistic", ["species_id", "start_threshold"]]

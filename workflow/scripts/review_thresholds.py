@@ -6,5 +6,9 @@ from sedcycle.steps.review import review_thresholds
 sm = snakemake  # noqa: F821 - injected by the script directive
 with log_to(sm.log[0]):
     review_thresholds(
-        sm.output[0], verdicts=list(sm.input.verdicts), queues=list(sm.input.queues), **sm.params
+        sm.output.thresholds,
+        sm.output.detections,
+        verdicts=list(sm.input.verdicts),
+        queues=list(sm.input.queues),
+        **sm.params,
     )

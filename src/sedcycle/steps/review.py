@@ -209,6 +209,7 @@ def review_labels(
 
 def review_thresholds(
     out: str,
+    detections_out: str | None = None,
     *,
     n_species: int,
     target_precision: float,
@@ -218,7 +219,8 @@ def review_thresholds(
 ) -> None:
     """review/thresholds.csv: each species' start threshold fitted to its tp and fp verdicts
     of every stage (the score: the item's out-of-fold score in its stage's queue); see
-    :func:`sedcycle.review.fit_threshold`."""
+    :func:`sedcycle.review.fit_threshold`. ``detections_out``: the species fitted alone
+    (species_id,start_threshold), for the detections' thresholds."""
     found = stage_verdicts(verdicts, queues)
     table = review.thresholds(found, n_species, target_precision, default_threshold)
     for row in table.itertuples():
@@ -228,3 +230,5 @@ def review_thresholds(
             file=sys.stderr,
         )
     write_csv(table, out, index=False)
+    if detections_out:
+        write_csv(review.fitted_thresholds(table), detections_out, index=False)
