@@ -1,4 +1,4 @@
-"""Snakemake adapter: one stage's review queue (csv, Raven table, audio clips)."""
+"""Snakemake adapter: one stage's review queue (csv and Raven table)."""
 
 from sedcycle.steps import log_to
 from sedcycle.steps.review import review_queue
@@ -18,6 +18,5 @@ with log_to(sm.log[0]):
         verdicts=list(sm.input.verdicts),
         queues=list(sm.input.queues),
         selections=getattr(sm.output, "selections", None),
-        clips=getattr(sm.output, "clips", None),
         **sm.params,
     )

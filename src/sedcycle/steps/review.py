@@ -68,13 +68,11 @@ def review_queue(
     strategies: dict[str, float],
     threshold: float,
     seed: int,
-    clip_padding: float,
     audio: str | None = None,
     species_csv: str | None = None,
     verdicts: Sequence[str] = (),
     queues: Sequence[str] = (),
     selections: str | None = None,
-    clips: str | None = None,
 ) -> None:
     """The review queue of one stage: ``review.budget`` items of its out-of-fold window scores
     on the train recordings (:func:`sedcycle.review.select`), none overlapping a tp or fp row
@@ -82,14 +80,14 @@ def review_queue(
 
     predictions: fold k's window scores of every train recording, k = 0, 1, ...; features: the
     train features folder (its manifest gives the frames a clip). Writes ``queue`` (csv);
-    with ``audio`` (the train audio folder) also ``selections`` (a Raven selection table over
-    the recordings' audio) and ``clips`` (``{item}.wav``: the span +- ``clip_padding`` s).
-    Without audio (data.source npz) neither: asking for them raises ValueError.
+    with ``audio`` (the train audio folder) also ``selections``, a Raven selection table over
+    the recordings' audio (spans capped to each recording's duration). Without audio
+    (data.source npz) the csv alone: asking for the table raises ValueError.
     """
-    if audio is None and (selections or clips):
+    if audio is None and selections:
         raise ValueError(
-            "the review queue's Raven table and clips need the train audio; data.source npz "
-            "has none (the queue csv alone is written)"
+            "the review queue's Raven table needs the train audio; data.source npz has none "
+            "(the queue csv alone is written)"
         )
     from sedcycle.annotated import read_species
 
@@ -153,18 +151,24 @@ def review_queue(
             sample_rate=max(info[rec].samplerate for rec in recs) if recs else sample_rate,
             extra_columns=("item", "score", "strategy", "verdict"),
         )
-        write_clips(table, files, clips, clip_padding)
     write_csv(table, queue, index=False)
 
 
-def write_clips(table: pd.DataFrame, files: dict[str, Path], out_dir: str, padding: float) -> None:
-    """``out_dir/{item}.wav``: each item's span +- ``padding`` seconds of its recording's audio
-    (cut to the recording), at the file's own rate and channels. The folder appears whole or
-    not at all (written beside it, then renamed)."""
+def review_clips(queue: str, audio: str, clips: str, *, clip_padding: float) -> None:
+    """``clips/{item}.wav`` for every item of a review queue: its span +- ``clip_padding``
+    seconds of its train recording's audio (cut to the recording), at the file's own rate
+    and channels. The folder appears whole or not at all (written beside it, then renamed)."""
     import soundfile as sf
     from tqdm import tqdm
 
-    out = Path(out_dir)
+    from sedcycle.recordings import audio_files
+
+    table = read_queue(queue)
+    files = audio_files(audio)
+    missing = sorted(set(table["recording_id"]) - set(files))
+    if missing:
+        raise ValueError(f"{audio}: no audio file of queued recording(s) {missing[:10]}")
+    out = Path(clips)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -172,8 +176,8 @@ def write_clips(table: pd.DataFrame, files: dict[str, Path], out_dir: str, paddi
         for row in tqdm(table.itertuples(), total=len(table), desc="clips", file=sys.stderr):
             path = files[row.recording_id]
             rate = sf.info(path).samplerate
-            start = max(int((row.begin - padding) * rate), 0)
-            stop = int(round((row.end + padding) * rate))
+            start = max(int((row.begin - clip_padding) * rate), 0)
+            stop = int(round((row.end + clip_padding) * rate))
             wave, rate = sf.read(path, start=start, stop=stop, dtype="float32", always_2d=True)
             sf.write(tmp / f"{row.item}.wav", wave, rate, subtype="PCM_16")
         shutil.rmtree(out, ignore_errors=True)
