@@ -24,10 +24,14 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
 def workflow_command(
-    workdir: Path, cores: int, configs: list[Path], target: str = "scores.csv"
+    workdir: Path,
+    cores: int,
+    configs: list[Path],
+    target: str = "scores.csv",
+    max_threads: int | None = None,
 ) -> list[str]:
     """The repository's workflow run in ``workdir`` for ``target``: config.yaml, then
-    ``configs`` layered over it."""
+    ``configs`` layered over it; ``max_threads`` caps every job's threads (--max-threads)."""
     return [
         str(SNAKEMAKE),
         "--snakefile",
@@ -40,6 +44,7 @@ def workflow_command(
         "--configfile",
         str(ROOT / "config.yaml"),
         *map(str, configs),
+        *(["--max-threads", str(max_threads)] if max_threads else []),
     ]
 
 

@@ -26,19 +26,22 @@ DEFAULT_OUT = ROOT / "bench" / "results" / "demo_seeds.md"
 LEARNS = 0.6  # the bar stage 1's test LWLRAP must reach: the demo shows a model that learns
 
 
-def seed_command(workdir: Path, seed: int, cores: int) -> list[str]:
-    """The snakemake call of one seed: config.yaml, then the seed's stage1/relabel seeds."""
+def seed_command(workdir: Path, seed: int, cores: int, max_threads: int = 1) -> list[str]:
+    """The snakemake call of one seed: config.yaml, then the seed's stage1/relabel seeds;
+    jobs capped at ``max_threads`` threads, as `make demo` does."""
     workdir.mkdir(parents=True, exist_ok=True)
     seeds = workdir / "seed.yaml"
     seeds.write_text(yaml.safe_dump({"stage1": {"seed": seed}, "relabel": {"seed": seed}}))
-    return benchlib.workflow_command(workdir, cores, [seeds])
+    return benchlib.workflow_command(workdir, cores, [seeds], max_threads=max_threads)
 
 
-def run_seed(workdir: Path, seed: int, cores: int) -> float:
+def run_seed(workdir: Path, seed: int, cores: int, max_threads: int = 1) -> float:
     """Run one seed (nothing when it is finished); its wall minutes. SystemExit on failure."""
     started = time.perf_counter()
     with open(workdir.parent / f"seed{seed}.log", "w") as log:
-        done = subprocess.run(seed_command(workdir, seed, cores), stdout=log, stderr=log)
+        done = subprocess.run(
+            seed_command(workdir, seed, cores, max_threads), stdout=log, stderr=log
+        )
     if done.returncode != 0:
         raise SystemExit(f"seed {seed} failed: see {log.name}")
     return (time.perf_counter() - started) / 60
@@ -85,17 +88,19 @@ def verdict_lines(scores: pd.DataFrame) -> list[str]:
     return lines
 
 
-def report(root: Path, seeds: list[int], minutes: dict[int, float]) -> str:
+def report(root: Path, seeds: list[int], minutes: dict[int, float], max_threads: int = 1) -> str:
     runs = {seed: root / f"seed{seed}" for seed in seeds}
     scores = pd.DataFrame({seed: seed_scores(workdir) for seed, workdir in runs.items()}).T
     stages = [c for c in scores.columns if c not in ("random", "random_std")]
     command = ".venv/bin/python bench/demo_seeds.py --seeds " + " ".join(map(str, seeds))
+    command += f" --max-threads {max_threads}"
     header = ["seed", *stages, "random scores", "job minutes"]
     lines = [
         "# The demo over training seeds",
         "",
         f"`{command}` (`make demo-seeds`): config.yaml as it is (the demo's data and settings), "
-        "training seeds `stage1.seed` = `relabel.seed` = each seed; test LWLRAP against the "
+        "training seeds `stage1.seed` = `relabel.seed` = each seed, each job on at most "
+        f"{max_threads} thread(s) as `make demo` runs them; test LWLRAP against the "
         "synthetic data's hidden truth (scores.csv). Job minutes: the sum of the run's jobs' "
         "wall times (benchmarks/*.tsv), longer when other work shares the machine.",
         "",
@@ -124,6 +129,13 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument(
+        "--max-threads",
+        type=int,
+        default=1,
+        help="threads a job may use (snakemake --max-threads), 1 as in `make demo`: the thread "
+        "count changes the last digits of the scores",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--summary-only", action="store_true", help="only (re)write the report")
     return parser
@@ -135,10 +147,10 @@ def main() -> None:
     minutes = {}
     if not args.summary_only:
         for seed in args.seeds:
-            minutes[seed] = run_seed(args.root / f"seed{seed}", seed, args.cores)
+            minutes[seed] = run_seed(args.root / f"seed{seed}", seed, args.cores, args.max_threads)
             print(f"seed {seed}: {minutes[seed]:.1f} min", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(args.root, args.seeds, minutes))
+    args.out.write_text(report(args.root, args.seeds, minutes, args.max_threads))
     print(args.out.read_text())
 
 
