@@ -55,3 +55,26 @@ def test_report_says_no_for_a_seed_that_does_not_learn_or_loses(tmp_path):
     text = summary(tmp_path, [0, 1])
     assert "stage 1 test LWLRAP >= 0.6 on every seed: **no** (lowest 0.5500" in text
     assert "round2 >= stage 1 on every seed: **no** (gains +0.0700, -0.0200" in text
+
+
+def test_each_seed_runs_the_demo_as_make_demo_does(tmp_path):
+    """The thread count changes the scores' last digits: the seeds' runs cap jobs at the
+    threads `make demo` gives them (Makefile DEMO_THREADS), so the README's demo output is
+    seed 0's row."""
+    import importlib.util
+    import re
+
+    makefile = (ROOT / "Makefile").read_text()
+    threads = re.search(r"^DEMO_THREADS \?= (\d+)$", makefile, re.M)[1]
+    demo = re.search(r"^demo: setup\n\t(.*)$", makefile, re.M)[1]
+    assert demo.endswith("--max-threads $(DEMO_THREADS)")
+    assert "--max-threads $(DEMO_THREADS)" in makefile.split("demo-seeds: setup", 1)[1]
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("demo_seeds", DEMO_SEEDS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    default = module.arguments().parse_args([]).max_threads
+    command = module.seed_command(tmp_path / "seed0", 0, 2, default)
+    assert command[command.index("--max-threads") + 1] == threads
+    assert "stage1:\n  seed: 0" in (tmp_path / "seed0" / "seed.yaml").read_text()
