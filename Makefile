@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 
 .PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
-	setup-cluster test-cluster
+	setup-cluster test-cluster bench-scaling
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,17 @@ $(CLUSTER_VENV)/.installed: $(VENV)/.installed requirements-cluster.lock
 # Installs and starts a one-node SLURM (root and apt-get needed), runs the workflow through it.
 test-cluster: setup-cluster
 	SEDCYCLE_CLUSTER_TEST=1 $(BIN)/python -m pytest -q -m cluster
+
+# Predict-only over 2,000 synthetic recordings at 1, 2, 4 and 8 shards through the local
+# one-node SLURM of test-cluster (root; started here and stopped afterwards, whatever happened),
+# after training the demo once in /tmp/sedcycle-scaling: bench/scaling.py writes
+# bench/results/scaling.md. SCALING_ARGS passed on (e.g. --models DIR, --root DIR).
+SCALING_ARGS ?=
+
+bench-scaling: setup-cluster
+	bash tests/cluster/start_local_slurm.sh
+	$(BIN)/python bench/scaling.py $(SCALING_ARGS); status=$$?; \
+		bash tests/cluster/stop_local_slurm.sh; exit $$status
 
 # The demo's jobs are small: one thread each, two side by side on 2 cores, finish sooner than
 # one two-thread job at a time (measured: the workflow in 4.9 instead of 8.1 min). Another
