@@ -95,6 +95,7 @@ if not NPZ:
 include: "rules/npz.smk"
 include: "rules/stage1.smk"
 include: "rules/relabel.smk"
+include: "rules/review.smk"
 include: "rules/ensemble.smk"
 include: "rules/report.smk"
 include: "rules/predict_only.smk"

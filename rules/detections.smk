@@ -13,8 +13,11 @@ if DETECTIONS["stop_threshold"] > DETECTIONS["start_threshold"]:
 
 def detection_thresholds(stage):
     """The per-species thresholds tables detect_events reads for ``stage``, in order (a later
-    one overrides an earlier one's species): config detections.thresholds, or none."""
-    return [DETECTIONS["thresholds"]] if DETECTIONS["thresholds"] else []
+    one overrides an earlier one's species): config detections.thresholds; else with review
+    verdicts (rules/review.smk) the start thresholds fitted to them; or none."""
+    if DETECTIONS["thresholds"]:
+        return [DETECTIONS["thresholds"]]
+    return ["review/detection_thresholds.csv"] if VERDICTS else []
 
 
 rule detect_events:

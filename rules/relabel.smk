@@ -42,8 +42,9 @@ rule train_round:
             )
         ),
         features="features/train",
-        tp=f"{DATA}/train_tp.csv",
-        fp=f"{DATA}/train_fp.csv",
+        # data.dir's tp/fp, or with review verdicts of an earlier stage labels/round{r}_*.csv
+        tp=lambda w: round_labels(w.round, "tp"),
+        fp=lambda w: round_labels(w.round, "fp"),
         folds="folds.csv",
         # a round with use_pseudo: false trains on tp/fp alone (the source's stage 2)
         pseudo=lambda w: (

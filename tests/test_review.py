@@ -3,6 +3,7 @@ and their errors, verdicts as labels (over pseudo-labels), thresholds fitted to 
 queue step on constructed audio, and the workflow with a scripted reviewer."""
 
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ import soundfile as sf
 
 from sedcycle import review
 from sedcycle.labels import ANNOTATION_COLUMNS, NEGATIVE, POSITIVE, FrameLabels
-from sedcycle.steps.review import review_labels, review_queue, review_thresholds
+from sedcycle.steps.review import review_clips, review_labels, review_queue, review_thresholds
+
+from . import workflow_runs
 
 DEFAULT_SHARES = {"margin": 0.5, "stratified": 0.25, "random": 0.25}
 
@@ -394,6 +397,15 @@ def test_a_species_that_cannot_be_fitted_gets_the_default(score, tp, method):
     )
 
 
+def test_a_species_whose_every_score_reaches_the_target_starts_at_the_lowest_threshold():
+    score = np.linspace(0, 1, 100)
+    tp = np.ones(100, dtype=bool)
+    tp[[0, 50]] = False  # P(tp) fitted ~0.93 already at score 0
+    a, b = review.fit_logistic(score, tp)
+    assert b > 0 and 1 / (1 + np.exp(-a)) > 0.9
+    assert review.fit_threshold(score, tp, 0.9, 0.5) == (review.MIN_THRESHOLD, "logistic")
+
+
 def test_thresholds_table_has_every_species_and_ignores_unsure():
     score = [0.05, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 0.95, 0.6]
     verdict = ["fp", "fp", "fp", "fp", "tp", "tp", "tp", "tp", "unsure"]
@@ -409,6 +421,10 @@ def test_thresholds_table_has_every_species_and_ignores_unsure():
         "default: too_few_verdicts",
     ]
     assert 0.3 < table.loc[1, "start_threshold"] < 0.7
+    # the detections' override table: the fitted species alone
+    fitted = review.fitted_thresholds(table)
+    assert fitted.columns.tolist() == ["species_id", "start_threshold"]
+    assert fitted["species_id"].tolist() == [1]
 
 
 # --- the steps on constructed files ----------------------------------------------------------
@@ -464,7 +480,6 @@ def stage_files(tmp_path):
         strategies=DEFAULT_SHARES,
         threshold=0.5,
         seed=0,
-        clip_padding=0.25,
     )
     return {
         "dir": tmp_path,
@@ -499,7 +514,9 @@ def test_the_queue_step_writes_queue_raven_table_and_clips(stage_files):
         out,
         audio=str(stage_files["audio"]),
         selections=str(out / "queue.selections.txt"),
-        clips=str(out / "clips"),
+    )
+    review_clips(
+        str(out / "queue.csv"), str(stage_files["audio"]), str(out / "clips"), clip_padding=0.25
     )
     assert queue.columns.tolist() == review.QUEUE_COLUMNS
     assert len(queue) == 8
@@ -531,18 +548,17 @@ def test_the_queue_step_writes_queue_raven_table_and_clips(stage_files):
         stage_files["dir"] / "again",
         audio=str(stage_files["audio"]),
         selections=str(stage_files["dir"] / "again.txt"),
-        clips=str(stage_files["dir"] / "again_clips"),
     )
     assert again.equals(queue)
 
 
-def test_without_audio_the_queue_csv_alone_and_clips_are_refused(stage_files):
+def test_without_audio_the_queue_csv_alone_and_its_raven_table_is_refused(stage_files):
     out = stage_files["dir"] / "npz"
     queue = run_queue(stage_files, out)
     assert len(queue) == 8
     assert sorted(p.name for p in out.iterdir()) == ["queue.csv"]
     with pytest.raises(ValueError, match="data.source npz has none"):
-        run_queue(stage_files, out, clips=str(out / "clips"))
+        run_queue(stage_files, out, selections=str(out / "queue.selections.txt"))
 
 
 def test_labels_and_thresholds_steps_read_verdicts_of_their_stage_folders(stage_files):
@@ -575,6 +591,7 @@ def test_labels_and_thresholds_steps_read_verdicts_of_their_stage_folders(stage_
     ) & set(zip(queue["recording_id"], queue["species_id"], queue["begin"], strict=True))
     review_thresholds(
         str(base / "thresholds.csv"),
+        str(base / "detection_thresholds.csv"),
         n_species=3,
         target_precision=0.9,
         default_threshold=0.5,
@@ -583,3 +600,227 @@ def test_labels_and_thresholds_steps_read_verdicts_of_their_stage_folders(stage_
     table = pd.read_csv(base / "thresholds.csv")
     assert table.columns.tolist() == review.THRESHOLD_COLUMNS
     assert table["n_verdicts"].sum() == 7 and table["n_tp"].sum() == 3
+    detections = pd.read_csv(base / "detection_thresholds.csv")
+    assert detections.columns.tolist() == ["species_id", "start_threshold"]
+    assert len(detections) == (table["method"] == "logistic").sum()
+
+
+# --- the workflow with a scripted reviewer ---------------------------------------------------
+
+QUEUE_TARGETS = (
+    "review/stage1/queue.csv",
+    "review/stage1/queue.selections.txt",
+    "review/stage1/clips",
+)
+# the micro run's clips are one 512-frame window each (6 s): 12 recordings x 24 species, of
+# which the pairs without a tp or fp row are the candidates (~240). Its stage 1 learns little,
+# so a budget over them all makes sure the scripted reviewer finds true calls (tp) too.
+BUDGET = 300
+
+
+def answer_from_truth(queue, truth):
+    """A scripted reviewer: tp where the species has a true call overlapping the span."""
+    verdicts = []
+    for row in queue.itertuples():
+        calls = truth[
+            (truth["recording_id"] == row.recording_id)
+            & (truth["species_id"] == row.species_id)
+            & (truth["t_min"] < row.end)
+            & (truth["t_max"] > row.begin)
+        ]
+        verdicts.append("tp" if len(calls) else "fp")
+    return queue.assign(verdict=verdicts)
+
+
+def job_inputs(output, rule):
+    """The input lines of every job of ``rule`` in a snakemake dry run's output."""
+    return [block.split("output:")[0] for block in output.split(f"rule {rule}:")[1:]]
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory):
+    """The micro config (2 rounds) run to stage 1's queue, then answered from the hidden train
+    truth into verdicts/stage1/reviewer.csv; the dry runs with the verdicts (``on``) before
+    anything is rebuilt, then round 1's labels and the thresholds built from them."""
+    root = tmp_path_factory.mktemp("review")
+    run = root / "run"
+    # stage 1's training is not what is tested here: one epoch
+    base = {"stage1": {"epochs": 1}, "relabel": {"n_rounds": 2}}
+    off = {**base, "review": {"budget": BUDGET}}
+    on = {**base, "review": {"budget": BUDGET, "verdicts": str(root / "verdicts")}}
+    workflow_runs.snakemake(run, *QUEUE_TARGETS, configs=[off])
+    queue = pd.read_csv(run / QUEUE_TARGETS[0], dtype={"recording_id": str}, keep_default_na=False)
+    truth = pd.read_csv(run / "data/synthetic/train_truth.csv", dtype={"recording_id": str})
+    answered = answer_from_truth(queue, truth)
+    (root / "verdicts" / "stage1").mkdir(parents=True)
+    answered.to_csv(root / "verdicts" / "stage1" / "reviewer.csv", index=False)
+    round1 = [f"predictions/round1/fold{f}_train.parquet" for f in (0, 1)]
+    planned = {
+        "round1": dry_run(run, *round1, config=on),
+        "submission": dry_run(run, "submission.csv", config=on),
+    }
+    labels = ("labels/round1_tp.csv", "labels/round1_fp.csv", "review/thresholds.csv")
+    workflow_runs.snakemake(run, *labels, configs=[on])
+    return {
+        "root": root,
+        "run": run,
+        "off": off,
+        "on": on,
+        "queue": queue,
+        "answered": answered,
+        "planned": planned,
+    }
+
+
+def dry_run(workdir, *targets, config):
+    """A dry run's output: its jobs (rule, input, output) and their "Job stats"."""
+    done = workflow_runs.snakemake(workdir, "--dry-run", *targets, configs=[config])
+    return done.stdout + done.stderr
+
+
+@pytest.mark.workflow
+def test_the_stage1_queue_has_the_budget_its_table_and_clips(reviewed):
+    run, queue = reviewed["run"], reviewed["queue"]
+    # every (recording, species) without a tp or fp row (a label anywhere in the one window)
+    labelled = set()
+    for name in ("train_tp.csv", "train_fp.csv"):
+        rows = pd.read_csv(run / "data/synthetic" / name, dtype={"recording_id": str})
+        labelled |= set(zip(rows["recording_id"], rows["species_id"], strict=True))
+    recordings = pd.read_csv(run / "folds.csv", dtype={"recording_id": str})["recording_id"]
+    n_candidates = len(recordings) * 24 - len(labelled)
+    assert 180 < n_candidates < BUDGET and len(queue) == n_candidates
+    # the shares of 300: margin 150 and stratified 75 first, random what they left
+    assert queue["strategy"].value_counts().to_dict() == {
+        "margin": 150,
+        "stratified": 75,
+        "random": n_candidates - 225,
+    }
+    assert queue["item"].is_unique and (queue["verdict"] == "").all()
+    table = pd.read_csv(run / QUEUE_TARGETS[1], sep="\t", dtype=str, keep_default_na=False)
+    assert sorted(table["item"]) == sorted(queue["item"])
+    clips = sorted(p.stem for p in (run / QUEUE_TARGETS[2]).glob("*.wav"))
+    assert clips == sorted(queue["item"])
+    # no item overlaps a tp or fp row of its recording and species
+    for name in ("train_tp.csv", "train_fp.csv"):
+        rows = pd.read_csv(run / "data/synthetic" / name, dtype={"recording_id": str})
+        both = queue.merge(rows, on=["recording_id", "species_id"])
+        assert not ((both["t_min"] < both["end"]) & (both["begin"] < both["t_max"])).any()
+    assert (run / "logs/stage1/review_queue.log").exists()
+    assert (run / "benchmarks/stage1/review_queue.tsv").exists()
+
+
+@pytest.mark.workflow
+def test_without_verdicts_the_rounds_read_the_data_tables_and_no_review_job_runs(reviewed):
+    output = dry_run(reviewed["run"], "submission.csv", "scores.json", config=reviewed["off"])
+    jobs = workflow_runs.job_counts(output)
+    assert jobs["train_round"] == 4 and "train_stage1" not in jobs
+    assert not [rule for rule in jobs if rule.startswith("review")]
+    for inputs in job_inputs(output, "train_round"):
+        assert "data/synthetic/train_tp.csv" in inputs and "data/synthetic/train_fp.csv" in inputs
+        assert "labels/" not in inputs
+    # the target review: a queue for each stage a round follows (stage1's is done: round1's)
+    review = workflow_runs.job_counts(dry_run(reviewed["run"], "review", config=reviewed["off"]))
+    assert review["review_queue"] == 1 and "train_stage1" not in review
+
+
+@pytest.mark.workflow
+def test_stage1_verdicts_rerun_the_rounds_after_it_alone(reviewed):
+    planned = reviewed["planned"]
+    assert workflow_runs.job_counts(planned["round1"]) == {
+        "review_labels": 1,
+        "pseudo_labels": 1,
+        "train_round": 2,
+        "predict": 2,
+    }
+    jobs = workflow_runs.job_counts(planned["submission"])
+    assert "train_stage1" not in jobs and "make_folds" not in jobs
+    assert jobs["review_labels"] == 2 and jobs["train_round"] == 4 and jobs["predict"] == 4
+    for inputs in job_inputs(planned["submission"], "train_round"):
+        assert "labels/round" in inputs and "data/synthetic/train_tp.csv" not in inputs
+
+
+@pytest.mark.workflow
+def test_round1_labels_hold_the_data_rows_and_the_verdicts(reviewed):
+    run, answered = reviewed["run"], reviewed["answered"]
+    for kind in ("tp", "fp"):
+        data = pd.read_csv(run / f"data/synthetic/train_{kind}.csv", dtype={"recording_id": str})
+        labels = pd.read_csv(run / f"labels/round1_{kind}.csv", dtype={"recording_id": str})
+        assert labels[ANNOTATION_COLUMNS].iloc[: len(data)].equals(data)
+        added = labels.iloc[len(data) :]
+        mine = answered[answered["verdict"] == kind]
+        assert added["item"].tolist() == mine["item"].tolist()
+        assert added["recording_id"].tolist() == mine["recording_id"].tolist()
+        assert added["t_min"].tolist() == mine["begin"].tolist()
+        assert (added["stage"] == "stage1").all()
+    assert 0 < (answered["verdict"] == "tp").sum() < len(answered)  # both kinds were answered
+    thresholds = pd.read_csv(run / "review/thresholds.csv")
+    assert thresholds["species_id"].tolist() == list(range(24))
+    assert thresholds["n_verdicts"].sum() == len(answered)
+    assert thresholds["n_tp"].sum() == (answered["verdict"] == "tp").sum()
+
+
+@pytest.mark.workflow
+def test_a_bad_verdict_fails_naming_the_file_and_line(reviewed, tmp_path):
+    bad = tmp_path / "verdicts" / "stage1" / "bad.csv"
+    bad.parent.mkdir(parents=True)
+    answered = reviewed["answered"].copy()
+    answered.loc[3, "verdict"] = "maybe"
+    answered.to_csv(bad, index=False)
+    run = tmp_path / "run"
+    shutil.copytree(reviewed["run"], run, symlinks=True)
+    config = {
+        **reviewed["on"],
+        "review": {"budget": BUDGET, "verdicts": str(tmp_path / "verdicts")},
+    }
+    failed = workflow_runs.snakemake(run, "labels/round1_tp.csv", configs=[config], check=False)
+    assert failed.returncode != 0
+    log = (run / "logs/round1/review_labels.log").read_text()
+    assert f"{bad}: line 5: verdict 'maybe' of item {answered.loc[3, 'item']}" in log
+    assert not (run / "labels/round1_tp.csv").exists()
+
+
+@pytest.mark.workflow
+def test_detections_take_the_fitted_thresholds_with_verdicts_unless_given_a_table(
+    reviewed, tmp_path
+):
+    run, target = reviewed["run"], "detections/stage1/events.csv"
+    with_verdicts = job_inputs(dry_run(run, target, config=reviewed["on"]), "detect_events")
+    assert with_verdicts and all("review/detection_thresholds.csv" in i for i in with_verdicts)
+    without = job_inputs(dry_run(run, target, config=reviewed["off"]), "detect_events")
+    assert without and not any("review/" in i for i in without)
+    own = tmp_path / "mine.csv"
+    own.write_text("species_id,start_threshold\n0,0.7\n")
+    mine = {**reviewed["on"], "detections": {"thresholds": str(own)}}
+    given = job_inputs(dry_run(run, target, config=mine), "detect_events")
+    assert given and all(str(own) in i and "review/" not in i for i in given)
+    fitted = pd.read_csv(run / "review/detection_thresholds.csv")
+    table = pd.read_csv(run / "review/thresholds.csv")
+    assert (
+        fitted["species_id"].tolist()
+        == table.loc[table["method"] == "logistic", "species_id"].tolist()
+    )
+
+
+@pytest.mark.workflow
+def test_verdicts_of_round1_change_the_rounds_after_it_alone(reviewed, tmp_path):
+    """Verdicts of round 1 alone: round 1 trains on data.dir's tables as without them (the
+    same inputs: nothing of it reruns), round 2 on labels/round2_*.csv."""
+    folder = tmp_path / "verdicts" / "round1"
+    folder.mkdir(parents=True)
+    (folder / "later.csv").write_text("item,verdict\n")
+    config = {
+        **reviewed["on"],
+        "review": {"budget": BUDGET, "verdicts": str(tmp_path / "verdicts")},
+    }
+    output = dry_run(reviewed["run"], "submission.csv", config=config)
+    jobs = workflow_runs.job_counts(output)
+    assert jobs["review_labels"] == 1 and "train_stage1" not in jobs
+    rounds = {}
+    for block in output.split("rule train_round:")[1:]:
+        inputs, outputs = block.split("output:")[:2]
+        rounds.setdefault(re.search(r"models/(round\d)/", outputs)[1], []).append(inputs)
+    assert sorted(rounds) == ["round1", "round2"]
+    for inputs in rounds["round1"]:
+        assert "data/synthetic/train_tp.csv" in inputs and "labels/" not in inputs
+    for inputs in rounds["round2"]:
+        assert "labels/round2_tp.csv" in inputs and "labels/round2_fp.csv" in inputs
