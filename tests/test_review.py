@@ -639,23 +639,25 @@ def job_inputs(output, rule):
 
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory):
-    """The micro config (2 rounds) run to stage 1's queue, then answered from the hidden train
-    truth into verdicts/stage1/reviewer.csv; the dry runs with the verdicts (``on``) before
-    anything is rebuilt, then round 1's labels and the thresholds built from them."""
+    """The micro config (2 rounds) run without verdicts (``off``) to stage 1's queue and round
+    1's predictions; the queue answered from the hidden train truth into
+    verdicts/stage1/reviewer.csv; dry runs without and with the verdicts (``on``) before
+    anything is rebuilt; then round 1's labels and the thresholds built from them."""
     root = tmp_path_factory.mktemp("review")
     run = root / "run"
     # stage 1's training is not what is tested here: one epoch
     base = {"stage1": {"epochs": 1}, "relabel": {"n_rounds": 2}}
     off = {**base, "review": {"budget": BUDGET}}
     on = {**base, "review": {"budget": BUDGET, "verdicts": str(root / "verdicts")}}
-    workflow_runs.snakemake(run, *QUEUE_TARGETS, configs=[off])
+    round1 = [f"predictions/round1/fold{f}_train.parquet" for f in (0, 1)]
+    workflow_runs.snakemake(run, *QUEUE_TARGETS, *round1, configs=[off])
     queue = pd.read_csv(run / QUEUE_TARGETS[0], dtype={"recording_id": str}, keep_default_na=False)
     truth = pd.read_csv(run / "data/synthetic/train_truth.csv", dtype={"recording_id": str})
     answered = answer_from_truth(queue, truth)
     (root / "verdicts" / "stage1").mkdir(parents=True)
     answered.to_csv(root / "verdicts" / "stage1" / "reviewer.csv", index=False)
-    round1 = [f"predictions/round1/fold{f}_train.parquet" for f in (0, 1)]
     planned = {
+        "round1 off": dry_run(run, *round1, config=off),
         "round1": dry_run(run, *round1, config=on),
         "submission": dry_run(run, "submission.csv", config=on),
     }
@@ -711,9 +713,11 @@ def test_the_stage1_queue_has_the_budget_its_table_and_clips(reviewed):
 
 @pytest.mark.workflow
 def test_without_verdicts_the_rounds_read_the_data_tables_and_no_review_job_runs(reviewed):
+    # round 1, built without verdicts: nothing to do
+    assert workflow_runs.job_counts(reviewed["planned"]["round1 off"]) == {}
     output = dry_run(reviewed["run"], "submission.csv", "scores.json", config=reviewed["off"])
     jobs = workflow_runs.job_counts(output)
-    assert jobs["train_round"] == 4 and "train_stage1" not in jobs
+    assert jobs["train_round"] == 2 and "train_stage1" not in jobs  # round 2's
     assert not [rule for rule in jobs if rule.startswith("review")]
     for inputs in job_inputs(output, "train_round"):
         assert "data/synthetic/train_tp.csv" in inputs and "data/synthetic/train_fp.csv" in inputs
@@ -726,15 +730,16 @@ def test_without_verdicts_the_rounds_read_the_data_tables_and_no_review_job_runs
 @pytest.mark.workflow
 def test_stage1_verdicts_rerun_the_rounds_after_it_alone(reviewed):
     planned = reviewed["planned"]
+    # round 1 (built) retrains on its new labels; its pseudo-labels come from stage 1: kept
     assert workflow_runs.job_counts(planned["round1"]) == {
         "review_labels": 1,
-        "pseudo_labels": 1,
         "train_round": 2,
         "predict": 2,
     }
     jobs = workflow_runs.job_counts(planned["submission"])
     assert "train_stage1" not in jobs and "make_folds" not in jobs
     assert jobs["review_labels"] == 2 and jobs["train_round"] == 4 and jobs["predict"] == 4
+    assert jobs["pseudo_labels"] == 1  # round 2's, from round 1's new predictions
     for inputs in job_inputs(planned["submission"], "train_round"):
         assert "labels/round" in inputs and "data/synthetic/train_tp.csv" not in inputs
 
@@ -803,8 +808,8 @@ def test_detections_take_the_fitted_thresholds_with_verdicts_unless_given_a_tabl
 
 @pytest.mark.workflow
 def test_verdicts_of_round1_change_the_rounds_after_it_alone(reviewed, tmp_path):
-    """Verdicts of round 1 alone: round 1 trains on data.dir's tables as without them (the
-    same inputs: nothing of it reruns), round 2 on labels/round2_*.csv."""
+    """Verdicts of round 1 alone: round 1 (built without verdicts) keeps data.dir's tables
+    and does not rerun; round 2 trains on labels/round2_*.csv."""
     folder = tmp_path / "verdicts" / "round1"
     folder.mkdir(parents=True)
     (folder / "later.csv").write_text("item,verdict\n")
@@ -814,13 +819,11 @@ def test_verdicts_of_round1_change_the_rounds_after_it_alone(reviewed, tmp_path)
     }
     output = dry_run(reviewed["run"], "submission.csv", config=config)
     jobs = workflow_runs.job_counts(output)
-    assert jobs["review_labels"] == 1 and "train_stage1" not in jobs
+    assert jobs["review_labels"] == 1 and jobs["train_round"] == 2 and "train_stage1" not in jobs
     rounds = {}
     for block in output.split("rule train_round:")[1:]:
         inputs, outputs = block.split("output:")[:2]
         rounds.setdefault(re.search(r"models/(round\d)/", outputs)[1], []).append(inputs)
-    assert sorted(rounds) == ["round1", "round2"]
-    for inputs in rounds["round1"]:
-        assert "data/synthetic/train_tp.csv" in inputs and "labels/" not in inputs
+    assert sorted(rounds) == ["round2"]
     for inputs in rounds["round2"]:
         assert "labels/round2_tp.csv" in inputs and "labels/round2_fp.csv" in inputs
