@@ -198,20 +198,23 @@ def test_test_clips_without_audio_are_refused(stage):
 # -- the workflow: the micro config's run of `snakemake detections` ----------------------
 
 
-def micro_config(**detections):
-    return {"detections": detections} if detections else {}
+# The micro config (synthetic data with test truth, stage 1 and one round), its round
+# trained without pseudo-labels: the stage-1 predictions they are voted on are jobs that the
+# detections do not need.
+NO_PSEUDO = {"relabel": {"use_pseudo": False}}
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """The micro config's `detections` target run once (synthetic data with test truth)."""
+    """The micro config's `detections` target run once."""
     workdir = tmp_path_factory.mktemp("detections")
-    run = workflow_runs.snakemake(workdir, "detections")
+    run = workflow_runs.snakemake(workdir, "detections", configs=[NO_PSEUDO])
     return workdir, workflow_runs.job_counts(run.stdout + run.stderr)
 
 
 def planned(workdir, **detections):
-    configs = [micro_config(**detections)] if detections else []
+    """Rule -> job count that `detections` would run with these detections settings."""
+    configs = [NO_PSEUDO, {"detections": detections}] if detections else [NO_PSEUDO]
     run = workflow_runs.snakemake(workdir, "detections", "--dry-run", configs=configs)
     return workflow_runs.job_counts(run.stdout)
 
@@ -220,6 +223,7 @@ def planned(workdir, **detections):
 def test_detections_write_every_stages_events_tables_and_scores(finished):
     workdir, jobs = finished
     assert jobs["detect_events"] == len(STAGES) and jobs["score_events"] == len(STAGES)
+    assert jobs["train_stage1"] == 2 and jobs["train_round"] == 2
     assert "ensemble" not in jobs and "collect_scores" not in jobs  # not the whole run
     truth = events.read_truth_events(workdir / "data/synthetic/test_truth.csv", 24)
     for stage in STAGES:
