@@ -99,6 +99,7 @@ include: "rules/review.smk"
 include: "rules/ensemble.smk"
 include: "rules/report.smk"
 include: "rules/predict_only.smk"
+include: "rules/detections_common.smk"
 include: "rules/detections.smk"
 
 
