@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from sedcycle import review
+from sedcycle.events import species_bands
 from sedcycle.labels import ANNOTATION_COLUMNS, NEGATIVE, POSITIVE, FrameLabels
 from sedcycle.steps.review import review_clips, review_labels, review_queue, review_thresholds
 
@@ -202,8 +203,8 @@ def small_queue(stage="stage1"):
             "strategy": ["top", "margin", "margin", "random"],
         }
     )
-    bands = review.species_bands(
-        pd.DataFrame({"species_id": [1], "f_min": [900.0], "f_max": [2400.0]}), 3, (0.0, 16000.0)
+    bands = species_bands(
+        pd.DataFrame({"species_id": [1], "f_min": [900.0], "f_max": [2400.0]}), 3, 32000
     )
     return review.make_queue(chosen_rows, stage, ["a", "b", "c"], bands)
 

@@ -207,21 +207,8 @@ def select(
     return queue.reset_index(drop=True)
 
 
-def species_bands(tp: pd.DataFrame, n_species: int, full_band: tuple[float, float]) -> pd.DataFrame:
-    """Each species' frequency band: min f_min and max f_max of its tp rows, else
-    ``full_band``. Returns low_freq, high_freq indexed by species_id 0..n-1."""
-    bands = pd.DataFrame(
-        {"low_freq": float(full_band[0]), "high_freq": float(full_band[1])},
-        index=pd.RangeIndex(n_species, name="species_id"),
-    )
-    if len(tp):
-        found = tp.groupby("species_id").agg(low_freq=("f_min", "min"), high_freq=("f_max", "max"))
-        bands.loc[found.index, ["low_freq", "high_freq"]] = found.to_numpy(dtype=float)
-    return bands
-
-
 def make_queue(
-    chosen: pd.DataFrame, stage: str, species: Sequence[str], bands: pd.DataFrame
+    chosen: pd.DataFrame, stage: str, species: Sequence[str], bands: np.ndarray
 ) -> pd.DataFrame:
     """The queue table (:data:`QUEUE_COLUMNS`) of the chosen items, sorted by recording,
     begin and species; item ids ``{stage}-{n:04d}`` in that order; verdict empty."""
@@ -229,8 +216,9 @@ def make_queue(
     queue = queue.reset_index(drop=True)
     queue.insert(0, "item", [f"{stage}-{i:04d}" for i in range(1, len(queue) + 1)])
     queue["species"] = [species[s] for s in queue["species_id"]]
-    queue["low_freq"] = bands.loc[queue["species_id"], "low_freq"].to_numpy()
-    queue["high_freq"] = bands.loc[queue["species_id"], "high_freq"].to_numpy()
+    # bands: [n_species, 2] (low, high) Hz, sedcycle.events.species_bands
+    queue["low_freq"] = bands[queue["species_id"].to_numpy(), 0]
+    queue["high_freq"] = bands[queue["species_id"].to_numpy(), 1]
     queue["verdict"] = ""
     return queue[QUEUE_COLUMNS]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from sedcycle import review
+from sedcycle.events import species_bands
 from sedcycle.files import write_csv
 from sedcycle.labels import read_annotations
 from sedcycle.pseudo import out_of_fold_scores
@@ -136,7 +137,7 @@ def review_queue(
     )
     chosen = review.select(pool, budget, strategies, threshold, seed)
     names = read_species(species_csv) if species_csv else [f"s{i}" for i in range(n_species)]
-    bands = review.species_bands(tp_rows, n_species, (0.0, sample_rate / 2))
+    bands = species_bands(tp_rows, n_species, sample_rate)
     table = review.make_queue(chosen, stage, names, bands)
     print(f"{stage}: {table['strategy'].value_counts().to_dict()}", file=sys.stderr)
     if audio is not None:
