@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 
 .PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
-	setup-cluster test-cluster bench-scaling
+	setup-cluster test-cluster bench-scaling bench-review
 
 setup: $(VENV)/.installed
 
@@ -64,6 +64,14 @@ demo: setup
 demo-seeds: setup
 	$(BIN)/python bench/demo_seeds.py --seeds 0 1 2 --cores $(CORES) \
 		--max-threads $(DEMO_THREADS)
+
+# The review loop with a simulated reviewer (bench/review_sim.py, runs kept in
+# bench/review_runs/): no review against each selection strategy over training seeds 0 1 2.
+# Writes bench/results/review_sim.md and .png. REVIEW_ARGS passed on (e.g. --summary-only).
+REVIEW_ARGS ?=
+
+bench-review: setup
+	$(BIN)/python bench/review_sim.py --seeds 0 1 2 --cores $(CORES) $(REVIEW_ARGS)
 
 # The README's figure: the demo's own figures/lwlrap.png, copied after `make demo`.
 demo-figure: demo

@@ -25,7 +25,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 def workflow_command(
     workdir: Path,
-    cores: int,
+    cores: int | str,
     configs: list[Path],
     target: str = "scores.csv",
     max_threads: int | None = None,

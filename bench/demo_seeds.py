@@ -26,7 +26,7 @@ DEFAULT_OUT = ROOT / "bench" / "results" / "demo_seeds.md"
 LEARNS = 0.6  # the bar stage 1's test LWLRAP must reach: the demo shows a model that learns
 
 
-def seed_command(workdir: Path, seed: int, cores: int, max_threads: int = 1) -> list[str]:
+def seed_command(workdir: Path, seed: int, cores: int | str, max_threads: int = 1) -> list[str]:
     """The snakemake call of one seed: config.yaml, then the seed's stage1/relabel seeds;
     jobs capped at ``max_threads`` threads, as `make demo` does."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -35,7 +35,7 @@ def seed_command(workdir: Path, seed: int, cores: int, max_threads: int = 1) -> 
     return benchlib.workflow_command(workdir, cores, [seeds], max_threads=max_threads)
 
 
-def run_seed(workdir: Path, seed: int, cores: int, max_threads: int = 1) -> float:
+def run_seed(workdir: Path, seed: int, cores: int | str, max_threads: int = 1) -> float:
     """Run one seed (nothing when it is finished); its wall minutes. SystemExit on failure."""
     started = time.perf_counter()
     with open(workdir.parent / f"seed{seed}.log", "w") as log:
@@ -128,7 +128,7 @@ def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
-    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--cores", default="2", help="snakemake --cores (a number or all)")
     parser.add_argument(
         "--max-threads",
         type=int,

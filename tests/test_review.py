@@ -362,6 +362,34 @@ def test_a_verdict_fp_removes_a_pseudo_label_s_positive_target(targets):
 # --- thresholds -------------------------------------------------------------------------------
 
 
+def test_the_simulated_reviewer_says_tp_where_a_true_call_overlaps_the_span():
+    queue = pd.DataFrame(
+        {
+            "item": ["a", "b", "c", "d", "e"],
+            "recording_id": ["r1", "r1", "r1", "r2", "r1"],
+            "species_id": [0, 0, 1, 0, 0],
+            "begin": [1.0, 3.0, 1.0, 1.0, 2.0],
+            "end": [2.0, 4.0, 2.0, 2.0, 3.0],
+            "verdict": [""] * 5,
+        }
+    )
+    # r1 species 0 calls over 1.5-2.5 s: a and e overlap it, b does not, c is another species,
+    # d another recording; a call that only touches a span (ends at its begin) is no overlap
+    truth = pd.DataFrame(
+        {
+            "recording_id": ["r1", "r1"],
+            "species_id": [0, 0],
+            "t_min": [1.5, 2.5],
+            "t_max": [2.5, 3.0],
+        }
+    )
+    answered = review.answer_from_truth(queue, truth)
+    assert answered["verdict"].tolist() == ["tp", "fp", "fp", "fp", "tp"]
+    assert answered["item"].tolist() == queue["item"].tolist()
+    touching = truth.assign(t_min=[0.0, 4.0], t_max=[1.0, 5.0])
+    assert review.answer_from_truth(queue, touching)["verdict"].tolist() == ["fp"] * 5
+
+
 def test_a_separable_set_gets_a_threshold_between_its_classes():
     score = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.7, 0.75, 0.8, 0.9])
     tp = score > 0.5
@@ -619,20 +647,6 @@ QUEUE_TARGETS = (
 BUDGET = 300
 
 
-def answer_from_truth(queue, truth):
-    """A scripted reviewer: tp where the species has a true call overlapping the span."""
-    verdicts = []
-    for row in queue.itertuples():
-        calls = truth[
-            (truth["recording_id"] == row.recording_id)
-            & (truth["species_id"] == row.species_id)
-            & (truth["t_min"] < row.end)
-            & (truth["t_max"] > row.begin)
-        ]
-        verdicts.append("tp" if len(calls) else "fp")
-    return queue.assign(verdict=verdicts)
-
-
 def job_inputs(output, rule):
     """The input lines of every job of ``rule`` in a snakemake dry run's output."""
     return [block.split("output:")[0] for block in output.split(f"rule {rule}:")[1:]]
@@ -654,7 +668,7 @@ def reviewed(tmp_path_factory):
     workflow_runs.snakemake(run, *QUEUE_TARGETS, *round1, configs=[off])
     queue = pd.read_csv(run / QUEUE_TARGETS[0], dtype={"recording_id": str}, keep_default_na=False)
     truth = pd.read_csv(run / "data/synthetic/train_truth.csv", dtype={"recording_id": str})
-    answered = answer_from_truth(queue, truth)
+    answered = review.answer_from_truth(queue, truth)
     (root / "verdicts" / "stage1").mkdir(parents=True)
     answered.to_csv(root / "verdicts" / "stage1" / "reviewer.csv", index=False)
     planned = {

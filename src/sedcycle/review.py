@@ -379,6 +379,23 @@ def with_verdicts(labels: pd.DataFrame, verdicts: pd.DataFrame, verdict: str) ->
     return pd.concat([data, added], ignore_index=True)
 
 
+def answer_from_truth(queue: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """A simulated reviewer (benchmarks, tests): each queue item's verdict is ``tp`` when its
+    species has a call in ``truth`` (recording_id, species_id, t_min, t_max) overlapping the
+    item's span (begin, end), else ``fp``; never ``unsure``. The queue is returned in its order
+    with the verdict column filled."""
+    calls = truth[["recording_id", "species_id", "t_min", "t_max"]].astype({"recording_id": str})
+    items = queue[["recording_id", "species_id", "begin", "end"]].astype({"recording_id": str})
+    merged = (
+        items.reset_index(drop=True)
+        .reset_index()
+        .merge(calls, on=["recording_id", "species_id"], how="left")
+    )
+    overlaps = (merged["t_min"] < merged["end"]) & (merged["t_max"] > merged["begin"])
+    found = overlaps.groupby(merged["index"]).any().reindex(range(len(queue)), fill_value=False)
+    return queue.assign(verdict=np.where(found.to_numpy(), "tp", "fp"))
+
+
 def fit_logistic(
     score: np.ndarray, tp: np.ndarray, ridge: float = 1e-3, max_iter: int = 100
 ) -> tuple[float, float]:

@@ -1,0 +1,333 @@
+"""The review loop with a simulated reviewer: do a few dozen verdicts a round lift the rounds,
+and more than the same budget spent at random? `make bench-review` runs it and writes
+bench/results/review_sim.md and review_sim.png.
+
+    .venv/bin/python bench/review_sim.py [--seeds 0 1 2] [--arms none mix ...] [--summary-only]
+
+Every run is config.yaml's method with bench/review_sim.yaml's data (labelled as RFCx is) and
+the seed's ``stage1.seed``, ``relabel.seed`` and ``review.seed``. Per seed, arm ``none`` runs
+the workflow without review (`scores.csv` and `detections`), in ``{root}/seed{s}/none``. Every
+other arm starts as a copy of that finished run, so its stage 1 is the same model, and then
+for each stage a round follows (stage1, round1, ...) builds the stage's review queue
+(``review.budget`` items, the arm's strategy shares), answers it from the hidden train truth
+(``sedcycle.review.answer_from_truth``) into ``verdicts/{stage}/reviewer.csv``, and goes on,
+so each round trains on the verdicts of the stages before it; at the end `scores.csv` and
+`detections` (whose thresholds are then fitted to the verdicts). A finished arm is not run again, so
+``--summary-only`` rewrites the report from finished runs. One workflow at a time, on
+``--cores`` cores, one thread a job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import benchlib
+import pandas as pd
+import yaml
+
+from sedcycle.review import answer_from_truth
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "bench" / "review_sim.yaml"
+DEFAULT_ROOT = ROOT / "bench" / "review_runs"
+DEFAULT_OUT = ROOT / "bench" / "results" / "review_sim.md"
+STRATEGIES = ("top", "margin", "stratified", "random")
+# arm -> the review.strategies shares it sets (every strategy named: configs merge key by key);
+# None: no review; {}: config.yaml's mix
+ARMS: dict[str, dict[str, float] | None] = {
+    "none": None,
+    "random": {s: float(s == "random") for s in STRATEGIES},
+    "mix": {},
+    "margin": {s: float(s == "margin") for s in STRATEGIES},
+    "top": {s: float(s == "top") for s in STRATEGIES},
+    "stratified": {s: float(s == "stratified") for s in STRATEGIES},
+}
+TARGETS = ("scores.csv", "detections")
+
+
+def arm_config(workdir: Path, arm: str, seed: int) -> Path:
+    """Write ``workdir/run.yaml``: the seed, and for a reviewing arm its strategies and its
+    verdicts folder ``workdir/verdicts`` (made here: review.verdicts must exist)."""
+    chosen: dict = {"stage1": {"seed": seed}, "relabel": {"seed": seed}, "review": {"seed": seed}}
+    if ARMS[arm] is not None:
+        verdicts = workdir / "verdicts"
+        verdicts.mkdir(parents=True, exist_ok=True)
+        chosen["review"]["verdicts"] = str(verdicts)
+        if ARMS[arm]:
+            chosen["review"]["strategies"] = ARMS[arm]
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "run.yaml"
+    path.write_text(yaml.safe_dump(chosen))
+    return path
+
+
+def snakemake(workdir: Path, targets: list[str], cores: int, log: Path) -> None:
+    """One workflow call in ``workdir`` (config.yaml, review_sim.yaml, run.yaml), appended to
+    ``log``; SystemExit naming the log on failure."""
+    command = benchlib.workflow_command(
+        workdir, cores, [CONFIG, workdir / "run.yaml"], targets[0], max_threads=1
+    )
+    command[command.index(targets[0]) + 1 : command.index(targets[0]) + 1] = targets[1:]
+    with open(log, "a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise SystemExit(f"{workdir}: snakemake failed, see {log}")
+
+
+def stages(workdir: Path) -> list[str]:
+    """The run's stages in order (stage1, round1, ...), from its resolved config."""
+    config = {}
+    for path in (ROOT / "config.yaml", CONFIG, workdir / "run.yaml"):
+        merge(config, yaml.safe_load(path.read_text()))
+    return ["stage1", *(f"round{r}" for r in range(1, config["relabel"]["n_rounds"] + 1))]
+
+
+def merge(base: dict, extra: dict) -> None:
+    """Update ``base`` with ``extra`` key by key, as snakemake layers config files."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def run_arm(root: Path, seed: int, arm: str, cores: int) -> float | None:
+    """Run one arm of one seed (nothing when finished); its wall minutes, None if it was."""
+    workdir = root / f"seed{seed}" / arm
+    if (workdir / "done").exists():
+        return None
+    started = time.perf_counter()
+    log = root / f"seed{seed}_{arm}.log"
+    if arm != "none" and not workdir.exists():
+        base = root / f"seed{seed}" / "none"
+        if not (base / "done").exists():
+            raise SystemExit(f"arm {arm} of seed {seed} needs the finished run {base} first")
+        shutil.copytree(base, workdir, symlinks=True)  # copy2: modification times kept
+        (workdir / "done").unlink()
+    workdir.mkdir(parents=True, exist_ok=True)
+    arm_config(workdir, arm, seed)
+    if ARMS[arm] is not None:
+        truth = pd.read_csv(workdir / "data/synthetic/train_truth.csv", dtype={"recording_id": str})
+        for stage in stages(workdir)[:-1]:
+            answered = workdir / "verdicts" / stage / "reviewer.csv"
+            if answered.exists():
+                continue
+            queue_csv = f"review/{stage}/queue.csv"
+            snakemake(workdir, [queue_csv], cores, log)
+            queue = pd.read_csv(workdir / queue_csv, dtype={"recording_id": str, "verdict": str})
+            answered.parent.mkdir(parents=True, exist_ok=True)
+            answer_from_truth(queue, truth).to_csv(answered, index=False)
+    snakemake(workdir, list(TARGETS), cores, log)
+    (workdir / "done").write_text("")
+    return (time.perf_counter() - started) / 60
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def arm_scores(workdir: Path) -> pd.DataFrame:
+    """Per stage of a finished run: test LWLRAP, event F1 (onset criterion, all species), and
+    the verdicts its training had (those of the stages before it) with their tp share."""
+    scores = pd.read_csv(workdir / "scores.csv").set_index("stage")
+    names = [s for s in scores.index if s != "ensemble"]
+    rows = []
+    verdicts = n_tp = 0
+    for stage in names:
+        events = pd.read_csv(workdir / "detections" / stage / "event_scores.csv")
+        f1 = events.query("criterion == 'onset' and species == 'all'")["f1"].iloc[0]
+        rows.append(
+            {
+                "stage": stage,
+                "test_lwlrap": scores.loc[stage, "test_lwlrap"],
+                "event_f1": f1,
+                "verdicts": verdicts,
+                "verdicts_tp": n_tp,
+            }
+        )
+        answered = workdir / "verdicts" / stage / "reviewer.csv"
+        if answered.exists():
+            table = pd.read_csv(answered)
+            verdicts += len(table)
+            n_tp += int((table["verdict"] == "tp").sum())
+    return pd.DataFrame(rows)
+
+
+def collect(root: Path, seeds: list[int], arms: list[str]) -> pd.DataFrame:
+    """Every finished (seed, arm)'s :func:`arm_scores`, long, with seed and arm columns."""
+    tables = []
+    for seed in seeds:
+        for arm in arms:
+            workdir = root / f"seed{seed}" / arm
+            if (workdir / "done").exists():
+                tables.append(arm_scores(workdir).assign(seed=seed, arm=arm))
+    if not tables:
+        raise SystemExit(f"no finished run under {root}")
+    return pd.concat(tables, ignore_index=True)
+
+
+def mean_std(values: pd.Series) -> str:
+    if len(values) < 2:
+        return f"{values.mean():.4f}"
+    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
+
+
+def table_lines(scores: pd.DataFrame) -> list[str]:
+    """One row per arm and stage: verdicts used, tp share, LWLRAP and event F1 (mean ± std)."""
+    lines = [
+        "| arm | stage | seeds | verdicts trained on | of them tp | test LWLRAP | event F1 |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for (arm, stage), group in scores.groupby(["arm", "stage"], sort=False):
+        tp_share = group["verdicts_tp"].sum() / max(group["verdicts"].sum(), 1)
+        lines.append(
+            f"| {arm} | {stage} | {len(group)} | {group['verdicts'].mean():.0f} | "
+            f"{tp_share:.0%} | {mean_std(group['test_lwlrap'])} | {mean_std(group['event_f1'])} |"
+        )
+    return lines
+
+
+def gains(scores: pd.DataFrame, stage: str, arm: str, against: str, column: str) -> pd.Series:
+    """Per seed: ``arm``'s ``column`` at ``stage`` minus ``against``'s (seeds both finished)."""
+    table = scores[scores["stage"] == stage].pivot(index="seed", columns="arm", values=column)
+    if arm not in table or against not in table:
+        return pd.Series(dtype=float)
+    return (table[arm] - table[against]).dropna()
+
+
+def verdict_lines(scores: pd.DataFrame, arms: list[str]) -> list[str]:
+    """Paired over seeds, at the last round: each reviewing arm against no review and against
+    random selection, in LWLRAP and event F1; and whether the round beats stage 1."""
+    last = [s for s in scores["stage"].unique() if s.startswith("round")][-1]
+    lines = []
+    for column, name in (("test_lwlrap", "test LWLRAP"), ("event_f1", "event F1")):
+        lines.append(f"{last}, {name}, per seed (gain over the named arm):")
+        lines.append("")
+        for arm in arms:
+            if arm == "none":
+                continue
+            for against in ("none", "random"):
+                if against == arm:
+                    continue
+                gain = gains(scores, last, arm, against, column)
+                if gain.empty:
+                    continue
+                beats = "yes" if (gain > 0).all() else "no"
+                lines.append(
+                    f"- {arm} above {against} on every seed: **{beats}** "
+                    f"({', '.join(f'{g:+.4f}' for g in gain)}; mean {gain.mean():+.4f})"
+                )
+        lines.append("")
+    return lines
+
+
+def plot(scores: pd.DataFrame, path: Path) -> None:
+    """Test LWLRAP and event F1 against the verdicts trained on, one line per arm (means)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    means = scores.groupby(["arm", "stage"], sort=False)[
+        ["verdicts", "test_lwlrap", "event_f1"]
+    ].mean()
+    for arm in scores["arm"].unique():
+        rows = means.loc[arm]
+        for axis, column in zip(axes, ("test_lwlrap", "event_f1"), strict=True):
+            axis.plot(rows["verdicts"], rows[column], marker="o", label=arm)
+    for axis, title in zip(axes, ("test LWLRAP", "event F1 (onset)"), strict=True):
+        axis.set_xlabel("verdicts the stage trained on (stage1, round1, ...)")
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_report(
+    root: Path, seeds: list[int], arms: list[str], out: Path, minutes: dict[str, float]
+) -> str:
+    scores = collect(root, seeds, arms)
+    arms = [a for a in arms if a in set(scores["arm"])]
+    config = yaml.safe_load(CONFIG.read_text())
+    defaults = yaml.safe_load((ROOT / "config.yaml").read_text())["review"]
+    synthetic = config["data"]["synthetic"]
+    image = out.with_suffix(".png")
+    plot(scores, image)
+    finished = scores.groupby("arm", sort=False)["seed"].nunique()
+    lines = [
+        "# The review loop with a simulated reviewer",
+        "",
+        f"`python bench/review_sim.py --seeds {' '.join(map(str, seeds))} --arms "
+        f"{' '.join(arms)}`; {benchlib.machine()}.",
+        "",
+        f"Data: bench/review_sim.yaml, labelled as RFCx is: {synthetic['n_train']} train "
+        f"recordings of {config['clip_seconds']} s, a quarter with tp rows and the rest fp rows "
+        f"only, ~94 % of the calls unlabelled; {synthetic['n_test']} test recordings, "
+        f"{config['n_species']} species, {config['folds']['n_folds']} folds. Method: "
+        "config.yaml's defaults. A reviewing arm checks "
+        f"{defaults['budget']} items (review.budget) after each stage a round follows, chosen "
+        "by its strategy (mix: config.yaml's "
+        f"{', '.join(f'{k} {v:g}' for k, v in defaults['strategies'].items())}); the reviewer "
+        "answers from the hidden truth (tp: a true call of the species overlaps the item's "
+        "span). Stage 1 is the same model in every arm of a seed; the seeds are training seeds "
+        "(stage1, relabel and review seeds) on one data draw. Event F1: onset within "
+        "0.5 s, all species, detections with config.yaml's thresholds, or with verdicts the "
+        "thresholds fitted to them. Seeds finished per arm: "
+        + ", ".join(f"{arm} {finished[arm]}" for arm in arms)
+        + ".",
+        "",
+        *table_lines(scores),
+        "",
+        f"![test LWLRAP and event F1 against verdicts]({image.name})",
+        "",
+        "## Verdicts",
+        "",
+        *verdict_lines(scores, arms),
+    ]
+    if minutes:
+        lines.append(
+            "Wall minutes this call: " + ", ".join(f"{k} {v:.1f}" for k, v in minutes.items()) + "."
+        )
+    text = "\n".join(lines).rstrip() + "\n"
+    out.write_text(text)
+    return text
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--cores", default="2", help="snakemake --cores (a number or all)")
+    parser.add_argument(
+        "--summary-only", action="store_true", help="only rewrite the report from finished runs"
+    )
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
+    arms = ["none", *[a for a in args.arms if a != "none"]]
+    minutes: dict[str, float] = {}
+    if not args.summary_only:
+        args.root.mkdir(parents=True, exist_ok=True)
+        for arm in arms:  # arm by arm: a stopped call leaves whole arms finished
+            for seed in args.seeds:
+                took = run_arm(args.root, seed, arm, args.cores)
+                if took is not None:
+                    minutes[f"seed{seed}/{arm}"] = took
+                    print(f"seed {seed} {arm}: {took:.1f} min", flush=True)
+    print(write_report(args.root, args.seeds, arms, args.out, minutes))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""bench/review_sim.py: each arm's review settings, the order its loop needs, and the report
+(table, paired verdicts, plot) from finished runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sedcycle import review
+
+ROOT = Path(__file__).resolve().parent.parent
+REVIEW_SIM = ROOT / "bench" / "review_sim.py"
+STAGES = ("stage1", "round1", "round2", "round3")
+
+
+def load_review_sim():
+    if str(REVIEW_SIM.parent) not in sys.path:  # its sibling benchlib, as when run as a script
+        sys.path.insert(0, str(REVIEW_SIM.parent))
+    spec = importlib.util.spec_from_file_location("review_sim_bench", REVIEW_SIM)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("arm", ["random", "margin", "top", "stratified"])
+def test_a_single_strategy_arm_spends_the_whole_budget_on_it(tmp_path, arm):
+    """Layered over config.yaml key by key (as snakemake does), the arm's shares leave none
+    of config.yaml's mix behind."""
+    sim = load_review_sim()
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    sim.merge(config, yaml.safe_load(sim.arm_config(tmp_path, arm, 3).read_text()))
+    budget = config["review"]["budget"]
+    counts = review.strategy_counts(budget, config["review"]["strategies"])
+    assert counts == {s: budget if s == arm else 0 for s in review.STRATEGIES}
+    assert config["review"]["verdicts"] == str(tmp_path / "verdicts")
+    assert (tmp_path / "verdicts").is_dir()
+    assert config["stage1"]["seed"] == config["relabel"]["seed"] == config["review"]["seed"] == 3
+
+
+def test_no_review_and_the_mix_keep_config_yaml_s_review(tmp_path):
+    sim = load_review_sim()
+    defaults = yaml.safe_load((ROOT / "config.yaml").read_text())["review"]
+    none = yaml.safe_load(sim.arm_config(tmp_path / "none", "none", 0).read_text())
+    assert "verdicts" not in none["review"] and "strategies" not in none["review"]
+    mix = yaml.safe_load(sim.arm_config(tmp_path / "mix", "mix", 0).read_text())
+    assert "strategies" not in mix["review"] and mix["review"]["verdicts"]
+    assert sum(defaults["strategies"].values()) > 0
+    n_rounds = yaml.safe_load((ROOT / "config.yaml").read_text())["relabel"]["n_rounds"]
+    rounds = [f"round{r}" for r in range(1, n_rounds + 1)]
+    assert sim.stages(tmp_path / "mix") == ["stage1", *rounds]
+
+
+def test_a_reviewing_arm_needs_the_seed_s_finished_run_without_review(tmp_path):
+    sim = load_review_sim()
+    with pytest.raises(SystemExit, match="needs the finished run .*seed0/none"):
+        sim.run_arm(tmp_path, 0, "random", "2")
+    assert not (tmp_path / "seed0" / "random").exists()
+
+
+def fake_arm(workdir: Path, lwlraps, f1s, n_tp=None) -> None:
+    """A finished arm: scores.csv, each stage's event_scores.csv and, with ``n_tp`` (tp
+    verdicts per reviewed stage), 24 verdicts after every stage but the last."""
+    rows = [{"stage": s, "test_lwlrap": v} for s, v in zip(STAGES, lwlraps, strict=True)]
+    rows.append({"stage": "ensemble", "test_lwlrap": lwlraps[-1]})
+    workdir.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(workdir / "scores.csv", index=False)
+    for stage, f1 in zip(STAGES, f1s, strict=True):
+        (workdir / "detections" / stage).mkdir(parents=True)
+        pd.DataFrame(
+            {
+                "criterion": ["onset", "onset", "iou"],
+                "species": ["all", "s0", "all"],
+                "f1": [f1, 0.99, 0.01],
+            }
+        ).to_csv(workdir / "detections" / stage / "event_scores.csv", index=False)
+    if n_tp is not None:
+        for stage, tp in zip(STAGES[:-1], n_tp, strict=True):
+            (workdir / "verdicts" / stage).mkdir(parents=True)
+            verdicts = ["tp"] * tp + ["fp"] * (24 - tp)
+            pd.DataFrame({"item": range(24), "verdict": verdicts}).to_csv(
+                workdir / "verdicts" / stage / "reviewer.csv", index=False
+            )
+    (workdir / "done").write_text("")
+
+
+def test_the_report_lines_up_arms_by_verdicts_and_pairs_them_by_seed(tmp_path):
+    runs = tmp_path / "runs"
+    lwlrap = {
+        "none": [(0.70, 0.72, 0.73, 0.74), (0.60, 0.61, 0.62, 0.63)],
+        "random": [(0.70, 0.73, 0.74, 0.75), (0.60, 0.60, 0.61, 0.62)],
+        "mix": [(0.70, 0.74, 0.76, 0.78), (0.60, 0.63, 0.65, 0.66)],
+    }
+    for arm, seeds in lwlrap.items():
+        for seed, values in enumerate(seeds):
+            f1s = [v - 0.5 for v in values]
+            fake_arm(runs / f"seed{seed}" / arm, values, f1s, None if arm == "none" else (6, 8, 10))
+    # an unfinished arm is left out of the report
+    (runs / "seed0" / "margin").mkdir()
+    out = tmp_path / "report.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REVIEW_SIM),
+            "--summary-only",
+            "--seeds",
+            "0",
+            "1",
+            "--root",
+            str(runs),
+            "--out",
+            str(out),
+            "--arms",
+            "none",
+            "random",
+            "mix",
+            "margin",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = out.read_text()
+    assert done.stdout.strip() == text.strip()
+    assert out.with_suffix(".png").stat().st_size > 0
+    # verdicts trained on: none before round1, then 24 a reviewed stage; tp share 6/24, 14/48
+    assert "| mix | stage1 | 2 | 0 | 0% | 0.6500 ± 0.0707 | 0.1500 ± 0.0707 |" in text
+    assert "| mix | round1 | 2 | 24 | 25% |" in text
+    assert "| mix | round3 | 2 | 72 | 33% | 0.7200 ± 0.0849 |" in text
+    assert "| none | round3 | 2 | 0 | 0% | 0.6850 ± 0.0778 |" in text
+    assert "| margin |" not in text
+    assert "margin 0" in text  # seeds finished per arm
+    assert "- mix above none on every seed: **yes** (+0.0400, +0.0300; mean +0.0350)" in text
+    assert "- mix above random on every seed: **yes** (+0.0300, +0.0400; mean +0.0350)" in text
+    assert "- random above none on every seed: **no** (+0.0100, -0.0100; mean +0.0000)" in text
+    assert text.count("above none on every seed") == 4  # LWLRAP and event F1, random and mix
