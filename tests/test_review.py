@@ -842,3 +842,25 @@ def test_verdicts_of_round1_change_the_rounds_after_it_alone(reviewed, tmp_path)
     assert sorted(rounds) == ["round2"]
     for inputs in rounds["round2"]:
         assert "labels/round2_tp.csv" in inputs and "labels/round2_fp.csv" in inputs
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda v: None, "config review.verdicts {v}: no such folder"),
+        (lambda v: (v / "stage9").mkdir(parents=True), "{v}/stage9 is not a stage folder"),
+        (
+            lambda v: (v / "stage1").mkdir(parents=True) or (v / "stage1" / "a.xlsx").touch(),
+            "{v}/stage1/a.xlsx: not a verdict table",
+        ),
+    ],
+)
+def test_a_bad_verdicts_folder_stops_snakemake_before_any_job(tmp_path, make, problem):
+    verdicts = tmp_path / "verdicts"
+    make(verdicts)
+    config = {"review": {"verdicts": str(verdicts)}}
+    failed = workflow_runs.snakemake(tmp_path / "run", "--dry-run", configs=[config], check=False)
+    assert failed.returncode != 0
+    assert problem.format(v=verdicts) in failed.stdout + failed.stderr
+    assert not (tmp_path / "run" / "data").exists()
