@@ -66,12 +66,13 @@ demo-seeds: setup
 		--max-threads $(DEMO_THREADS)
 
 # The review loop with a simulated reviewer (bench/review_sim.py, runs kept in
-# bench/review_runs/): no review against each selection strategy over training seeds 0 1 2.
+# bench/review_runs/): no review against each selection strategy over training seeds 0 1 2, two
+# workflows at once on one core each.
 # Writes bench/results/review_sim.md and .png. REVIEW_ARGS passed on (e.g. --summary-only).
 REVIEW_ARGS ?=
 
 bench-review: setup
-	$(BIN)/python bench/review_sim.py --seeds 0 1 2 --cores $(CORES) $(REVIEW_ARGS)
+	$(BIN)/python bench/review_sim.py --seeds 0 1 2 $(REVIEW_ARGS)
 
 # The README's figure: the demo's own figures/lwlrap.png, copied after `make demo`.
 demo-figure: demo

@@ -13,8 +13,8 @@ for each stage a round follows (stage1, round1, ...) builds the stage's review q
 (``sedcycle.review.answer_from_truth``) into ``verdicts/{stage}/reviewer.csv``, and goes on,
 so each round trains on the verdicts of the stages before it; at the end `scores.csv` and
 `detections` (whose thresholds are then fitted to the verdicts). A finished arm is not run again, so
-``--summary-only`` rewrites the report from finished runs. One workflow at a time, on
-``--cores`` cores, one thread a job.
+``--summary-only`` rewrites the report from finished runs. ``--workers`` workflows at once
+(arm by arm, then seed by seed), each on ``--cores`` cores, one thread a job.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -307,11 +308,64 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--cores", default="2", help="snakemake --cores (a number or all)")
+    parser.add_argument(
+        "--cores", default="1", help="snakemake --cores of each workflow (a number or all)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="workflows at once (default 2: one a core)"
+    )
     parser.add_argument(
         "--summary-only", action="store_true", help="only rewrite the report from finished runs"
     )
     return parser
+
+
+def run_all(root: Path, seeds: list[int], arms: list[str], cores: str, workers: int) -> dict:
+    """Every (seed, arm) run, ``workers`` at a time (threads, each a workflow on ``cores``
+    cores): the next is the first of arm order, then seed order, that can start (a reviewing
+    arm waits for its seed's run without review). Returns wall minutes per run that ran."""
+    pending = [(seed, arm) for arm in arms for seed in seeds]
+    finished: set[tuple[int, str]] = set()
+    failed: list[BaseException] = []
+    minutes: dict[str, float] = {}
+    lock = threading.Condition()
+
+    def next_task() -> tuple[int, str] | None:
+        with lock:
+            while pending and not failed:
+                for task in pending:
+                    seed, arm = task
+                    if arm == "none" or (seed, "none") in finished:
+                        pending.remove(task)
+                        return task
+                lock.wait()
+            return None
+
+    def worker() -> None:
+        while (task := next_task()) is not None:
+            seed, arm = task
+            try:
+                took = run_arm(root, seed, arm, cores)
+            except BaseException as error:  # SystemExit too: stop the others' next starts
+                with lock:
+                    failed.append(error)
+                    lock.notify_all()
+                return
+            with lock:
+                finished.add(task)
+                if took is not None:
+                    minutes[f"seed{seed}/{arm}"] = took
+                    print(f"seed {seed} {arm}: {took:.1f} min", flush=True)
+                lock.notify_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return minutes
 
 
 def main() -> None:
@@ -320,12 +374,7 @@ def main() -> None:
     minutes: dict[str, float] = {}
     if not args.summary_only:
         args.root.mkdir(parents=True, exist_ok=True)
-        for arm in arms:  # arm by arm: a stopped call leaves whole arms finished
-            for seed in args.seeds:
-                took = run_arm(args.root, seed, arm, args.cores)
-                if took is not None:
-                    minutes[f"seed{seed}/{arm}"] = took
-                    print(f"seed {seed} {arm}: {took:.1f} min", flush=True)
+        minutes = run_all(args.root, args.seeds, arms, args.cores, args.workers)
     print(write_report(args.root, args.seeds, arms, args.out, minutes))
 
 

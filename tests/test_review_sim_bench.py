@@ -139,3 +139,47 @@ def test_the_report_lines_up_arms_by_verdicts_and_pairs_them_by_seed(tmp_path):
     assert "- mix above random on every seed: **yes** (+0.0300, +0.0400; mean +0.0350)" in text
     assert "- random above none on every seed: **no** (+0.0100, -0.0100; mean +0.0000)" in text
     assert text.count("above none on every seed") == 4  # LWLRAP and event F1, random and mix
+
+
+def test_runs_start_arm_by_arm_and_a_reviewing_arm_after_its_seed_s_run(tmp_path, monkeypatch):
+    sim = load_review_sim()
+    started, ended = [], []
+
+    def fake_run_arm(root, seed, arm, cores):
+        started.append((seed, arm, set(ended)))
+        ended.append((seed, arm))
+        return 1.0
+
+    monkeypatch.setattr(sim, "run_arm", fake_run_arm)
+    minutes = sim.run_all(tmp_path, [0, 1], ["none", "random", "mix"], "1", 1)
+    assert [(seed, arm) for seed, arm, _ in started] == [
+        (0, "none"),
+        (1, "none"),
+        (0, "random"),
+        (1, "random"),
+        (0, "mix"),
+        (1, "mix"),
+    ]
+    started.clear()
+    ended.clear()
+    minutes = sim.run_all(tmp_path, [0, 1, 2], ["none", "random", "mix"], "1", 2)
+    assert len(minutes) == 9
+    for seed, arm, done_before in started:
+        if arm != "none":
+            assert (seed, "none") in done_before
+
+
+def test_a_failed_run_stops_the_runs_not_yet_started(tmp_path, monkeypatch):
+    sim = load_review_sim()
+    started = []
+
+    def fake_run_arm(root, seed, arm, cores):
+        started.append((seed, arm))
+        if arm == "none":
+            raise SystemExit(f"seed {seed} failed")
+        return 1.0
+
+    monkeypatch.setattr(sim, "run_arm", fake_run_arm)
+    with pytest.raises(SystemExit, match="failed"):
+        sim.run_all(tmp_path, [0, 1], ["none", "random"], "1", 1)
+    assert started == [(0, "none")]
