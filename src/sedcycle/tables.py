@@ -10,6 +10,19 @@ def species_columns(n_species: int) -> list[str]:
     return [f"s{i}" for i in range(n_species)]
 
 
+def species_names(n_species: int, species_csv: str | None = None) -> list[str]:
+    """The species names of submission.csv's columns: species.csv's names (annotated
+    recordings) or s0..s{n-1}."""
+    if not species_csv:
+        return species_columns(n_species)
+    from sedcycle.annotated import read_species
+
+    names = read_species(species_csv)
+    if len(names) != n_species:
+        raise ValueError(f"{species_csv}: {len(names)} species, but the run has {n_species}")
+    return names
+
+
 def score_columns(table: pd.DataFrame) -> list[str]:
     """The s0..s{n-1} columns of a prediction table, in order."""
     return [c for c in table.columns if c.startswith("s") and c[1:].isdigit()]

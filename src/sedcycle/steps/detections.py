@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sedcycle.files import write_csv
+from sedcycle.tables import species_names
 
 DETECTION_COLUMNS = [
     "recording_id",
@@ -29,21 +30,6 @@ DETECTION_COLUMNS = [
 ]
 SCORE_EXTRAS = ["max_score", "mean_score"]  # the Raven tables' columns after Species
 FLOAT_FORMAT = "%.6f"  # events.csv: the Raven tables' 6 decimals
-
-
-def species_names(n_species: int, species_csv: str | None = None) -> list[str]:
-    """The species names of submission.csv's columns: species.csv's names (annotated
-    recordings) or s0..s{n-1}."""
-    if not species_csv:
-        from sedcycle.tables import species_columns
-
-        return species_columns(n_species)
-    from sedcycle.annotated import read_species
-
-    names = read_species(species_csv)
-    if len(names) != n_species:
-        raise ValueError(f"{species_csv}: {len(names)} species, but the run has {n_species}")
-    return names
 
 
 def test_audio(audio_dir: str, recording_ids: list[str]) -> dict[str, str]:

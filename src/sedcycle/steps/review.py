@@ -22,6 +22,7 @@ from sedcycle.files import write_csv
 from sedcycle.labels import read_annotations
 from sedcycle.pseudo import out_of_fold_scores
 from sedcycle.steps.data import MANIFEST
+from sedcycle.tables import species_names
 
 
 def read_queue(path: str | Path) -> pd.DataFrame:
@@ -90,8 +91,6 @@ def review_queue(
             "the review queue's Raven table needs the train audio; data.source npz has none "
             "(the queue csv alone is written)"
         )
-    from sedcycle.annotated import read_species
-
     manifest = pd.read_csv(Path(features) / MANIFEST, dtype={"recording_id": str})
     n_frames = int(manifest["n_frames"].iloc[0])
     fold_of = pd.read_csv(folds, dtype={"recording_id": str}).set_index("recording_id")["fold"]
@@ -136,7 +135,7 @@ def review_queue(
         file=sys.stderr,
     )
     chosen = review.select(pool, budget, strategies, threshold, seed)
-    names = read_species(species_csv) if species_csv else [f"s{i}" for i in range(n_species)]
+    names = species_names(n_species, species_csv)
     bands = species_bands(tp_rows, n_species, sample_rate)
     table = review.make_queue(chosen, stage, names, bands)
     print(f"{stage}: {table['strategy'].value_counts().to_dict()}", file=sys.stderr)
