@@ -269,3 +269,14 @@ def test_event_scores_step_writes_the_scorers_table(tmp_path):
     table = pd.read_csv(out).set_index(["criterion", "species"])
     assert table.loc[("onset", "all"), ["n_truth", "n_pred", "tp"]].tolist() == [2, 1, 1]
     assert table.loc[("iou", "s1"), "recall"] == 1.0 and table.loc[("iou", "s0"), "recall"] == 0
+
+
+def test_species_names_are_the_csv_s_or_s0_to_sn_and_must_match_the_run(tmp_path):
+    from sedcycle.tables import species_names
+
+    assert species_names(3) == ["s0", "s1", "s2"]
+    csv = tmp_path / "species.csv"
+    csv.write_text("species_id,name\n0,Apus apus\n1,wren\n")
+    assert species_names(2, str(csv)) == ["Apus apus", "wren"]
+    with pytest.raises(ValueError, match=f"{csv}: 2 species, but the run has 3"):
+        species_names(3, str(csv))
