@@ -123,6 +123,17 @@ VARIANTS["mixup_0.4_stage2_then_soft_oof_1"] = {
     "stage1": {"mixup_alpha": 0.4},
     **stage2_then({"use_pseudo": False, "soft_weight": 1.0, "soft_out_of_fold": True}),
 }
+# hard pseudo-labels from each recording's out-of-fold model after a mixup stage 1, at the fixed
+# 0.5 or at each species' threshold calibrated on its tp/fp-labelled windows to precision 0.95
+# (relabel.pseudo_target_precision)
+VARIANTS["mixup_0.4_stage2_then_oof_hard"] = {
+    "stage1": {"mixup_alpha": 0.4},
+    **stage2_then(pseudo_out_of_fold=True, pseudo_threshold=0.5),
+}
+VARIANTS["mixup_0.4_stage2_then_oof_hard_calibrated_0.95"] = {
+    "stage1": {"mixup_alpha": 0.4},
+    **stage2_then(pseudo_out_of_fold=True, pseudo_threshold=0.5, pseudo_target_precision=0.95),
+}
 # a variant whose round 1 (or more) is another variant's starts from that one's finished run
 # instead of the recipe's, so that only the rounds it changes run again
 BASES = {
@@ -136,6 +147,8 @@ BASES = {
     "stage2_then_soft_1": "stage2_then_strict",
     "stage2_then_soft_1_5_rounds": "stage2_then_soft_1",
     "mixup_0.4_stage2_then_soft_oof_1": "mixup_0.4_stage2_then_soft_1",
+    "mixup_0.4_stage2_then_oof_hard": "mixup_0.4_stage2_then_strict",
+    "mixup_0.4_stage2_then_oof_hard_calibrated_0.95": "mixup_0.4_stage2_then_strict",
     "stage2_then_strict_no_scaling": "stage2_then_strict",
     "stage2_then_strict_random_crops": "stage2_then_strict",
 }

@@ -22,6 +22,33 @@ def round_config(round_number):
     return merged
 
 
+def calibration_inputs(wildcards):
+    """The pseudo_labels job's inputs for relabel.pseudo_target_precision: the tp/fp tables
+    the round trains on and the train features (their manifest: frames a clip); none when the
+    round leaves it null."""
+    if round_config(int(wildcards.round))["pseudo_target_precision"] is None:
+        return {}
+    return {
+        "tp": round_labels(wildcards.round, "tp"),
+        "fp": round_labels(wildcards.round, "fp"),
+        "features": "features/train",
+    }
+
+
+def pseudo_threshold(wildcards):
+    """The pseudo_labels job's threshold param: relabel.pseudo_threshold, or with the round's
+    pseudo_target_precision set {default, target_precision, clip_seconds} (one param, so that
+    the rounds that leave it null keep their params and rerun nothing)."""
+    settings = round_config(int(wildcards.round))
+    if settings["pseudo_target_precision"] is None:
+        return settings["pseudo_threshold"]
+    return {
+        "default": settings["pseudo_threshold"],
+        "target_precision": settings["pseudo_target_precision"],
+        "clip_seconds": CLIP_SECONDS,
+    }
+
+
 def previous_stage(round_number):
     round_number = int(round_number)
     return "stage1" if round_number == 1 else f"round{round_number - 1}"

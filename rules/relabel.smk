@@ -3,6 +3,8 @@
 
 rule pseudo_labels:
     input:
+        # relabel.pseudo_target_precision set: the labels its thresholds are calibrated on
+        unpack(calibration_inputs),
         predictions=lambda w: expand(
             "predictions/{stage}/fold{fold}_train.parquet",
             stage=previous_stage(w.round),
@@ -22,7 +24,7 @@ rule pseudo_labels:
         "../envs/tables.yaml"
     params:
         window=config["windows"]["window"],
-        threshold=lambda w: round_config(int(w.round))["pseudo_threshold"],
+        threshold=pseudo_threshold,
         min_votes=lambda w: round_config(int(w.round))["pseudo_min_votes"],
         negative_threshold=lambda w: round_config(int(w.round))[
             "pseudo_negative_threshold"

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -139,3 +141,99 @@ def test_out_of_fold_pseudo_labels_take_each_recording_from_its_own_fold_model(t
         ["b", 0, 100],
     ]
     assert (pseudo["votes"] == 1).all()
+
+
+def test_per_species_thresholds_apply_to_their_own_columns():
+    tables = [window_table([[0.6, 0.1, 0.3, 0.1], [0.1, 0.1, 0.35, 0.1]])]
+    pseudo = pseudo_positives(tables, 100, np.array([0.5, 0.3]), 1)
+    assert list(zip(pseudo["recording_id"], pseudo["species_id"], strict=True)) == [
+        ("a", 0),
+        ("b", 1),
+    ]
+    with pytest.raises(ValueError, match="3 thresholds for 2 species"):
+        pseudo_positives(tables, 100, np.array([0.5, 0.3, 0.1]), 1)
+
+
+def calibration_run(tmp_path):
+    """20 recordings of 4 windows (100 frames, 1 s each). Species 0: window 0 holds a tp row
+    on r0..r9 (scores 0.30..0.48) and an fp row on r10..r19 (0.05..0.14); its other windows,
+    unlabelled, score 0.35. Species 1: no labels, 0.4 everywhere. Two folds, the same scores."""
+    recs = [f"r{i}" for i in range(20)]
+    s0 = []
+    for i in range(20):
+        first = 0.30 + 0.02 * i if i < 10 else 0.05 + 0.01 * (i - 10)
+        s0 += [first, 0.35, 0.35, 0.35]
+    table = pd.DataFrame(
+        {
+            "recording_id": np.repeat(recs, 4),
+            "window": np.tile(range(4), 20),
+            "start": np.tile([0, 100, 200, 300], 20),
+            "s0": s0,
+            "s1": 0.4,
+        }
+    )
+    paths = []
+    for fold in (0, 1):
+        paths.append(str(tmp_path / f"fold{fold}.parquet"))
+        table.to_parquet(paths[-1])
+    folds = tmp_path / "folds.csv"
+    pd.DataFrame({"recording_id": recs, "fold": [i % 2 for i in range(20)]}).to_csv(
+        folds, index=False
+    )
+    features = tmp_path / "features"
+    features.mkdir()
+    pd.DataFrame({"recording_id": recs, "n_frames": 400}).to_csv(
+        features / "manifest.csv", index=False
+    )
+    rows = {"species_id": 0, "songtype_id": 1, "t_min": 0.2, "f_min": 100.0, "t_max": 0.8}
+    tp, fp = tmp_path / "tp.csv", tmp_path / "fp.csv"
+    pd.DataFrame({"recording_id": recs[:10], **rows, "f_max": 9000.0}).to_csv(tp, index=False)
+    pd.DataFrame({"recording_id": recs[10:], **rows, "f_max": 9000.0}).to_csv(fp, index=False)
+    calibration = {"tp": str(tp), "fp": str(fp), "features": str(features), "clip_seconds": 4.0}
+    return paths, str(folds), calibration
+
+
+def test_calibrated_thresholds_label_windows_by_tp_and_fp_rows_and_fit_each_species(tmp_path):
+    from sedcycle.labels import read_annotations
+    from sedcycle.pseudo import calibrated_thresholds, labelled_windows
+
+    paths, folds, calibration = calibration_run(tmp_path)
+    scores = pd.read_parquet(paths[0])
+    labelled = labelled_windows(
+        scores,
+        read_annotations(calibration["tp"], 2, 4.0),
+        read_annotations(calibration["fp"], 2, 4.0),
+        n_frames=400,
+        window=100,
+        clip_seconds=4.0,
+    )
+    # window 0 of each recording, species 0 alone: the unlabelled windows are left out
+    assert len(labelled) == 20 and set(labelled["species_id"]) == {0}
+    assert (labelled["verdict"] == "tp").sum() == 10
+    table = calibrated_thresholds(labelled, 2, 0.95, 0.5)
+    # above every fp window, at most the unlabelled windows' 0.35
+    assert 0.14 < table.loc[0, "start_threshold"] < 0.35 and table.loc[0, "method"] == "logistic"
+    assert table.loc[1, "start_threshold"] == 0.5
+    assert table.loc[1, "method"] == "default: too_few_verdicts"
+
+
+def test_pseudo_labels_at_a_target_precision_take_each_species_own_threshold(tmp_path, capsys):
+    paths, folds, calibration = calibration_run(tmp_path)
+    out = tmp_path / "pseudo.parquet"
+    pseudo_labels(paths, str(out), 100, 0.5, 2, folds_csv=folds)
+    assert len(pd.read_parquet(out)) == 0  # nothing reaches 0.5
+    pseudo_labels(
+        paths, str(out), 100, 0.5, 2, folds_csv=folds, target_precision=0.95, **calibration
+    )
+    pseudo = pd.read_parquet(out)
+    log = capsys.readouterr().err
+    threshold = float(re.search(r"\n +0 +([0-9.]+) +20 +10 +logistic", log)[1])
+    # species 0 at its calibrated threshold: the 60 unlabelled windows at 0.35 and the tp
+    # windows at or above it; species 1 keeps 0.5 (no labelled window): none
+    tp_above = sum(0.30 + 0.02 * i >= threshold for i in range(10))
+    assert (pseudo["species_id"] == 0).sum() == 60 + tp_above
+    assert (pseudo["species_id"] == 1).sum() == 0
+    assert "pseudo thresholds at precision 0.95 from 20 labelled windows" in log
+    assert "default: too_few_verdicts" in log
+    with pytest.raises(ValueError, match="needs the tp/fp tables"):
+        pseudo_labels(paths, str(out), 100, 0.5, 2, folds_csv=folds, target_precision=0.95)

@@ -172,6 +172,28 @@ def test_pseudo_targets_retrain_the_rounds_that_set_them(finished, tmp_path):
     assert jobs["collect_scores"] == 1
 
 
+def test_pseudo_target_precision_recalibrates_the_rounds_that_set_it(finished, tmp_path):
+    """relabel.pseudo_target_precision written out as null reruns nothing; set in round 2 it
+    reruns round 2's pseudo-labels (which then read the tp/fp tables and the features) and
+    round 2 alone, and the job's log lists each species' calibrated threshold."""
+    off = {"relabel": {"pseudo_target_precision": None}}
+    assert planned_jobs(finished, [write_config(tmp_path / "off.yaml", off)]) == {}
+    on = {"relabel": {"rounds": {2: {"pseudo_target_precision": 0.9}}}}
+    config = write_config(tmp_path / "on.yaml", on)
+    jobs = planned_jobs(finished, [config])
+    n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
+    assert jobs["pseudo_labels"] == 1 and jobs["train_round"] == n_folds
+    assert "train_stage1" not in jobs
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    snakemake(run, "pseudo/round2.parquet", configs=[config])
+    log = (run / "logs/round2/pseudo_labels.log").read_text()
+    assert re.search(r"pseudo thresholds at precision 0\.9 from \d+ labelled windows", log), log
+    n_species = tiny_config()["n_species"]
+    rows = re.findall(r"^ +(\d+) +[0-9.]+ +\d+ +\d+ +(logistic|default: \w+)$", log, re.M)
+    assert [int(r[0]) for r in rows] == list(range(n_species))
+
+
 def test_prior_scaling_changes_only_the_submission(finished, tmp_path):
     scaled = write_config(tmp_path / "prior.yaml", {"postprocess": {"prior_scaling": True}})
     expected = {"ensemble": 1, "collect_scores": 1, "report_figures": 1, "all": 1}

@@ -1,11 +1,18 @@
 """Pseudo-labels: windows that enough fold models agree a species calls in (positives), and,
-when asked, windows that every fold model agrees a species is silent in (negatives)."""
+when asked, windows that every fold model agrees a species is silent in (negatives).
+
+The positives' threshold is one score for all species, or per species calibrated on the
+labelled windows (:func:`calibrated_thresholds`): the out-of-fold score at which a window of
+that species is a tp with the target probability, fitted to the windows that overlap its tp
+rows (tp) or only its fp rows (fp).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from sedcycle.review import answer_from_truth, candidates, thresholds
 from sedcycle.tables import score_columns
 
 PSEUDO_COLUMNS = ["recording_id", "species_id", "start", "end", "votes", "label"]
@@ -40,10 +47,11 @@ def _table(keys: pd.DataFrame, votes: np.ndarray, chosen: np.ndarray, window: in
 def pseudo_positives(
     fold_scores: list[pd.DataFrame],
     window: int,
-    threshold: float = 0.5,
+    threshold: float | np.ndarray = 0.5,
     min_votes: int = 3,
 ) -> pd.DataFrame:
-    """(recording, window, species) that at least ``min_votes`` models score >= ``threshold``.
+    """(recording, window, species) that at least ``min_votes`` models score >= ``threshold``
+    (one score, or one per species s0..s{n-1}).
 
     fold_scores: one window-score table per fold model (``predict_windows`` output over the
     same recordings and windows). Returns recording_id, species_id, start, end (frames), votes,
@@ -53,8 +61,41 @@ def pseudo_positives(
     if not 1 <= min_votes <= len(fold_scores):
         raise ValueError(f"min_votes must be in 1..{len(fold_scores)} models, got {min_votes}")
     columns = score_columns(fold_scores[0])
+    threshold = np.asarray(threshold, dtype=np.float64)
+    if threshold.ndim and threshold.shape != (len(columns),):
+        raise ValueError(f"{threshold.shape[0]} thresholds for {len(columns)} species")
     votes = sum((table[columns].to_numpy() >= threshold).astype(np.int64) for table in fold_scores)
     return _table(keys, votes, votes >= min_votes, window, 1)
+
+
+def labelled_windows(
+    scores: pd.DataFrame,
+    tp: pd.DataFrame,
+    fp: pd.DataFrame,
+    *,
+    n_frames: int,
+    window: int,
+    clip_seconds: float,
+) -> pd.DataFrame:
+    """The (recording, window, species) of window scores that the labels decide: ``tp`` where
+    the window overlaps a tp row of the species, else ``fp`` where it overlaps an fp row of
+    it; the others are unknown and left out. Returns recording_id, species_id, begin, end
+    (seconds), score, verdict."""
+    pool = candidates(scores, n_frames=n_frames, window=window, clip_seconds=clip_seconds)
+    is_tp = answer_from_truth(pool, tp)["verdict"].to_numpy() == "tp"
+    is_fp = ~is_tp & (answer_from_truth(pool, fp)["verdict"].to_numpy() == "tp")
+    verdict = np.where(is_tp, "tp", "fp")
+    return pool.assign(verdict=verdict)[is_tp | is_fp].reset_index(drop=True)
+
+
+def calibrated_thresholds(
+    labelled: pd.DataFrame, n_species: int, target_precision: float, default: float
+) -> pd.DataFrame:
+    """One threshold a species (species_id, start_threshold, n_verdicts, n_tp, method; the
+    review thresholds' table): the lowest score at which the logistic fit of P(tp | score) to
+    its :func:`labelled_windows` reaches ``target_precision``, or ``default`` where it cannot
+    be fitted (``method`` says why)."""
+    return thresholds(labelled, n_species, target_precision, default)
 
 
 def pseudo_negatives(

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import sys
 from dataclasses import fields
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sedcycle.crops import fold_labels, fold_recordings
 from sedcycle.files import write_csv, write_parquet
 from sedcycle.labels import read_annotations
-from sedcycle.pseudo import out_of_fold_scores, pseudo_negatives, pseudo_positives
+from sedcycle.pseudo import (
+    calibrated_thresholds,
+    labelled_windows,
+    out_of_fold_scores,
+    pseudo_negatives,
+    pseudo_positives,
+)
+from sedcycle.steps.data import MANIFEST
+from sedcycle.tables import score_columns
 
 
 def pseudo_labels(
@@ -27,6 +37,11 @@ def pseudo_labels(
     negative_threshold: float | None = None,
     out_of_fold: bool = False,
     folds_csv: str | None = None,
+    target_precision: float | None = None,
+    tp: str | None = None,
+    fp: str | None = None,
+    features: str | None = None,
+    clip_seconds: float | None = None,
 ) -> None:
     """One round's pseudo-labels: positives, plus negatives when ``negative_threshold`` is set.
 
@@ -34,21 +49,33 @@ def pseudo_labels(
     ``out_of_fold``: each recording is labelled by the one model that never trained on it
     (its fold in ``folds_csv``), so a model never votes for labels it learnt; ``min_votes``
     is then unused (one vote).
+    ``target_precision``: each species' threshold is calibrated on the out-of-fold scores of
+    the windows its ``tp``/``fp`` rows decide (``features``' manifest gives the frames a clip
+    of ``clip_seconds``); a species that cannot be fitted keeps ``threshold``.
     """
     tables = [pd.read_parquet(p) for p in train_predictions]
+    folds = None
+    if folds_csv is not None:
+        table = pd.read_csv(folds_csv, dtype={"recording_id": str})
+        folds = table.set_index("recording_id")["fold"]
+    if out_of_fold or target_precision is not None:
+        if folds is None:
+            raise ValueError("out-of-fold scores need the folds table")
+        oof = out_of_fold_scores(tables, folds)
+    if target_precision is not None:
+        threshold = calibrated(
+            oof, window, threshold, target_precision, tp, fp, features, clip_seconds
+        )
     if out_of_fold:
-        if folds_csv is None:
-            raise ValueError("out-of-fold pseudo-labels need the folds table")
-        folds = pd.read_csv(folds_csv, dtype={"recording_id": str})
-        tables = [out_of_fold_scores(tables, folds.set_index("recording_id")["fold"])]
-        min_votes = 1
+        tables, min_votes = [oof], 1
     pseudo = pseudo_positives(tables, window, threshold, min_votes)
     print(f"{len(pseudo)} pseudo-positive windows from {len(tables)} models", file=sys.stderr)
     if negative_threshold is not None:
-        if negative_threshold >= threshold:
+        if negative_threshold >= np.min(threshold):
             raise ValueError(
                 f"relabel.pseudo_negative_threshold ({negative_threshold}) must be below "
-                f"relabel.pseudo_threshold ({threshold})"
+                f"relabel.pseudo_threshold ({np.min(threshold):g}; the lowest calibrated one "
+                "with pseudo_target_precision)"
             )
         negatives = pseudo_negatives(tables, window, negative_threshold)
         print(
@@ -57,6 +84,39 @@ def pseudo_labels(
         )
         pseudo = pd.concat([pseudo, negatives], ignore_index=True)
     write_parquet(pseudo, out_path)
+
+
+def calibrated(
+    oof: pd.DataFrame,
+    window: int,
+    default: float,
+    target_precision: float,
+    tp: str | None,
+    fp: str | None,
+    features: str | None,
+    clip_seconds: float | None,
+) -> np.ndarray:
+    """Per-species pseudo thresholds at ``target_precision`` (pseudo.calibrated_thresholds) on
+    the out-of-fold window scores ``oof`` and the tp/fp rows; the table goes to the log."""
+    if None in (tp, fp, features, clip_seconds):
+        raise ValueError("relabel.pseudo_target_precision needs the tp/fp tables and features")
+    n_species = len(score_columns(oof))
+    manifest = pd.read_csv(Path(features) / MANIFEST, dtype={"recording_id": str})
+    labelled = labelled_windows(
+        oof,
+        read_annotations(tp, n_species, clip_seconds),
+        read_annotations(fp, n_species, clip_seconds),
+        n_frames=int(manifest["n_frames"].iloc[0]),
+        window=window,
+        clip_seconds=clip_seconds,
+    )
+    table = calibrated_thresholds(labelled, n_species, target_precision, default)
+    print(
+        f"pseudo thresholds at precision {target_precision} from {len(labelled)} labelled "
+        f"windows (out-of-fold scores):\n{table.to_string(index=False)}",
+        file=sys.stderr,
+    )
+    return table["start_threshold"].to_numpy(dtype=np.float64)
 
 
 def train_stage1(**arguments) -> None:
