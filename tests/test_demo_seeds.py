@@ -10,6 +10,8 @@ import pandas as pd
 
 from sedcycle.evaluation import SCORE_COLUMNS
 
+from . import bench_scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEEDS = ROOT / "bench" / "demo_seeds.py"
 
@@ -61,7 +63,6 @@ def test_each_seed_runs_the_demo_as_make_demo_does(tmp_path):
     """The thread count changes the scores' last digits: the seeds' runs cap jobs at the
     threads `make demo` gives them (Makefile DEMO_THREADS), so the README's demo output is
     seed 0's row."""
-    import importlib.util
     import re
 
     makefile = (ROOT / "Makefile").read_text()
@@ -70,10 +71,7 @@ def test_each_seed_runs_the_demo_as_make_demo_does(tmp_path):
     assert demo.endswith("--max-threads $(DEMO_THREADS)")
     assert "--max-threads $(DEMO_THREADS)" in makefile.split("demo-seeds: setup", 1)[1]
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("demo_seeds", DEMO_SEEDS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bench_scripts.load("demo_seeds")
     default = module.arguments().parse_args([]).max_threads
     command = module.seed_command(tmp_path / "seed0", 0, 2, default)
     assert command[command.index("--max-threads") + 1] == threads

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import shlex
 import subprocess
@@ -16,6 +15,7 @@ import yaml
 
 from sedcycle.evaluation import SCORE_COLUMNS
 
+from . import bench_scripts
 from .workflow_runs import layered as layered_configs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,12 +101,7 @@ def test_round1_claim_is_every_seed_above_with_the_spread_shown_beside(tmp_path)
 
 
 def load_quality():
-    if str(QUALITY.parent) not in sys.path:  # its sibling benchlib, as when run as a script
-        sys.path.insert(0, str(QUALITY.parent))
-    spec = importlib.util.spec_from_file_location("quality_bench", QUALITY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_scripts.load("quality")
 
 
 def test_variant_with_more_rounds_lines_up_with_the_others(tmp_path):

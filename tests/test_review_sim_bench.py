@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,18 +13,15 @@ import yaml
 
 from sedcycle import review
 
+from . import bench_scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 REVIEW_SIM = ROOT / "bench" / "review_sim.py"
 STAGES = ("stage1", "round1", "round2", "round3")
 
 
 def load_review_sim():
-    if str(REVIEW_SIM.parent) not in sys.path:  # its sibling benchlib, as when run as a script
-        sys.path.insert(0, str(REVIEW_SIM.parent))
-    spec = importlib.util.spec_from_file_location("review_sim_bench", REVIEW_SIM)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_scripts.load("review_sim")
 
 
 @pytest.mark.parametrize("arm", ["random", "margin", "top", "stratified"])
