@@ -133,20 +133,23 @@ def run_arm(root: Path, seed: int, arm: str, cores: int) -> float | None:
 
 
 def arm_scores(workdir: Path) -> pd.DataFrame:
-    """Per stage of a finished run: test LWLRAP, event F1 (onset criterion, all species), and
-    the verdicts its training had (those of the stages before it) with their tp share."""
+    """Per stage of a finished run: test LWLRAP, event F1, precision and recall (onset
+    criterion, all species), and the verdicts its training had (those of the stages before
+    it) with their tp share."""
     scores = pd.read_csv(workdir / "scores.csv").set_index("stage")
     names = [s for s in scores.index if s != "ensemble"]
     rows = []
     verdicts = n_tp = 0
     for stage in names:
         events = pd.read_csv(workdir / "detections" / stage / "event_scores.csv")
-        f1 = events.query("criterion == 'onset' and species == 'all'")["f1"].iloc[0]
+        event = events.query("criterion == 'onset' and species == 'all'").iloc[0]
         rows.append(
             {
                 "stage": stage,
                 "test_lwlrap": scores.loc[stage, "test_lwlrap"],
-                "event_f1": f1,
+                "event_f1": event["f1"],
+                "event_precision": event["precision"],
+                "event_recall": event["recall"],
                 "verdicts": verdicts,
                 "verdicts_tp": n_tp,
             }
@@ -179,16 +182,19 @@ def mean_std(values: pd.Series) -> str:
 
 
 def table_lines(scores: pd.DataFrame) -> list[str]:
-    """One row per arm and stage: verdicts used, tp share, LWLRAP and event F1 (mean ± std)."""
+    """One row per arm and stage: verdicts used, tp share, LWLRAP, event F1 (mean ± std),
+    event precision and recall (means)."""
     lines = [
-        "| arm | stage | seeds | verdicts trained on | of them tp | test LWLRAP | event F1 |",
-        "|---|---|---:|---:|---:|---|---|",
+        "| arm | stage | seeds | verdicts trained on | of them tp | test LWLRAP | event F1 "
+        "| event precision | event recall |",
+        "|---|---|---:|---:|---:|---|---|---:|---:|",
     ]
     for (arm, stage), group in scores.groupby(["arm", "stage"], sort=False):
         tp_share = group["verdicts_tp"].sum() / max(group["verdicts"].sum(), 1)
         lines.append(
             f"| {arm} | {stage} | {len(group)} | {group['verdicts'].mean():.0f} | "
-            f"{tp_share:.0%} | {mean_std(group['test_lwlrap'])} | {mean_std(group['event_f1'])} |"
+            f"{tp_share:.0%} | {mean_std(group['test_lwlrap'])} | {mean_std(group['event_f1'])} "
+            f"| {group['event_precision'].mean():.3f} | {group['event_recall'].mean():.3f} |"
         )
     return lines
 

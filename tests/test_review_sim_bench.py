@@ -72,6 +72,8 @@ def fake_arm(workdir: Path, lwlraps, f1s, n_tp=None) -> None:
             {
                 "criterion": ["onset", "onset", "iou"],
                 "species": ["all", "s0", "all"],
+                "precision": [0.5, 0.99, 0.01],
+                "recall": [f1 / 2, 0.99, 0.01],
                 "f1": [f1, 0.99, 0.01],
             }
         ).to_csv(workdir / "detections" / stage / "event_scores.csv", index=False)
@@ -125,7 +127,9 @@ def test_the_report_lines_up_arms_by_verdicts_and_pairs_them_by_seed(tmp_path):
     assert done.stdout.strip() == text.strip()
     assert out.with_suffix(".png").stat().st_size > 0
     # verdicts trained on: none before round1, then 24 a reviewed stage; tp share 6/24, 14/48
-    assert "| mix | stage1 | 2 | 0 | 0% | 0.6500 ± 0.0707 | 0.1500 ± 0.0707 |" in text
+    assert (
+        "| mix | stage1 | 2 | 0 | 0% | 0.6500 ± 0.0707 | 0.1500 ± 0.0707 | 0.500 | 0.075 |" in text
+    )
     assert "| mix | round1 | 2 | 24 | 25% |" in text
     assert "| mix | round3 | 2 | 72 | 33% | 0.7200 ± 0.0849 |" in text
     assert "| none | round3 | 2 | 0 | 0% | 0.6850 ± 0.0778 |" in text
