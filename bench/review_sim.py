@@ -20,6 +20,7 @@ so each round trains on the verdicts of the stages before it; at the end `scores
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import threading
@@ -234,7 +235,8 @@ def verdict_lines(scores: pd.DataFrame, arms: list[str]) -> list[str]:
 
 
 def plot(scores: pd.DataFrame, path: Path) -> None:
-    """Test LWLRAP and event F1 against the verdicts trained on, one line per arm (means)."""
+    """Test LWLRAP and event F1 per stage, one line per arm (means over seeds); the x labels
+    give the verdicts a reviewing arm's stage trained on."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -244,13 +246,20 @@ def plot(scores: pd.DataFrame, path: Path) -> None:
     means = scores.groupby(["arm", "stage"], sort=False)[
         ["verdicts", "test_lwlrap", "event_f1"]
     ].mean()
+    stages = list(dict.fromkeys(scores["stage"]))
+    reviewing = [a for a in scores["arm"].unique() if a != "none"]
+    labels = stages
+    if reviewing:
+        verdicts = means.loc[reviewing[0], "verdicts"]
+        labels = [f"{s}\n({verdicts[s]:.0f})" for s in stages]
     for arm in scores["arm"].unique():
-        rows = means.loc[arm]
+        rows = means.loc[arm].reindex(stages)
         for axis, column in zip(axes, ("test_lwlrap", "event_f1"), strict=True):
-            axis.plot(rows["verdicts"], rows[column], marker="o", label=arm)
+            axis.plot(range(len(stages)), rows[column], marker="o", label=arm)
     for axis, title in zip(axes, ("test LWLRAP", "event F1 (onset)"), strict=True):
-        axis.set_xlabel("verdicts the stage trained on (stage1, round1, ...)")
-        axis.set_title(title)
+        axis.set_xticks(range(len(stages)), labels)
+        axis.set_xlabel("stage (verdicts a reviewing arm trained on)")
+        axis.set_title(f"{title}, mean over seeds")
         axis.grid(alpha=0.3)
     axes[0].legend()
     figure.tight_layout()
@@ -301,7 +310,10 @@ def write_report(
     ]
     if minutes:
         lines.append(
-            "Wall minutes this call: " + ", ".join(f"{k} {v:.1f}" for k, v in minutes.items()) + "."
+            "Wall minutes of each run (two at a time on 2 cores; a run without review includes "
+            "making and featurising the data, a reviewing arm only what it reran): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in minutes.items())
+            + "."
         )
     text = "\n".join(lines).rstrip() + "\n"
     out.write_text(text)
@@ -377,10 +389,12 @@ def run_all(root: Path, seeds: list[int], arms: list[str], cores: str, workers: 
 def main() -> None:
     args = arguments().parse_args()
     arms = ["none", *[a for a in args.arms if a != "none"]]
-    minutes: dict[str, float] = {}
+    kept = args.root / "wall_minutes.json"  # every run's wall minutes, kept for --summary-only
+    minutes: dict[str, float] = json.loads(kept.read_text()) if kept.exists() else {}
     if not args.summary_only:
         args.root.mkdir(parents=True, exist_ok=True)
-        minutes = run_all(args.root, args.seeds, arms, args.cores, args.workers)
+        minutes.update(run_all(args.root, args.seeds, arms, args.cores, args.workers))
+        kept.write_text(json.dumps(minutes, indent=1))
     print(write_report(args.root, args.seeds, arms, args.out, minutes))
 
 

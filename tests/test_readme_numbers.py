@@ -59,3 +59,31 @@ def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
     for stage, value in zip(stages, values, strict=True):
         # the README's 3 decimals of the report's 4 (both rounded from scores.csv)
         assert abs(float(shown[stage]) - value) <= 0.00055, stage
+
+
+def review_cells(report: Path) -> dict[tuple[str, str], list[str]]:
+    """(arm, stage) -> the cells after them in bench/review_sim.py's table."""
+    rows = [line.split("|")[1:-1] for line in report.read_text().splitlines()]
+    return {
+        (cells[0].strip(), cells[1].strip()): [c.strip() for c in cells[2:]]
+        for cells in rows
+        if len(cells) > 2 and cells[1].strip().startswith(("stage", "round"))
+    }
+
+
+def test_review_numbers_are_the_simulated_reviewer_report_s():
+    text = README.split("### Review loop", 1)[1].split("\n## ", 1)[0]
+    flat = " ".join(text.split())
+    cells = review_cells(RESULTS / "review_sim.md")
+    last = max(stage for _, stage in cells if stage.startswith("round"))
+    lwlrap = {arm: cells[(arm, last)][3] for arm in ("none", "mix", "random", "margin")}
+    f1 = {arm: cells[(arm, last)][4] for arm in ("none", "mix")}
+    assert (
+        f"no review {lwlrap['none']}, the default mix {lwlrap['mix']}, random "
+        f"{lwlrap['random']}, margin alone {lwlrap['margin']}" in flat
+    )
+    assert f"(no review {f1['none']}, the mix {f1['mix']})" in flat
+    assert f"{cells[('mix', last)][1]} verdicts by {last.replace('round', 'round ')}" in flat
+    verdicts = (RESULTS / "review_sim.md").read_text()
+    # "no selection strategy beat no review, or random selection, on every seed"
+    assert "on every seed: **yes**" not in verdicts
