@@ -195,7 +195,8 @@ def calibration_run(tmp_path):
 
 def test_calibrated_thresholds_label_windows_by_tp_and_fp_rows_and_fit_each_species(tmp_path):
     from sedcycle.labels import read_annotations
-    from sedcycle.pseudo import calibrated_thresholds, labelled_windows
+    from sedcycle.pseudo import labelled_windows
+    from sedcycle.review import thresholds
 
     paths, folds, calibration = calibration_run(tmp_path)
     scores = pd.read_parquet(paths[0])
@@ -210,7 +211,7 @@ def test_calibrated_thresholds_label_windows_by_tp_and_fp_rows_and_fit_each_spec
     # window 0 of each recording, species 0 alone: the unlabelled windows are left out
     assert len(labelled) == 20 and set(labelled["species_id"]) == {0}
     assert (labelled["verdict"] == "tp").sum() == 10
-    table = calibrated_thresholds(labelled, 2, 0.95, 0.5)
+    table = thresholds(labelled, 2, 0.95, 0.5)
     # above every fp window, at most the unlabelled windows' 0.35
     assert 0.14 < table.loc[0, "start_threshold"] < 0.35 and table.loc[0, "method"] == "logistic"
     assert table.loc[1, "start_threshold"] == 0.5

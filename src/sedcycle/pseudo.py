@@ -2,7 +2,8 @@
 when asked, windows that every fold model agrees a species is silent in (negatives).
 
 The positives' threshold is one score for all species, or per species calibrated on the
-labelled windows (:func:`calibrated_thresholds`): the out-of-fold score at which a window of
+labelled windows (:func:`labelled_windows`, fitted by ``sedcycle.review.thresholds``): the
+out-of-fold score at which a window of
 that species is a tp with the target probability, fitted to the windows that overlap its tp
 rows (tp) or only its fp rows (fp).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sedcycle.review import answer_from_truth, candidates, thresholds
+from sedcycle.review import candidates, overlapping
 from sedcycle.tables import score_columns
 
 PSEUDO_COLUMNS = ["recording_id", "species_id", "start", "end", "votes", "label"]
@@ -82,20 +83,10 @@ def labelled_windows(
     it; the others are unknown and left out. Returns recording_id, species_id, begin, end
     (seconds), score, verdict."""
     pool = candidates(scores, n_frames=n_frames, window=window, clip_seconds=clip_seconds)
-    is_tp = answer_from_truth(pool, tp)["verdict"].to_numpy() == "tp"
-    is_fp = ~is_tp & (answer_from_truth(pool, fp)["verdict"].to_numpy() == "tp")
+    is_tp = overlapping(pool, tp)
+    is_fp = ~is_tp & overlapping(pool, fp)
     verdict = np.where(is_tp, "tp", "fp")
     return pool.assign(verdict=verdict)[is_tp | is_fp].reset_index(drop=True)
-
-
-def calibrated_thresholds(
-    labelled: pd.DataFrame, n_species: int, target_precision: float, default: float
-) -> pd.DataFrame:
-    """One threshold a species (species_id, start_threshold, n_verdicts, n_tp, method; the
-    review thresholds' table): the lowest score at which the logistic fit of P(tp | score) to
-    its :func:`labelled_windows` reaches ``target_precision``, or ``default`` where it cannot
-    be fitted (``method`` says why)."""
-    return thresholds(labelled, n_species, target_precision, default)
 
 
 def pseudo_negatives(

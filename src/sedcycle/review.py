@@ -102,15 +102,7 @@ def candidates(
     )
     keep = table["begin"].to_numpy() < table["end"].to_numpy()
     if exclude is not None and len(exclude):
-        rows = exclude[["recording_id", "species_id", "t_min", "t_max"]].astype(
-            {"recording_id": str, "species_id": int}
-        )
-        pairs = table[["recording_id", "species_id"]].reset_index()
-        joined = pairs.merge(rows, on=["recording_id", "species_id"])
-        hit = (joined["t_min"].to_numpy() < table["end"].to_numpy()[joined["index"]]) & (
-            table["begin"].to_numpy()[joined["index"]] < joined["t_max"].to_numpy()
-        )
-        keep[joined["index"].to_numpy()[hit]] = False
+        keep &= ~overlapping(table, exclude)
     return table[keep].reset_index(drop=True)
 
 
@@ -379,21 +371,32 @@ def with_verdicts(labels: pd.DataFrame, verdicts: pd.DataFrame, verdict: str) ->
     return pd.concat([data, added], ignore_index=True)
 
 
+def overlapping(items: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """Per item (recording_id, species_id, begin, end): whether a row of ``rows``
+    (recording_id, species_id, t_min, t_max) of its recording and species overlaps its span
+    (t_min < end and begin < t_max)."""
+    calls = rows[["recording_id", "species_id", "t_min", "t_max"]].astype(
+        {"recording_id": str, "species_id": int}
+    )
+    pairs = (
+        items[["recording_id", "species_id"]].astype({"recording_id": str}).reset_index(drop=True)
+    )
+    joined = pairs.reset_index().merge(calls, on=["recording_id", "species_id"])
+    index = joined["index"].to_numpy()
+    hit = (joined["t_min"].to_numpy() < items["end"].to_numpy()[index]) & (
+        items["begin"].to_numpy()[index] < joined["t_max"].to_numpy()
+    )
+    found = np.zeros(len(items), dtype=bool)
+    found[index[hit]] = True
+    return found
+
+
 def answer_from_truth(queue: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """A simulated reviewer (benchmarks, tests): each queue item's verdict is ``tp`` when its
     species has a call in ``truth`` (recording_id, species_id, t_min, t_max) overlapping the
     item's span (begin, end), else ``fp``; never ``unsure``. The queue is returned in its order
     with the verdict column filled."""
-    calls = truth[["recording_id", "species_id", "t_min", "t_max"]].astype({"recording_id": str})
-    items = queue[["recording_id", "species_id", "begin", "end"]].astype({"recording_id": str})
-    merged = (
-        items.reset_index(drop=True)
-        .reset_index()
-        .merge(calls, on=["recording_id", "species_id"], how="left")
-    )
-    overlaps = (merged["t_min"] < merged["end"]) & (merged["t_max"] > merged["begin"])
-    found = overlaps.groupby(merged["index"]).any().reindex(range(len(queue)), fill_value=False)
-    return queue.assign(verdict=np.where(found.to_numpy(), "tp", "fp"))
+    return queue.assign(verdict=np.where(overlapping(queue, truth), "tp", "fp"))
 
 
 def fit_logistic(

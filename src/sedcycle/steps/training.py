@@ -18,12 +18,12 @@ from sedcycle.crops import fold_labels, fold_recordings
 from sedcycle.files import write_csv, write_parquet
 from sedcycle.labels import read_annotations
 from sedcycle.pseudo import (
-    calibrated_thresholds,
     labelled_windows,
     out_of_fold_scores,
     pseudo_negatives,
     pseudo_positives,
 )
+from sedcycle.review import thresholds
 from sedcycle.steps.data import MANIFEST
 from sedcycle.tables import score_columns
 
@@ -96,7 +96,8 @@ def calibrated(
     features: str | None,
     clip_seconds: float | None,
 ) -> np.ndarray:
-    """Per-species pseudo thresholds at ``target_precision`` (pseudo.calibrated_thresholds) on
+    """Per-species pseudo thresholds at ``target_precision`` (``sedcycle.review.thresholds`` of
+    ``sedcycle.pseudo.labelled_windows``) on
     the out-of-fold window scores ``oof`` and the tp/fp rows; the table goes to the log."""
     if None in (tp, fp, features, clip_seconds):
         raise ValueError("relabel.pseudo_target_precision needs the tp/fp tables and features")
@@ -110,7 +111,7 @@ def calibrated(
         window=window,
         clip_seconds=clip_seconds,
     )
-    table = calibrated_thresholds(labelled, n_species, target_precision, default)
+    table = thresholds(labelled, n_species, target_precision, default)
     print(
         f"pseudo thresholds at precision {target_precision} from {len(labelled)} labelled "
         f"windows (out-of-fold scores):\n{table.to_string(index=False)}",
