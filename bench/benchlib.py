@@ -27,11 +27,11 @@ def workflow_command(
     workdir: Path,
     cores: int | str,
     configs: list[Path],
-    target: str = "scores.csv",
+    target: str | list[str] = "scores.csv",
     max_threads: int | None = None,
 ) -> list[str]:
-    """The repository's workflow run in ``workdir`` for ``target``: config.yaml, then
-    ``configs`` layered over it; ``max_threads`` caps every job's threads (--max-threads)."""
+    """The repository's workflow run in ``workdir`` for ``target`` (one, or a list): config.yaml,
+    then ``configs`` layered over it; ``max_threads`` caps every job's threads (--max-threads)."""
     return [
         str(SNAKEMAKE),
         "--snakefile",
@@ -40,7 +40,7 @@ def workflow_command(
         str(workdir),
         "--cores",
         str(cores),
-        target,
+        *([target] if isinstance(target, str) else target),
         "--configfile",
         str(ROOT / "config.yaml"),
         *map(str, configs),

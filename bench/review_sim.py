@@ -12,8 +12,8 @@ for each stage a round follows (stage1, round1, ...) builds the stage's review q
 (``review.budget`` items, the arm's strategy shares), answers it from the hidden train truth
 (``sedcycle.review.answer_from_truth``) into ``verdicts/{stage}/reviewer.csv``, and goes on,
 so each round trains on the verdicts of the stages before it; at the end `scores.csv` and
-`detections` (whose thresholds are then fitted to the verdicts). A finished arm is not run again, so
-``--summary-only`` rewrites the report from finished runs. ``--workers`` workflows at once
+`detections` (whose thresholds are then fitted to the verdicts). A finished arm is not run
+again, so ``--summary-only`` rewrites the report from finished runs. ``--workers`` workflows at once
 (arm by arm, then seed by seed), each on ``--cores`` cores, one thread a job.
 """
 
@@ -31,13 +31,12 @@ import benchlib
 import pandas as pd
 import yaml
 
-from sedcycle.review import answer_from_truth
+from sedcycle.review import STRATEGIES, answer_from_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "bench" / "review_sim.yaml"
 DEFAULT_ROOT = ROOT / "bench" / "review_runs"
 DEFAULT_OUT = ROOT / "bench" / "results" / "review_sim.md"
-STRATEGIES = ("top", "margin", "stratified", "random")
 # arm -> the review.strategies shares it sets (every strategy named: configs merge key by key);
 # None: no review; {}: config.yaml's mix
 ARMS: dict[str, dict[str, float] | None] = {
@@ -67,13 +66,12 @@ def arm_config(workdir: Path, arm: str, seed: int) -> Path:
     return path
 
 
-def snakemake(workdir: Path, targets: list[str], cores: int, log: Path) -> None:
+def snakemake(workdir: Path, targets: list[str], cores: str, log: Path) -> None:
     """One workflow call in ``workdir`` (config.yaml, review_sim.yaml, run.yaml), appended to
     ``log``; SystemExit naming the log on failure."""
     command = benchlib.workflow_command(
-        workdir, cores, [CONFIG, workdir / "run.yaml"], targets[0], max_threads=1
+        workdir, cores, [CONFIG, workdir / "run.yaml"], targets, max_threads=1
     )
-    command[command.index(targets[0]) + 1 : command.index(targets[0]) + 1] = targets[1:]
     with open(log, "a") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
@@ -99,7 +97,7 @@ def merge(base: dict, extra: dict) -> None:
             base[key] = value
 
 
-def run_arm(root: Path, seed: int, arm: str, cores: int) -> float | None:
+def run_arm(root: Path, seed: int, arm: str, cores: str) -> float | None:
     """Run one arm of one seed (nothing when finished); its wall minutes, None if it was."""
     workdir = root / f"seed{seed}" / arm
     if (workdir / "done").exists():
