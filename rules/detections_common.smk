@@ -1,6 +1,5 @@
-# Detections: settings checked at parse time and the thresholds tables the event rule reads.
-# its fold models' framewise scores, as events.csv and Raven selection tables, and their
-# event-level precision/recall against the test truth where there is one (docs/detections.md).
+# Detections (target `detections`, not in `all`; docs/detections.md): the settings, checked
+# when the Snakefile is read, and the per-species thresholds tables detect_events reads.
 
 DETECTIONS = config["detections"]
 if DETECTIONS["stop_threshold"] > DETECTIONS["start_threshold"]:
