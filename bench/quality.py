@@ -134,6 +134,45 @@ VARIANTS["mixup_0.4_stage2_then_oof_hard_calibrated_0.95"] = {
     "stage1": {"mixup_alpha": 0.4},
     **stage2_then(pseudo_out_of_fold=True, pseudo_threshold=0.5, pseudo_target_precision=0.95),
 }
+# Over config.yaml's method (--method-defaults, e.g. with --config bench/review_sim.yaml: RFCx's
+# label shape): the defaults as they are (a mixup stage 1, round 1 on tp/fp alone, then soft
+# targets from each recording's out-of-fold model), and in their rounds 2 and 3 hard
+# pseudo-labels from each recording's out-of-fold model instead, on their own grid windows (the
+# defaults' relabel.pseudo_targets), or on every crop that overlaps the window (the source's
+# "frames"), or at each species' threshold calibrated to precision 0.95
+OOF_HARD = {
+    "use_pseudo": True,
+    "soft_weight": 0.0,
+    "soft_out_of_fold": False,
+    "pseudo_out_of_fold": True,
+}
+VARIANTS["defaults"] = {}
+VARIANTS["defaults_oof_hard"] = {"relabel": {"rounds": {2: OOF_HARD, 3: OOF_HARD}}}
+VARIANTS["defaults_oof_hard_frames"] = {
+    "relabel": {"rounds": {r: {**OOF_HARD, "pseudo_targets": "frames"} for r in (2, 3)}}
+}
+VARIANTS["defaults_oof_hard_calibrated_0.95"] = {
+    "relabel": {"rounds": {r: {**OOF_HARD, "pseudo_target_precision": 0.95} for r in (2, 3)}}
+}
+
+
+def seed_preset_method() -> dict:
+    """presets/seed.yaml's method (stage 1, the rounds, post-processing, ensemble) at the data
+    config's scale: not its model (resnet18), sizes or seeds; stage 1 takes 1 epoch, lengthened
+    to the data config's stage1.min_steps (bench/review_sim.yaml: 400 steps, as long as the
+    defaults' stage 1), since its 50 epochs of every grid window would be ~10 times that; a
+    pseudo-label needs 2 of 3 fold models (the source: 3 of 5)."""
+    preset = yaml.safe_load((ROOT / "presets" / "seed.yaml").read_text())
+    method = {key: dict(preset[key]) for key in ("stage1", "relabel", "postprocess", "ensemble")}
+    for section in ("stage1", "relabel"):
+        method[section].pop("seed")
+    method["stage1"].pop("min_steps")
+    method["stage1"]["epochs"] = 1
+    method["relabel"]["pseudo_min_votes"] = 2
+    return method
+
+
+VARIANTS["seed_preset"] = seed_preset_method()
 # a variant whose round 1 (or more) is another variant's starts from that one's finished run
 # instead of the recipe's, so that only the rounds it changes run again
 BASES = {
@@ -201,10 +240,11 @@ def seed_command(
     cores: int,
     variant: str = "recipe",
     extra: tuple[Path, ...] = (),
+    recipe: bool = True,
 ) -> list[str]:
-    """The snakemake call of one seed: config.yaml, bench/quality.yaml, then ``extra`` config
-    files (e.g. bench/quality_one_tp.yaml), the seed (and data draw) and the variant's
-    switches."""
+    """The snakemake call of one seed: config.yaml, bench/quality.yaml (unless ``recipe`` is
+    false: config.yaml's method), then ``extra`` config files (e.g. bench/quality_one_tp.yaml),
+    the seed (and data draw) and the variant's switches."""
     run = as_run(seed)
     overrides = workdir / "seed.yaml"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -214,7 +254,8 @@ def seed_command(
     overrides.write_text(yaml.safe_dump(chosen))
     switches = workdir / "variant.yaml"
     switches.write_text(yaml.safe_dump(VARIANTS[variant]))
-    return benchlib.workflow_command(workdir, cores, [CONFIG, *extra, overrides, switches])
+    base = [CONFIG] if recipe else []
+    return benchlib.workflow_command(workdir, cores, [*base, *extra, overrides, switches])
 
 
 def seed_dir(root: Path, seed: int | Run, variant: str = "recipe") -> Path:
@@ -261,6 +302,7 @@ def run_seeds(
     parallel: bool,
     variant: str = "recipe",
     extra: tuple[Path, ...] = (),
+    recipe: bool = True,
 ) -> dict[int | str, float]:
     """Run every seed's workflow; returns wall minutes per seed (label, see Run)."""
     minutes = {}
@@ -270,7 +312,9 @@ def run_seeds(
         jobs = {}
         for seed in seeds:
             log = open(root / f"{variant}_{seed.dirname}.log", "w")  # noqa: SIM115 - closed below
-            command = seed_command(seed_dir(root, seed, variant), seed, 1, variant, extra)
+            command = seed_command(
+                seed_dir(root, seed, variant), seed, 1, variant, extra, recipe
+            )
             jobs[seed] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log)
         for seed, (process, log) in jobs.items():
             if process.wait() != 0:
@@ -281,7 +325,9 @@ def run_seeds(
     for seed in seeds:
         started = time.perf_counter()
         with open(root / f"{variant}_{seed.dirname}.log", "w") as log:
-            command = seed_command(seed_dir(root, seed, variant), seed, 2, variant, extra)
+            command = seed_command(
+                seed_dir(root, seed, variant), seed, 2, variant, extra, recipe
+            )
             done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             raise SystemExit(f"seed {seed.label} failed: see {log.name}")
@@ -447,10 +493,11 @@ def control_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     return lines + [""]
 
 
-def data_dir(extra: list[Path] = ()) -> str:
-    """data.dir of the runs: config.yaml's, unless bench/quality.yaml or ``extra`` set it."""
+def data_dir(extra: list[Path] = (), recipe: bool = True) -> str:
+    """data.dir of the runs: config.yaml's, unless bench/quality.yaml (when ``recipe``) or
+    ``extra`` set it."""
     found = "data/synthetic"
-    for path in [ROOT / "config.yaml", CONFIG, *extra]:
+    for path in [ROOT / "config.yaml", *([CONFIG] if recipe else []), *extra]:
         found = (yaml.safe_load(Path(path).read_text()) or {}).get("data", {}).get("dir", found)
     return found
 
@@ -623,11 +670,12 @@ def write_markdown(
     folds: bool = False,
     teachers: bool = False,
     draws: list[int] | None = None,
+    recipe: bool = True,
 ) -> None:
     runs = make_runs(seeds, draws)
     job_min = {r.label: job_minutes(seed_dir(root, r, variants[0])) for r in runs}
     command = ".venv/bin/python bench/quality.py"
-    configuration = "bench/quality.yaml"
+    configuration = "bench/quality.yaml" if recipe else "config.yaml"
     if seeds != DEFAULT_SEEDS:
         command += f" --seeds {' '.join(map(str, seeds))}"
     over = f"over training seeds {', '.join(map(str, seeds))}"
@@ -637,6 +685,8 @@ def write_markdown(
             f" and data draws (data.synthetic.seed) {', '.join(map(str, draws))}, each pair "
             "a run named seed/draw"
         )
+    if not recipe:
+        command += " --method-defaults"
     if extra:
         command += f" --config {' '.join(map(shown_path, extra))}"
         configuration += f" with {', '.join(map(shown_path, extra))} layered over it"
@@ -715,6 +765,12 @@ def arguments() -> argparse.ArgumentParser:
         help="no recipe run: the first variant runs each seed from stage 1 on, each later one "
         "reruns what it changes from a copy of that run (new seeds at one full run a seed)",
     )
+    parser.add_argument(
+        "--method-defaults",
+        action="store_true",
+        help="layer the --config files over config.yaml alone, not over bench/quality.yaml: "
+        "config.yaml's method (with --fresh; a variant's switches are then relative to it)",
+    )
     parser.add_argument("--summary-only", action="store_true", help="only (re)write the table")
     parser.add_argument(
         "--folds",
@@ -736,6 +792,8 @@ def main() -> None:
     args = parser.parse_args()
     args.root.mkdir(parents=True, exist_ok=True)
     variants = ["recipe", *args.variants]
+    if args.method_defaults and not args.fresh:
+        parser.error("--method-defaults needs --fresh: there is no recipe run to start from")
     if args.fresh:
         if not args.variants:
             parser.error("--fresh needs --variants")
@@ -745,7 +803,14 @@ def main() -> None:
     for variant in [] if args.summary_only else variants:
         if args.fresh:
             start_fresh(args.root, runs, variant, variants[0])
-        done = run_seeds(runs, args.root, not args.sequential, variant, tuple(args.config))
+        done = run_seeds(
+            runs,
+            args.root,
+            not args.sequential,
+            variant,
+            tuple(args.config),
+            not args.method_defaults,
+        )
         minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
     write_markdown(
         args.out,
@@ -758,6 +823,7 @@ def main() -> None:
         args.folds,
         args.teachers,
         args.draws,
+        not args.method_defaults,
     )
     print(args.out.read_text())
 

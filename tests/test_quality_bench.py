@@ -530,3 +530,107 @@ def test_summary_over_draws_names_each_run_seed_and_draw(tmp_path):
     assert "| 0/1 | 0.6000 | 0.6500 |" in text and "| 1/2 | 0.7100 | 0.7400 |" in text
     assert "| stage1 | 0.657 ± 0.056 |" in text  # mean, std over the 4 runs
     assert "round1 above stage1: mean gain +0.0325" in text
+
+
+REVIEW_SIM = ROOT / "bench" / "review_sim.yaml"
+
+
+def method_defaults_run(quality, variant: str) -> dict:
+    """The configuration of seed 1, draw 0 of ``variant`` under --method-defaults --config
+    bench/review_sim.yaml: config.yaml, review_sim.yaml, the seed, the switches."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    chosen = {"stage1": {"seed": 1}, "relabel": {"seed": 1}, "data": {"synthetic": {"seed": 0}}}
+    return layered_configs(
+        config, yaml.safe_load(REVIEW_SIM.read_text()), chosen, quality.VARIANTS[variant]
+    )
+
+
+def test_method_defaults_layer_the_configs_over_config_yaml_alone(tmp_path):
+    quality = load_quality()
+    command = quality.seed_command(tmp_path / "seed1", 1, 1, "defaults", (REVIEW_SIM,), False)
+    files = command[command.index("--configfile") + 1 :]
+    # no bench/quality.yaml: the runs take config.yaml's method
+    assert [Path(f).name for f in files] == [
+        "config.yaml",
+        "review_sim.yaml",
+        "seed.yaml",
+        "variant.yaml",
+    ]
+    assert quality.VARIANTS["defaults"] == {}
+    # it needs --fresh: there is no recipe run to copy
+    parser = quality.arguments()
+    args = parser.parse_args(["--method-defaults", "--fresh", "--variants", "defaults"])
+    assert args.method_defaults and args.fresh
+    done = subprocess.run(
+        [sys.executable, str(QUALITY), "--method-defaults", "--variants", "defaults"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "--method-defaults needs --fresh" in done.stderr
+
+
+def test_summary_over_method_defaults_names_config_yaml(tmp_path):
+    for seed in range(3):
+        fake_run(
+            tmp_path / "defaults" / f"seed{seed}", {"stage1": 0.6 + seed / 100, "round1": 0.62}
+        )
+    text = summary(
+        tmp_path,
+        "defaults",
+        options=("--fresh", "--method-defaults", "--config", str(REVIEW_SIM)),
+    )
+    assert "--method-defaults --config bench/review_sim.yaml --root" in text
+    assert "config.yaml with bench/review_sim.yaml layered over it" in text
+    assert "bench/quality.yaml" not in text
+
+
+def test_defaults_variants_change_rounds_2_and_3_alone():
+    """The hard pseudo-label variants over the defaults keep the defaults' stage 1 and round 1
+    (so a copy of the defaults' run reruns rounds 2 and 3 alone) and differ from each other in
+    one switch each."""
+    quality = load_quality()
+    defaults = method_defaults_run(quality, "defaults")
+    variants = [v for v in quality.VARIANTS if v.startswith("defaults_oof_hard")]
+    assert len(variants) == 3, variants
+    for variant in variants:
+        run = method_defaults_run(quality, variant)
+        assert run["stage1"] == defaults["stage1"], variant
+        assert run["relabel"]["rounds"][1] == defaults["relabel"]["rounds"][1], variant
+        assert {k: v for k, v in run.items() if k != "relabel"} == {
+            k: v for k, v in defaults.items() if k != "relabel"
+        }
+        for r in (2, 3):
+            rounds = run["relabel"]["rounds"][r]
+            assert rounds["use_pseudo"] and rounds["pseudo_out_of_fold"], variant
+            assert rounds["soft_weight"] == 0.0, variant
+    hard = method_defaults_run(quality, "defaults_oof_hard")["relabel"]["rounds"][2]
+    assert "pseudo_targets" not in hard  # config.yaml's own: windows
+    assert defaults["relabel"]["pseudo_targets"] == "windows"
+    frames = method_defaults_run(quality, "defaults_oof_hard_frames")["relabel"]["rounds"][2]
+    assert frames == {**hard, "pseudo_targets": "frames"}
+    calibrated = method_defaults_run(quality, "defaults_oof_hard_calibrated_0.95")
+    assert calibrated["relabel"]["rounds"][3] == {**hard, "pseudo_target_precision": 0.95}
+
+
+def test_seed_preset_variant_is_the_presets_method_at_the_data_scale():
+    """seed_preset takes presets/seed.yaml's stage 1, rounds, post-processing and ensemble, but
+    keeps the run's seeds, model and data sizes, and stage 1 as many steps as the data config's
+    stage1.min_steps."""
+    quality = load_quality()
+    preset = yaml.safe_load((ROOT / "presets" / "seed.yaml").read_text())
+    run = method_defaults_run(quality, "seed_preset")
+    defaults = method_defaults_run(quality, "defaults")
+    assert run["stage1"]["seed"] == run["relabel"]["seed"] == 1  # the run's, not the preset's 0
+    assert run["model"] == defaults["model"] != {**defaults["model"], **preset["model"]}
+    assert run["n_species"] == 8 and run["folds"]["n_folds"] == 3  # review_sim.yaml's
+    assert run["stage1"]["crops"] == "grid" and run["stage1"]["mixup_alpha"] == 0.0
+    assert run["stage1"]["epochs"] == 1
+    assert run["stage1"]["min_steps"] == defaults["stage1"]["min_steps"] == 400
+    for key, value in preset["relabel"].items():
+        if key in ("seed", "rounds"):
+            continue
+        expected = 2 if key == "pseudo_min_votes" else value  # 2 of 3 folds (the source: 3 of 5)
+        assert run["relabel"][key] == expected, key
+    assert run["relabel"]["rounds"][1]["use_pseudo"] is False  # round 1 on tp/fp alone
+    assert run["postprocess"]["prior_scaling"] is False
+    assert run["ensemble"]["stages"] == ["last"]
