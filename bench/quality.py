@@ -312,9 +312,7 @@ def run_seeds(
         jobs = {}
         for seed in seeds:
             log = open(root / f"{variant}_{seed.dirname}.log", "w")  # noqa: SIM115 - closed below
-            command = seed_command(
-                seed_dir(root, seed, variant), seed, 1, variant, extra, recipe
-            )
+            command = seed_command(seed_dir(root, seed, variant), seed, 1, variant, extra, recipe)
             jobs[seed] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log)
         for seed, (process, log) in jobs.items():
             if process.wait() != 0:
@@ -325,9 +323,7 @@ def run_seeds(
     for seed in seeds:
         started = time.perf_counter()
         with open(root / f"{variant}_{seed.dirname}.log", "w") as log:
-            command = seed_command(
-                seed_dir(root, seed, variant), seed, 2, variant, extra, recipe
-            )
+            command = seed_command(seed_dir(root, seed, variant), seed, 2, variant, extra, recipe)
             done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             raise SystemExit(f"seed {seed.label} failed: see {log.name}")
