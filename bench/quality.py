@@ -147,7 +147,7 @@ OOF_HARD = {
     "pseudo_out_of_fold": True,
 }
 VARIANTS["defaults"] = {}
-VARIANTS["defaults_oof_hard"] = {"relabel": {"rounds": {2: OOF_HARD, 3: OOF_HARD}}}
+VARIANTS["defaults_oof_hard"] = {"relabel": {"rounds": {r: dict(OOF_HARD) for r in (2, 3)}}}
 VARIANTS["defaults_oof_hard_frames"] = {
     "relabel": {"rounds": {r: {**OOF_HARD, "pseudo_targets": "frames"} for r in (2, 3)}}
 }
@@ -201,6 +201,7 @@ SHOWN = {
     "pseudo_count": "pseudo-labels",
     "pseudo_precision": "pseudo precision",
     "pseudo_recall": "pseudo recall",
+    "pseudo_crop_precision": "pseudo crop-target precision",
     "pseudo_negatives": "pseudo-negatives",
     "pseudo_negative_error": "pseudo-negatives truly calling",
 }
@@ -434,7 +435,7 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     lines.append(
         "| variant | switches | "
         + " | ".join(stages)
-        + " | last round | last round, prior-scaled | last round pseudo P / R |"
+        + " | last round | last round, prior-scaled | last round pseudo P / R / crop P |"
     )
     lines.append("|---|---|" + "---|" * (len(stages) + 3))
     for variant, variant_stages, summary in rows:
@@ -442,7 +443,9 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
         switches = switches_text(variant)
         precision = summary.loc[last, ("mean", "pseudo_precision")]
         recall = summary.loc[last, ("mean", "pseudo_recall")]
+        crops = summary.loc[last, ("mean", "pseudo_crop_precision")]
         quality = "" if pd.isna(precision) else f"{precision:.3f} / {recall:.3f}"
+        quality += "" if pd.isna(crops) else f" / {crops:.3f}"
         lines.append(
             f"| {variant} | `{switches}` | "
             + " | ".join(

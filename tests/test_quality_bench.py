@@ -634,3 +634,25 @@ def test_seed_preset_variant_is_the_presets_method_at_the_data_scale():
     assert run["relabel"]["rounds"][1]["use_pseudo"] is False  # round 1 on tp/fp alone
     assert run["postprocess"]["prior_scaling"] is False
     assert run["ensemble"]["stages"] == ["last"]
+
+
+def test_tables_show_the_crop_precision_of_the_pseudo_targets(tmp_path):
+    """The share of trained pseudo-positive (crop, species) targets with a true call in the
+    crop (scores.csv pseudo_crop_precision) is a column of the variant's table and of the
+    side-by-side one, beside the window-level pseudo precision and recall."""
+    for seed in range(3):
+        fake_run(tmp_path / "defaults" / f"seed{seed}", {"stage1": 0.6, "round1": 0.62})
+        workdir = tmp_path / "defaults_oof_hard" / f"seed{seed}"
+        fake_run(workdir, {"stage1": 0.6, "round1": 0.62, "round2": 0.64})
+        scores = pd.read_csv(workdir / "scores.csv")
+        last = scores["stage"] == "round2"
+        scores.loc[last, ["pseudo_precision", "pseudo_recall"]] = [0.9, 0.5]
+        scores.loc[last, "pseudo_crop_precision"] = 0.7 + seed / 10  # mean 0.8
+        scores.to_csv(workdir / "scores.csv", index=False)
+    text = summary(
+        tmp_path, "defaults", "defaults_oof_hard", options=("--fresh", "--method-defaults")
+    )
+    assert "| round2: 0.640 ± 0.000 |  | 0.900 / 0.500 / 0.800 |" in text
+    assert "&id" not in text and "*id" not in text  # switches without YAML anchors
+    section = text[text.index("## defaults_oof_hard:") :]
+    assert "pseudo crop-target precision" in section and "0.800 ± 0.100" in section
