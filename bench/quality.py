@@ -458,6 +458,47 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     return lines
 
 
+def bar_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str]:
+    """Which variants meet the bar, run by run: the last round above stage 1 by more than the
+    spread (the larger std over runs of the two) on every run, and above round 1 on every run;
+    and which variant's last round scores best on average."""
+    lines = [
+        "## The bar: last round above stage 1 by more than the spread, and above round 1, on "
+        "every run",
+        "",
+        "| variant | last round | mean | gain over stage 1: smallest | spread | above round 1 "
+        "on every run (smallest gain) | meets the bar |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    means, meeting = {}, []
+    for variant in variants:
+        scores, _ = summarise(root, seeds, variant)
+        wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
+        last = trained_stages(scores)[-1]
+        means[variant] = wide[last].mean()
+        over_stage1 = wide[last] - wide["stage1"]
+        spread = max(wide[last].std(ddof=1), wide["stage1"].std(ddof=1))
+        if "round1" in wide and last != "round1":
+            over_round1 = wide[last] - wide["round1"]
+            round1 = f"{'yes' if (over_round1 > 0).all() else 'no'} ({over_round1.min():+.4f})"
+            meets = bool((over_stage1 > spread).all() and (over_round1 > 0).all())
+        else:
+            round1, meets = "no round after round 1", False
+        meeting += [variant] if meets else []
+        lines.append(
+            f"| {variant} | {last} | {means[variant]:.4f} | {over_stage1.min():+.4f} | "
+            f"{spread:.4f} | {round1} | **{'yes' if meets else 'no'}** |"
+        )
+    best = max(means, key=means.get)
+    return [
+        *lines,
+        "",
+        f"- Meeting the bar: {', '.join(meeting) if meeting else '**no variant**'}.",
+        f"- Best mean last round: {best} ({means[best]:.4f}).",
+        "",
+    ]
+
+
 def last_round_scores(root: Path, seeds: list[int], variant: str) -> tuple[str, pd.Series]:
     """A variant's last stage (before the ensemble) and its test LWLRAP per seed."""
     scores, _ = summarise(root, seeds, variant)
@@ -723,6 +764,7 @@ def write_markdown(
         lines += variant_section(root, runs, variant)
     if len(variants) > 1:
         lines += variant_lines(root, runs, variants)
+        lines += ["", *bar_lines(root, runs, variants)]
         lines += ["", *control_lines(root, runs, variants)]
     if folds:
         lines += fold_lines(root, runs, variants[0], extra)

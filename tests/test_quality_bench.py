@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -656,3 +657,38 @@ def test_tables_show_the_crop_precision_of_the_pseudo_targets(tmp_path):
     assert "&id" not in text and "*id" not in text  # switches without YAML anchors
     section = text[text.index("## defaults_oof_hard:") :]
     assert "pseudo crop-target precision" in section and "0.800 ± 0.100" in section
+
+
+def test_bar_names_the_variants_meeting_it_run_by_run(tmp_path):
+    """The bar: on every run the last round beats stage 1 by more than the spread and beats
+    round 1; a mean gain is not enough when one run misses it."""
+    stage1 = (0.60, 0.62, 0.61)  # std 0.01
+    for seed, s1 in enumerate(stage1):
+        # every run +0.05 over stage 1 and +0.02 over round 1: meets it
+        fake_run(
+            tmp_path / "defaults" / f"seed{seed}",
+            {"stage1": s1, "round1": s1 + 0.03, "round2": s1 + 0.05},
+        )
+        # a larger mean gain, but run 0 gains less than the spread: misses it
+        gain = 0.005 if seed == 0 else 0.2
+        fake_run(
+            tmp_path / "seed_preset" / f"seed{seed}",
+            {"stage1": s1, "round1": s1, "round2": s1 + gain},
+        )
+    text = summary(tmp_path, "defaults", "seed_preset", options=("--fresh",))
+    bar = text[text.index("## The bar") :]
+    assert "| defaults | round2 | 0.6600 | +0.0500 | 0.0100 | yes (+0.0200) | **yes** |" in bar
+    assert "| seed_preset | round2 |" in bar and bar.count("**no**") == 1
+    assert "- Meeting the bar: defaults." in bar
+    assert "- Best mean last round: seed_preset" in bar
+    for seed, s1 in enumerate(stage1):  # now defaults falls below round 1 on run 2
+        stages = {
+            "stage1": s1,
+            "round1": s1 + (0.06 if seed == 2 else 0.03),
+            "round2": s1 + 0.05,
+        }
+        shutil.rmtree(tmp_path / "defaults" / f"seed{seed}")
+        fake_run(tmp_path / "defaults" / f"seed{seed}", stages)
+    text = summary(tmp_path, "defaults", "seed_preset", options=("--fresh",))
+    assert "- Meeting the bar: **no variant**." in text
+    assert "| no (-0.0100) | **no** |" in text
