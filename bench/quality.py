@@ -425,7 +425,11 @@ def variant_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str
     """Test LWLRAP per stage (mean ± std over seeds) of each variant, and its last round's
     score, prior-scaled score and pseudo-label precision and recall (variants may run
     different numbers of rounds: a stage a variant lacks is left blank)."""
-    lines = ["## Switches: test LWLRAP per stage of each variant (stage 1 is shared)", ""]
+    lines = [
+        "## Switches: test LWLRAP per stage of each variant (stage 1 is shared by the variants "
+        "that leave it as it is)",
+        "",
+    ]
     rows = []
     for variant in variants:
         scores, summary = summarise(root, seeds, variant)

@@ -87,3 +87,39 @@ def test_review_numbers_are_the_simulated_reviewer_report_s():
     verdicts = (RESULTS / "review_sim.md").read_text()
     # "no selection strategy beat no review, or random selection, on every seed"
     assert "on every seed: **yes**" not in verdicts
+
+
+def side_by_side(report: Path) -> dict[str, list[str]]:
+    """The test LWLRAP cells ('mean ± std') per stage of each variant in a bench/quality.py
+    report's side-by-side table, keyed by variant: the stage columns, then the last round."""
+    text = report.read_text()
+    table = text.split("## Switches:", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:-1] for line in table.splitlines()[2:]]
+    return {cells[0].strip(): [c.strip() for c in cells[2:-3]] for cells in rows}
+
+
+def test_rfcx_label_shape_numbers_are_the_reports():
+    """The README's RFCx-label-shape row and paragraph: bench/results/quality_review_sim.md's
+    numbers, and its bar verdict (no variant met it; the defaults had the best last round)."""
+    report = RESULTS / "quality_review_sim.md"
+    flat = " ".join(README.split())
+    for variant in ("defaults", "seed_preset"):
+        cells = section_cells(report, variant)
+        expected = (
+            f"stage 1 {cells['stage1']}, round 1 {cells['round1']}, round 3 {cells['round3']}"
+        )
+        assert expected in flat, variant
+    rows = side_by_side(report)
+    stages = ["stage1", "round1", "round2", "round3"]
+    assert rows["defaults"][: len(stages)] == [section_cells(report, "defaults")[s] for s in stages]
+    round3 = {variant: cells[3].split(" ± ")[0] for variant, cells in rows.items()}
+    assert f"out-of-fold model scored lower ({round3['defaults_oof_hard']})" in flat
+    assert f"`relabel.pseudo_target_precision`: {round3['defaults_oof_hard_calibrated_0.95']})" in (
+        flat
+    )
+    assert f"(`frames`: {round3['defaults_oof_hard_frames']})" in flat
+    assert f"from stage 1 on ({rows['seed_preset'][0].split(' ± ')[0]})" in flat
+    text = report.read_text()
+    assert "- Meeting the bar: **no variant**." in text and "no variant met the bar" in flat
+    assert "- Best mean last round: defaults (" in text
+    assert "The defaults had the best mean round 3" in flat
