@@ -89,8 +89,11 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/snakefmt Snakefile rules/
 
+# pytest-xdist workers, each test file on one worker (its module fixtures made once)
+TEST_WORKERS ?= 2
+
 test: lint
-	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 # Benchmarks against named baselines (bench/), 5-11 min on 2 cores: writes bench/results/speed.md.
 # DEMO_DIR: a finished demo's working directory, whose benchmarks/*.tsv give the demo's minutes.
