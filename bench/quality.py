@@ -566,7 +566,12 @@ def fold_lwlraps(workdir: Path, stage: str, truth_csv: Path) -> tuple[list[float
 
 
 def fold_lines(
-    root: Path, seeds: list[int], variant: str, extra: list[Path] = (), stages=("stage1",)
+    root: Path,
+    seeds: list[int],
+    variant: str,
+    extra: list[Path] = (),
+    stages=("stage1",),
+    recipe: bool = True,
 ) -> list[str]:
     """Test LWLRAP of every fold model of ``stages``, seed by seed: how far the training seed
     alone moves one model, and how much of it the average over the folds takes out."""
@@ -577,7 +582,7 @@ def fold_lines(
         "|---|---|---|---|---|---|",
     ]
     everyone = {stage: [] for stage in stages}
-    truth_csv = Path(data_dir(extra)) / "test_truth.csv"
+    truth_csv = Path(data_dir(extra, recipe)) / "test_truth.csv"
     for seed in seeds:
         workdir = seed_dir(root, seed, variant)
         truth = workdir / truth_csv
@@ -668,10 +673,15 @@ def teacher_means(workdir: Path, stage: str, data: Path) -> dict[str, float]:
 
 
 def teacher_lines(
-    root: Path, seeds: list[int], variant: str, extra: list[Path] = (), stage: str = "round1"
+    root: Path,
+    seeds: list[int],
+    variant: str,
+    extra: list[Path] = (),
+    stage: str = "round1",
+    recipe: bool = True,
 ) -> list[str]:
     """teacher_means seed by seed, with their mean over the seeds."""
-    data = Path(data_dir(extra))
+    data = Path(data_dir(extra, recipe))
     table = pd.DataFrame(
         [teacher_means(seed_dir(root, seed, variant), stage, data) for seed in seeds],
         index=[as_run(seed).label for seed in seeds],
@@ -771,9 +781,9 @@ def write_markdown(
         lines += ["", *bar_lines(root, runs, variants)]
         lines += ["", *control_lines(root, runs, variants)]
     if folds:
-        lines += fold_lines(root, runs, variants[0], extra)
+        lines += fold_lines(root, runs, variants[0], extra, recipe=recipe)
     if teachers:
-        lines += teacher_lines(root, runs, variants[0], extra)
+        lines += teacher_lines(root, runs, variants[0], extra, recipe=recipe)
     out.write_text("\n".join(lines) + "\n")
 
 

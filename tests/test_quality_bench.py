@@ -692,3 +692,17 @@ def test_bar_names_the_variants_meeting_it_run_by_run(tmp_path):
     text = summary(tmp_path, "defaults", "seed_preset", options=("--fresh",))
     assert "- Meeting the bar: **no variant**." in text
     assert "| no (-0.0100) | **no** |" in text
+
+
+def test_data_dir_skips_the_benchmark_config_under_method_defaults(tmp_path):
+    """data.dir (where fold and teacher tables read the truth) follows the layering of the
+    runs: bench/quality.yaml counts only when the runs layer it."""
+    quality = load_quality()
+    moved = tmp_path / "moved.yaml"
+    moved.write_text("data:\n  dir: data/elsewhere\n")
+    assert quality.data_dir([moved], recipe=False) == "data/elsewhere"
+    benchmark = yaml.safe_load(quality.CONFIG.read_text())
+    expected = benchmark.get("data", {}).get("dir", "data/synthetic")
+    assert quality.data_dir([], recipe=True) == expected
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert quality.data_dir([], recipe=False) == config["data"].get("dir", "data/synthetic")
