@@ -389,19 +389,25 @@ def paired_test(gain: pd.Series) -> str:
     return f"paired t {t:.2f}, one-sided p {p:.3f}, {len(gain)} seeds"
 
 
+def gain_over(scores: pd.DataFrame, base: str) -> tuple[str, pd.Series, float]:
+    """The last trained stage, its test LWLRAP gain over ``base`` run by run, and the spread:
+    the larger std over runs of the two (the verdicts' and the bar's)."""
+    wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
+    last = trained_stages(scores)[-1]
+    return last, wide[last] - wide[base], max(wide[last].std(ddof=1), wide[base].std(ddof=1))
+
+
 def verdicts(scores: pd.DataFrame) -> list[str]:
     """The benchmark's two claims, checked per seed and on the means: the last round above
     stage 1 by a margin larger than the seed spread, and above round 1 (stage 2 without
     pseudo-labels), which is asked without a margin: on every seed. Whether the round-1 gain also
     clears the seed spread is shown beside it."""
-    wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
-    last = trained_stages(scores)[-1]
+    stages, last = set(scores["stage"]), trained_stages(scores)[-1]
     lines = []
     for base in ("stage1", "round1"):
-        if base not in wide or base == last:
+        if base not in stages or base == last:
             continue
-        gain = wide[last] - wide[base]
-        spread = max(wide[last].std(ddof=1), wide[base].std(ddof=1))
+        _, gain, spread = gain_over(scores, base)
         every_seed = bool((gain > 0).all())
         clears = gain.mean() > spread and every_seed
         if base == "stage1":
@@ -477,13 +483,10 @@ def bar_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str]:
     means, meeting = {}, []
     for variant in variants:
         scores, _ = summarise(root, seeds, variant)
-        wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
-        last = trained_stages(scores)[-1]
-        means[variant] = wide[last].mean()
-        over_stage1 = wide[last] - wide["stage1"]
-        spread = max(wide[last].std(ddof=1), wide["stage1"].std(ddof=1))
-        if "round1" in wide and last != "round1":
-            over_round1 = wide[last] - wide["round1"]
+        last, over_stage1, spread = gain_over(scores, "stage1")
+        means[variant] = scores.loc[scores["stage"] == last, "test_lwlrap"].mean()
+        if "round1" in set(scores["stage"]) and last != "round1":
+            over_round1 = gain_over(scores, "round1")[1]
             round1 = f"{'yes' if (over_round1 > 0).all() else 'no'} ({over_round1.min():+.4f})"
             meets = bool((over_stage1 > spread).all() and (over_round1 > 0).all())
         else:

@@ -3,9 +3,8 @@ when asked, windows that every fold model agrees a species is silent in (negativ
 
 The positives' threshold is one score for all species, or per species calibrated on the
 labelled windows (:func:`labelled_windows`, fitted by ``sedcycle.review.thresholds``): the
-out-of-fold score at which a window of
-that species is a tp with the target probability, fitted to the windows that overlap its tp
-rows (tp) or only its fp rows (fp).
+out-of-fold score at which a window of that species is a tp with the target probability,
+fitted to the windows that overlap its tp rows (tp) or only its fp rows (fp).
 """
 
 from __future__ import annotations

@@ -97,8 +97,8 @@ def calibrated(
     clip_seconds: float | None,
 ) -> np.ndarray:
     """Per-species pseudo thresholds at ``target_precision`` (``sedcycle.review.thresholds`` of
-    ``sedcycle.pseudo.labelled_windows``) on
-    the out-of-fold window scores ``oof`` and the tp/fp rows; the table goes to the log."""
+    ``sedcycle.pseudo.labelled_windows``) on the out-of-fold window scores ``oof`` and the
+    tp/fp rows; the table goes to the log."""
     if None in (tp, fp, features, clip_seconds):
         raise ValueError("relabel.pseudo_target_precision needs the tp/fp tables and features")
     n_species = len(score_columns(oof))
