@@ -391,11 +391,40 @@ def test_the_simulated_reviewer_says_tp_where_a_true_call_overlaps_the_span():
 
 
 def test_a_separable_set_gets_a_threshold_between_its_classes():
-    score = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.7, 0.75, 0.8, 0.9])
+    score = np.concatenate([np.linspace(0.05, 0.4, 20), np.linspace(0.6, 0.95, 20)])
     tp = score > 0.5
     threshold, method = review.fit_threshold(score, tp, target_precision=0.9, default=0.5)
     assert method == "logistic"
-    assert 0.35 < threshold < 0.7
+    assert 0.4 < threshold < 0.6
+
+
+def test_a_few_verdicts_leave_the_threshold_too_uncertain_to_use():
+    # separable too, but 9 verdicts with a gap of 0.35: the crossing's standard error is ~0.19
+    score = np.array([0.05, 0.1, 0.2, 0.3, 0.35, 0.7, 0.75, 0.8, 0.9])
+    tp = score > 0.5
+    a, b = review.fit_logistic(score, tp)
+    threshold = (np.log(9) - a) / b
+    assert 0.35 < threshold < 0.7  # inside the verdicts' scores: the fit alone would take it
+    assert review.threshold_se(score, a, b, threshold) > review.MAX_THRESHOLD_SE
+    assert review.fit_threshold(score, tp, 0.9, 0.42) == (0.42, "default: too_uncertain")
+    # four times the verdicts at the same scores: the same crossing, half the error
+    many = np.tile(score, 4)
+    a4, b4 = review.fit_logistic(many, np.tile(tp, 4))
+    t4 = (np.log(9) - a4) / b4
+    assert review.threshold_se(many, a4, b4, t4) < review.threshold_se(score, a, b, threshold)
+
+
+def test_the_threshold_error_matches_the_spread_of_refits():
+    # the delta method against the spread of the threshold over data sets drawn from one curve
+    rng = np.random.default_rng(1)
+    fits, errors = [], []
+    for _ in range(200):
+        score = rng.uniform(size=300)
+        tp = rng.uniform(size=300) < 1 / (1 + np.exp(-(10 * score - 6)))
+        a, b = review.fit_logistic(score, tp)
+        fits.append((np.log(9) - a) / b)
+        errors.append(review.threshold_se(score, a, b, fits[-1]))
+    assert np.median(errors) == pytest.approx(np.std(fits), rel=0.2)
 
 
 def test_the_threshold_is_where_the_fitted_probability_reaches_the_target():
@@ -417,6 +446,8 @@ def test_the_threshold_is_where_the_fitted_probability_reaches_the_target():
         ([0.2, 0.9, 0.95], [False, True, True], "default: too_few_verdicts"),
         ([0.1, 0.2, 0.8, 0.9], [True, True, False, False], "default: score_not_increasing"),
         ([0.1, 0.3, 0.5, 0.7, 0.9, 0.95], [0, 1, 0, 1, 0, 1], "default: target_not_reached"),
+        # rising, but still below 0.9 at the highest verdict's score: no extrapolation above
+        ([0.1, 0.2, 0.3, 0.4] * 5, [0, 0, 1, 1] + [0, 1, 0, 1] * 4, "default: target_not_reached"),
     ],
 )
 def test_a_species_that_cannot_be_fitted_gets_the_default(score, tp, method):
@@ -426,30 +457,41 @@ def test_a_species_that_cannot_be_fitted_gets_the_default(score, tp, method):
     )
 
 
-def test_a_species_whose_every_score_reaches_the_target_starts_at_the_lowest_threshold():
-    score = np.linspace(0, 1, 100)
-    tp = np.ones(100, dtype=bool)
-    tp[[0, 50]] = False  # P(tp) fitted ~0.93 already at score 0
+def test_a_fit_reaching_the_target_below_every_verdict_keeps_the_default():
+    # a queue of top scores, nearly all tp: the curve reaches 0.9 far below the scores it saw
+    score = np.linspace(0.9, 1.0, 24)
+    tp = np.ones(24, dtype=bool)
+    tp[3] = False
     a, b = review.fit_logistic(score, tp)
-    assert b > 0 and 1 / (1 + np.exp(-a)) > 0.9
+    assert b > 0 and (np.log(9) - a) / b < 0.9
+    assert review.fit_threshold(score, tp, 0.9, 0.5) == (0.5, "default: below_verdict_scores")
+
+
+def test_a_threshold_inside_the_verdicts_but_near_zero_is_at_least_the_lowest_threshold():
+    rng = np.random.default_rng(3)  # a draw whose fit crosses 0.9 at 0.0053, above its scores
+    score = rng.uniform(size=4000)
+    tp = rng.uniform(size=4000) < 1 / (1 + np.exp(-(4 * score + 2.19)))  # P = 0.9 at 0.0018
+    a, b = review.fit_logistic(score, tp)
+    assert score.min() < (np.log(9) - a) / b < review.MIN_THRESHOLD
     assert review.fit_threshold(score, tp, 0.9, 0.5) == (review.MIN_THRESHOLD, "logistic")
 
 
 def test_thresholds_table_has_every_species_and_ignores_unsure():
-    score = [0.05, 0.1, 0.2, 0.3, 0.7, 0.8, 0.9, 0.95, 0.6]
-    verdict = ["fp", "fp", "fp", "fp", "tp", "tp", "tp", "tp", "unsure"]
-    verdicts = pd.DataFrame({"species_id": [1] * 9, "score": score, "verdict": verdict})
+    # 40 decided verdicts (separable at 0.5) and one unsure
+    score = [*np.linspace(0.05, 0.4, 20), *np.linspace(0.6, 0.95, 20), 0.6]
+    verdict = ["fp"] * 20 + ["tp"] * 20 + ["unsure"]
+    verdicts = pd.DataFrame({"species_id": [1] * 41, "score": score, "verdict": verdict})
     table = review.thresholds(verdicts, 3, 0.9, 0.5)
     assert table.columns.tolist() == review.THRESHOLD_COLUMNS
     assert table["species_id"].tolist() == [0, 1, 2]
-    assert table["n_verdicts"].tolist() == [0, 8, 0]
-    assert table["n_tp"].tolist() == [0, 4, 0]
+    assert table["n_verdicts"].tolist() == [0, 40, 0]
+    assert table["n_tp"].tolist() == [0, 20, 0]
     assert table["method"].tolist() == [
         "default: too_few_verdicts",
         "logistic",
         "default: too_few_verdicts",
     ]
-    assert 0.3 < table.loc[1, "start_threshold"] < 0.7
+    assert 0.4 < table.loc[1, "start_threshold"] < 0.6
     # the detections' override table: the fitted species alone
     fitted = review.fitted_thresholds(table)
     assert fitted.columns.tolist() == ["species_id", "start_threshold"]

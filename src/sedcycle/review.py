@@ -53,6 +53,10 @@ SONGTYPE = 1  # verdict rows' songtype_id (RFCx's common song type; training ign
 THRESHOLD_COLUMNS = ["species_id", "start_threshold", "n_verdicts", "n_tp", "method"]
 MIN_VERDICTS = 4  # fewer verdicts (tp + fp) of a species: the default threshold
 MIN_THRESHOLD = 0.01  # the lowest start threshold (0 would start an event at every frame)
+# the largest standard error of a fitted threshold (delta method): a fit less sure than about
+# +-0.2 (two standard errors) on the score scale keeps the default threshold
+MAX_THRESHOLD_SE = 0.1
+RIDGE = 1e-3  # fit_logistic's penalty on the slope
 SPAN_TOLERANCE = 1e-3  # seconds: a verdict file's begin/end against the queue's
 
 
@@ -400,7 +404,7 @@ def answer_from_truth(queue: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_logistic(
-    score: np.ndarray, tp: np.ndarray, ridge: float = 1e-3, max_iter: int = 100
+    score: np.ndarray, tp: np.ndarray, ridge: float = RIDGE, max_iter: int = 100
 ) -> tuple[float, float]:
     """Intercept a and slope b of P(tp | score) = sigmoid(a + b * score), fitted by Newton's
     method (IRLS) on the log-likelihood with a small ridge penalty ``ridge`` * b^2 / 2 on the
@@ -421,20 +425,41 @@ def fit_logistic(
     raise ValueError(f"logistic fit did not converge in {max_iter} Newton steps")
 
 
+def threshold_se(
+    score: np.ndarray, a: float, b: float, threshold: float, ridge: float = RIDGE
+) -> float:
+    """The standard error of the score ``threshold`` = (logit(target) - a) / b where the fit
+    (a, b) of :func:`fit_logistic` on ``score`` reaches the target, by the delta method: the
+    gradient of the threshold in (a, b), (-1, -threshold) / b, through the inverse of the
+    penalised log-likelihood's Hessian at the fit (the estimate's covariance)."""
+    x = np.column_stack([np.ones(len(score)), np.asarray(score, dtype=np.float64)])
+    p = 1.0 / (1.0 + np.exp(-(x @ np.array([a, b]))))
+    hessian = (x.T * (p * (1 - p))) @ x + np.diag([0.0, ridge])
+    gradient = np.array([-1.0, -threshold]) / b
+    return float(math.sqrt(max(gradient @ np.linalg.solve(hessian, gradient), 0.0)))
+
+
 def fit_threshold(
     score: np.ndarray, tp: np.ndarray, target_precision: float, default: float
 ) -> tuple[float, str]:
     """A species' start threshold from its verdicts (score, tp True / fp False).
 
-    The threshold is the lowest score in [0, 1] whose fitted P(tp | score) reaches
-    ``target_precision``: (logit(target) - a) / b for the fit of :func:`fit_logistic`, and at
-    least :data:`MIN_THRESHOLD`. It is the precision at the threshold (of items scored there),
-    not of everything above it, which is higher.
+    The threshold is the lowest score whose fitted P(tp | score) reaches ``target_precision``:
+    (logit(target) - a) / b for the fit of :func:`fit_logistic`, and at least
+    :data:`MIN_THRESHOLD`. It is the precision at the threshold (of items scored there), not of
+    everything above it, which is higher. The fit is evidence only between the lowest and the
+    highest verdict's score: a threshold outside them is an extrapolation (a queue of top
+    scores alone, nearly all tp, fits a curve that reaches the target far below every score it
+    saw), so the species keeps the default; so does a threshold whose standard error
+    (:func:`threshold_se`) is above :data:`MAX_THRESHOLD_SE`: a few verdicts a species fit a
+    curve whose crossing could lie almost anywhere.
 
     Returns (threshold, method): ``logistic``, or ``default`` and the reason in the method:
     ``too_few_verdicts`` (< :data:`MIN_VERDICTS` tp + fp), ``only_tp``, ``only_fp``,
     ``score_not_increasing`` (fitted slope <= 0: a higher score is no likelier a tp),
-    ``target_not_reached`` (the fit stays below the target up to score 1).
+    ``below_verdict_scores`` (the fit reaches the target below the lowest verdict's score),
+    ``target_not_reached`` (the fit stays below the target up to the highest verdict's score),
+    ``too_uncertain`` (standard error above :data:`MAX_THRESHOLD_SE`).
     """
     tp = np.asarray(tp, dtype=bool)
     if len(tp) < MIN_VERDICTS:
@@ -447,8 +472,13 @@ def fit_threshold(
     if b <= 0:
         return default, "default: score_not_increasing"
     threshold = (math.log(target_precision / (1 - target_precision)) - a) / b
-    if threshold > 1:
+    score = np.asarray(score, dtype=np.float64)
+    if threshold > score.max():
         return default, "default: target_not_reached"
+    if threshold < score.min():
+        return default, "default: below_verdict_scores"
+    if threshold_se(score, a, b, threshold) > MAX_THRESHOLD_SE:
+        return default, "default: too_uncertain"
     return max(threshold, MIN_THRESHOLD), "logistic"
 
 
