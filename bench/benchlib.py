@@ -12,6 +12,7 @@ import datetime
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,6 +83,14 @@ def machine() -> str:
         f"{cpu_model()}, nproc {os.cpu_count()}, {memory:.0f} GiB, load average {load}, "
         f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {versions}"
     )
+
+
+def commit() -> str:
+    """The repository's HEAD commit, short ("unknown" outside a git checkout)."""
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return result.stdout.strip() or "unknown"
 
 
 class Timings(dict):

@@ -48,6 +48,16 @@ ARMS: dict[str, dict[str, float] | None] = {
     "stratified": {s: float(s == "stratified") for s in STRATEGIES},
 }
 TARGETS = ("scores.csv", "detections")
+# review/thresholds.csv's methods of a species left at the default threshold, in report order
+DEFAULT_REASONS = (
+    "default: too_few_verdicts",
+    "default: only_tp",
+    "default: only_fp",
+    "default: score_not_increasing",
+    "default: below_verdict_scores",
+    "default: target_not_reached",
+    "default: too_uncertain",
+)
 
 
 def arm_config(workdir: Path, arm: str, seed: int) -> Path:
@@ -198,6 +208,30 @@ def table_lines(scores: pd.DataFrame) -> list[str]:
     return lines
 
 
+def threshold_lines(root: Path, seeds: list[int], arms: list[str]) -> list[str]:
+    """Per reviewing arm, over its finished seeds: how the detection thresholds were chosen
+    (review/thresholds.csv's ``method``: fitted, or the default and why), species by seed."""
+    lines = [
+        "| arm | species x seeds | fitted | "
+        + " | ".join(reason.removeprefix("default: ") for reason in DEFAULT_REASONS)
+        + " |",
+        "|---|---:|---:|" + "---:|" * len(DEFAULT_REASONS),
+    ]
+    for arm in arms:
+        tables = [
+            pd.read_csv(path)
+            for seed in seeds
+            if (root / f"seed{seed}" / arm / "done").exists()
+            and (path := root / f"seed{seed}" / arm / "review" / "thresholds.csv").exists()
+        ]
+        if not tables:
+            continue
+        methods = pd.concat(tables)["method"].value_counts()
+        cells = [methods.get(m, 0) for m in ("logistic", *DEFAULT_REASONS)]
+        lines.append(f"| {arm} | {sum(methods)} | " + " | ".join(map(str, cells)) + " |")
+    return lines if len(lines) > 2 else []
+
+
 def gains(scores: pd.DataFrame, stage: str, arm: str, against: str, column: str) -> pd.Series:
     """Per seed: ``arm``'s ``column`` at ``stage`` minus ``against``'s (seeds both finished)."""
     table = scores[scores["stage"] == stage].pivot(index="seed", columns="arm", values=column)
@@ -306,6 +340,20 @@ def write_report(
         "",
         *verdict_lines(scores, arms),
     ]
+    fitted = threshold_lines(root, seeds, arms)
+    if fitted:
+        lines += [
+            "## Detection thresholds fitted to the verdicts",
+            "",
+            "Each reviewing arm's review/thresholds.csv after its last stage (every verdict), "
+            f"at review.target_precision {defaults['target_precision']:g}: species fitted, and "
+            "species left at the default threshold by reason (docs/review.md), counted over "
+            "species and seeds. Written at commit "
+            f"{benchlib.commit()}.",
+            "",
+            *fitted,
+            "",
+        ]
     if minutes:
         lines.append(
             "Wall minutes of each run (two at a time on 2 cores; a run without review includes "

@@ -139,6 +139,41 @@ def test_the_report_lines_up_arms_by_verdicts_and_pairs_them_by_seed(tmp_path):
     assert "- mix above random on every seed: **yes** (+0.0300, +0.0400; mean +0.0350)" in text
     assert "- random above none on every seed: **no** (+0.0100, -0.0100; mean +0.0000)" in text
     assert text.count("above none on every seed") == 4  # LWLRAP and event F1, random and mix
+    # no thresholds table in these runs: no fitted-thresholds section
+    assert "## Detection thresholds fitted" not in text
+
+
+def test_the_report_counts_the_fitted_thresholds_and_the_reasons_for_defaults(tmp_path):
+    runs = tmp_path / "runs"
+    methods = {
+        0: ["logistic", "default: too_uncertain", "default: only_tp"],
+        1: ["logistic", "logistic", "default: below_verdict_scores"],
+    }
+    for seed, rows in methods.items():
+        fake_arm(runs / f"seed{seed}" / "none", (0.7,) * 4, (0.2,) * 4)
+        fake_arm(runs / f"seed{seed}" / "mix", (0.7,) * 4, (0.2,) * 4, (6, 8, 10))
+        (runs / f"seed{seed}" / "mix" / "review").mkdir()
+        pd.DataFrame({"species_id": range(3), "start_threshold": 0.5, "method": rows}).to_csv(
+            runs / f"seed{seed}" / "mix" / "review" / "thresholds.csv", index=False
+        )
+    review_sim = load_review_sim()
+    lines = review_sim.threshold_lines(runs, [0, 1], ["none", "mix"])
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    row = dict(zip(header, [c.strip() for c in lines[2].split("|")[1:-1]], strict=True))
+    assert len(lines) == 3 and row["arm"] == "mix"  # none has no thresholds
+    assert row["species x seeds"] == "6" and row["fitted"] == "3"
+    assert row["too_uncertain"] == row["only_tp"] == row["below_verdict_scores"] == "1"
+    assert row["too_few_verdicts"] == row["target_not_reached"] == "0"
+    # every reason fit_threshold can give has a column, and no other
+    assert set(review_sim.DEFAULT_REASONS) == fit_threshold_methods()
+
+
+def fit_threshold_methods() -> set[str]:
+    """The methods named in sedcycle.review.fit_threshold's source."""
+    import inspect
+    import re
+
+    return set(re.findall(r'"(default: \w+)"', inspect.getsource(review.fit_threshold)))
 
 
 def test_runs_start_arm_by_arm_and_a_reviewing_arm_after_its_seed_s_run(tmp_path, monkeypatch):
