@@ -83,10 +83,20 @@ def test_review_numbers_are_the_simulated_reviewer_report_s():
         f"{lwlrap['random']}, margin alone {lwlrap['margin']}" in flat
     )
     assert f"(no review {f1['none']}, the mix {f1['mix']})" in flat
+    fitted = review_fitted(RESULTS / "review_sim.md")
+    assert "seldom do" in flat and sum(fitted.values()) < len(fitted) * 24 / 4
     assert f"{cells[('mix', last)][1]} verdicts by {last.replace('round', 'round ')}" in flat
     verdicts = (RESULTS / "review_sim.md").read_text()
-    # "no selection strategy beat no review, or random selection, on every seed"
-    assert "on every seed: **yes**" not in verdicts
+    # "no selection strategy beat no review, or random selection, on every seed" (LWLRAP)
+    lwlrap = verdicts.split(f"{last}, test LWLRAP, per seed", 1)[1].split("\n\n", 2)[1]
+    assert lwlrap.startswith("- ") and "on every seed: **yes**" not in lwlrap
+
+
+def review_fitted(report: Path) -> dict[str, int]:
+    """arm -> species fitted, from bench/review_sim.py's fitted-thresholds table."""
+    table = report.read_text().split("## Detection thresholds fitted", 1)[1]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): int(cells[2]) for cells in rows[1:]}
 
 
 def side_by_side(report: Path) -> dict[str, list[str]]:
