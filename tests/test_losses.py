@@ -77,6 +77,35 @@ def test_soft_weight_pulls_unknown_pairs_towards_the_teacher():
     )
 
 
+def test_unknown_weight_with_soft_targets_shrinks_them_towards_absent():
+    """Both on the unknown pairs: the sum of the two terms, which is (w + s) x BCE towards the
+    teacher's probabilities shrunk to s q / (w + s), up to a constant (the teacher's entropy)."""
+    logits = torch.tensor([[2.0, -1.0, 5.0], [0.5, 0.0, -3.0]])
+    targets = torch.tensor([[1, -1, 0], [0, 0, 1]])
+    soft = torch.tensor([[0.9, 0.9, 0.2], [0.3, 0.5, 0.9]])
+    unknown = targets == 0
+    w, s = 0.1, 1.0
+    combined = masked_bce(logits, targets, unknown_weight=w, soft=soft, soft_weight=s)
+    parts = (
+        masked_bce(logits, targets, unknown_weight=w)
+        + masked_bce(logits, targets, soft=soft, soft_weight=s)
+        - masked_bce(logits, targets)
+    )
+    assert torch.isclose(combined, parts)
+
+    def shrunk(logits):
+        bce = F.binary_cross_entropy_with_logits(
+            logits[unknown], s * soft[unknown] / (w + s), reduction="sum"
+        )
+        labelled = masked_bce(logits, targets)
+        return labelled + (w + s) * bce / logits.shape[0]
+
+    other = logits + torch.tensor([[0.0, 0.0, -2.0], [1.5, -0.7, 0.0]])
+    constant = combined - shrunk(logits)
+    again = masked_bce(other, targets, unknown_weight=w, soft=soft, soft_weight=s)
+    assert torch.isclose(again - shrunk(other), constant, atol=1e-6)
+
+
 def test_soft_weight_without_teacher_scores_is_an_error():
     logits, targets = torch.zeros(2, 3), torch.zeros(2, 3)
     with pytest.raises(ValueError, match="teacher"):

@@ -267,11 +267,36 @@ def test_soft_targets_pull_unknown_pairs_towards_the_teacher(tmp_path, feature_d
     assert mean_score[0.98] > mean_score[None] + 0.1
 
 
+def test_unknown_weight_with_soft_targets_lowers_unknown_pairs_scores(
+    tmp_path, feature_dir, annotations
+):
+    """unknown_weight beside a teacher (no longer refused): against the same teacher alone, the
+    unknown pairs' weak negatives pull the scores down, and the checkpoint keeps both."""
+    store, labels, events = setup(feature_dir, annotations)
+    x = torch.from_numpy(np.stack([store.window(r, 60, 128) for r in IDS]))
+    mean_score = {}
+    for weight in (0.0, 1.0):
+        out = tmp_path / f"weight{weight}.pt"
+        trained = settings(
+            epochs=5,
+            soft_weight=1.0,
+            unknown_weight=weight,
+            samples_per_epoch=64,
+            batch_size=8,
+            lr=3e-3,
+        )
+        fit(trained, store, labels, events, out, teacher=teacher_for(0.6))
+        stored = torch.load(out, weights_only=True)["settings"]
+        assert (stored["unknown_weight"], stored["soft_weight"]) == (weight, 1.0)
+        with torch.no_grad():
+            mean_score[weight] = torch.sigmoid(load_model(out)(x)["clipwise"]).mean().item()
+    assert mean_score[1.0] < mean_score[0.0] - 0.05
+
+
 @pytest.mark.parametrize(
     "overrides, teacher, message",
     [
         ({}, None, "needs the teacher"),
-        ({"unknown_weight": 0.1}, "full", "set one of them"),
         ({"loss": "clipwise"}, "full", "masked loss"),
         ({}, "species", "score 2 species"),
     ],

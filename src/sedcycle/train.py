@@ -292,8 +292,11 @@ def check_mixup(settings: TrainSettings) -> None:
 
 
 def check_teacher(settings: TrainSettings, teacher: Teacher | None) -> None:
-    """soft_weight needs a teacher of the model's species (and is the masked loss's alone: it
-    and unknown_weight would both weigh the unknown pairs)."""
+    """soft_weight needs a teacher of the model's species, and is the masked loss's alone.
+
+    With unknown_weight w > 0 too, both weigh the unknown pairs: w * BCE(l, 0) + s * KL(q || p)
+    is (w + s) * BCE(l, s * q / (w + s)) up to a constant, the teacher's soft targets q shrunk
+    towards absent (a weak-negative prior)."""
     if not settings.soft_weight:
         if settings.soft_out_of_fold:
             raise ValueError(
@@ -302,11 +305,6 @@ def check_teacher(settings: TrainSettings, teacher: Teacher | None) -> None:
         return
     if settings.loss != "masked":
         raise ValueError("soft_weight applies to the masked loss (relabel rounds) only")
-    if settings.unknown_weight:
-        raise ValueError(
-            f"soft_weight ({settings.soft_weight}) and unknown_weight ({settings.unknown_weight}) "
-            "both weigh the unknown pairs: set one of them"
-        )
     if teacher is None:
         raise ValueError("soft_weight > 0 needs the teacher's models (soft targets)")
     if settings.soft_out_of_fold != (teacher.fold_of is not None):
