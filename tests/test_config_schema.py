@@ -24,6 +24,8 @@ RULE_FIELDS = {"n_species", "window", "loss"}
 # TrainSettings fields the rule sets only with a switch on: windows.cover with stage1.crops grid
 # or with relabel.pseudo_targets windows in a round with pseudo-labels
 SWITCHED_RULE_FIELDS = {"cover"}
+# TrainSettings fields in params with relabel.unknown_weight "auto" alone
+AUTO_FIELDS = set(settings.AUTO_KEYS)
 NOT_CONFIG = {"samples_per_epoch", "resume"}
 
 
@@ -195,6 +197,19 @@ def test_relabel_rounds_entries_take_the_relabel_settings_and_nothing_else(files
         assert list(validator.iter_errors(bad)), bad_round
 
 
+def test_unknown_weight_is_a_number_or_auto(files):
+    config, schema, _ = files
+    validator = jsonschema.Draft202012Validator(schema)
+    for value, valid in ((0.0, True), (0.3, True), ("auto", True), ("yes", False), (1.5, False)):
+        planted = copy.deepcopy(config)
+        planted["relabel"]["unknown_weight"] = value
+        planted["relabel"]["rounds"] = {"2": {"unknown_weight": value}}
+        assert (list(validator.iter_errors(planted)) == []) == valid, value
+    planted = copy.deepcopy(config)
+    planted["relabel"]["few_negatives_weight"] = -0.1
+    assert list(validator.iter_errors(planted))
+
+
 def test_train_settings_key_lists_are_config_keys_and_fields(files):
     config, schema, _ = files
     fields = {field.name: field for field in dataclasses.fields(TrainSettings)}
@@ -205,7 +220,10 @@ def test_train_settings_key_lists_are_config_keys_and_fields(files):
     lists = settings.MODEL_KEYS + settings.STAGE1_KEYS + settings.ROUND_KEYS
     switches = settings.STAGE1_SWITCHES + settings.ROUND_SWITCHES
     # every field is in a list, is set by the rule, or is no config key
-    assert set(fields) == set(lists + switches) | RULE_FIELDS | SWITCHED_RULE_FIELDS | NOT_CONFIG
+    assert set(settings.AUTO_KEYS) <= round_keys
+    assert set(fields) == (
+        set(lists + switches) | RULE_FIELDS | SWITCHED_RULE_FIELDS | AUTO_FIELDS | NOT_CONFIG
+    )
     # what the workflow always passes has no default here: config.yaml's is the only one
     required = {name for name, f in fields.items() if f.default is dataclasses.MISSING}
     assert required == set(settings.MODEL_KEYS + settings.STAGE1_KEYS) | RULE_FIELDS

@@ -8,7 +8,12 @@ from sedcycle.clips import ClipStore
 from sedcycle.crops import fold_labels, pseudo_positive_crops
 from sedcycle.labels import ANNOTATION_COLUMNS, FrameLabels
 from sedcycle.model import load_model
-from sedcycle.settings import STAGE1_SWITCHES, round_switches, switches_on
+from sedcycle.settings import (
+    STAGE1_SWITCHES,
+    resolve_unknown_weight,
+    round_switches,
+    switches_on,
+)
 from sedcycle.train import (
     Teacher,
     labelled_events,
@@ -291,6 +296,51 @@ def test_unknown_weight_with_soft_targets_lowers_unknown_pairs_scores(
         with torch.no_grad():
             mean_score[weight] = torch.sigmoid(load_model(out)(x)["clipwise"]).mean().item()
     assert mean_score[1.0] < mean_score[0.0] - 0.05
+
+
+def test_unknown_weight_auto_resolves_from_the_tp_and_fp_counts():
+    """auto: few_negatives_weight with fewer fp rows than tp rows, else 0 (as many or more);
+    a number is kept whatever the counts; the line says the counts and the weight."""
+    auto = settings(unknown_weight="auto", few_negatives_weight=0.1)
+    weight, line = resolve_unknown_weight(auto, n_tp=206, n_fp=0)
+    assert weight == 0.1
+    assert line == (
+        "unknown_weight auto: 0 fp rows < 206 tp rows, so unknown pairs weigh 0.1 as "
+        "negatives (few_negatives_weight)"
+    )
+    assert resolve_unknown_weight(auto, n_tp=69, n_fp=69)[0] == 0.0
+    weight, line = resolve_unknown_weight(auto, n_tp=10, n_fp=400)
+    assert weight == 0.0 and "400 fp rows >= 10 tp rows" in line
+    assert resolve_unknown_weight(settings(unknown_weight=0.25), n_tp=5, n_fp=0)[0] == 0.25
+    with pytest.raises(ValueError, match="must be a number or 'auto'"):
+        resolve_unknown_weight(settings(unknown_weight="automatic"), n_tp=5, n_fp=0)
+
+
+def test_unknown_weight_auto_is_resolved_before_training(tmp_path, feature_dir, annotations):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    with pytest.raises(ValueError, match="resolve it first"):
+        fit(settings(unknown_weight="auto"), store, labels, events, out)
+    assert not out.exists()
+
+
+def test_few_negatives_weight_is_a_param_with_unknown_weight_auto_alone():
+    """A numeric unknown_weight keeps the round's params whatever few_negatives_weight says
+    (no rerun); auto brings it in."""
+    section = {
+        "soft_weight": 0.0,
+        "soft_out_of_fold": False,
+        "use_pseudo": False,
+        "pseudo_targets": "frames",
+        "min_steps": 0,
+        "few_negatives_weight": 0.1,
+    }
+    assert round_switches({**section, "unknown_weight": 0.0}, 49) == {}
+    assert round_switches({**section, "unknown_weight": 0.3}, 49) == {}
+    on = round_switches({**section, "unknown_weight": "auto"}, 49)
+    assert on == {"few_negatives_weight": 0.1}
+    with pytest.raises(ValueError, match="relabel.unknown_weight must be a number or 'auto'"):
+        round_switches({**section, "unknown_weight": "yes"}, 49)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,12 @@ ROUND_KEYS = (
 # TrainSettings' default for each is off.
 STAGE1_SWITCHES = ("mixup_alpha", "crops", "min_steps")
 ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold", "pseudo_targets", "min_steps")
+# relabel.unknown_weight "auto": each round's training job weighs its unknown pairs as
+# negatives of relabel.few_negatives_weight when its tp/fp tables have fewer fp rows than tp
+# rows, else not at all (:func:`resolve_unknown_weight`); few_negatives_weight is in params with
+# "auto" alone, so a round with a numeric unknown_weight keeps its params
+AUTO = "auto"
+AUTO_KEYS = ("few_negatives_weight",)
 # the off value of a switch that is not a number or a flag
 SWITCH_OFF = {"crops": "events", "pseudo_targets": "frames"}
 # stage1.crops: "events" (crops around tp/fp events) or "grid" (every fixed window, whose
@@ -93,7 +99,8 @@ class TrainSettings:
     # relabel.* only (ROUND_KEYS): stage 1's values
     labelled_crop_prob: float = 1.0  # else a random crop of any training recording
     scale_positives: bool = False
-    unknown_weight: float = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs
+    unknown_weight: float | str = 0.0  # masked loss: weight of BCE(logit, 0) on unknown pairs;
+    # "auto": the training job resolves it (resolve_unknown_weight) before training
     # switches (STAGE1_SWITCHES, ROUND_SWITCHES): off
     mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
     crops: str = "events"  # "grid": every fixed window of every recording, each epoch
@@ -103,6 +110,8 @@ class TrainSettings:
     soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
     pseudo_targets: str = "frames"  # "windows": pseudo-labels target their own grid window alone
     min_steps: int = 0  # optimiser steps to reach at least: more epochs than `epochs` if needed
+    # with unknown_weight "auto" alone (AUTO_KEYS): its weight when fp rows < tp rows
+    few_negatives_weight: float = 0.0
     # not config keys: the benchmarks' fixed epoch size; execution.resume_training (a script
     # reads it, not a param)
     samples_per_epoch: int | None = None  # None: one per labelled event
@@ -120,12 +129,18 @@ def switches_on(section: dict[str, Any], switches: tuple[str, ...]) -> dict[str,
 
 def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
     """The switches of a relabel round's settings ``section`` that are on (ROUND_SWITCHES), and
-    the grid's overlap ``cover`` (windows.cover) where they need it.
+    the grid's overlap ``cover`` (windows.cover) where they need it; with unknown_weight
+    "auto", the AUTO_KEYS it reads.
 
     pseudo_targets shapes pseudo-labels' targets alone: a round without them
     (use_pseudo false) leaves it out, so changing it reruns no such round.
     """
     switched = switches_on(section, ROUND_SWITCHES)
+    weight = section.get("unknown_weight", 0.0)
+    if weight == AUTO:
+        switched.update({key: section[key] for key in AUTO_KEYS})
+    elif isinstance(weight, str):
+        raise ValueError(f"relabel.unknown_weight must be a number or {AUTO!r}, got {weight!r}")
     if not section["use_pseudo"]:
         switched.pop("pseudo_targets", None)
     if "pseudo_targets" in switched:
@@ -167,3 +182,27 @@ def data_source(config: dict[str, Any]) -> str:
             "config predict.clip_recordings cuts audio: it needs data.source other than npz"
         )
     return source
+
+
+def resolve_unknown_weight(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[float, str]:
+    """The unknown pairs' weight a round trains with, and a line for its log.
+
+    A number is kept. "auto" (relabel.unknown_weight) is ``few_negatives_weight`` when the
+    round's tables hold fewer fp rows (known negatives) than tp rows, else 0: with few or no
+    negatives the masked loss sees mostly positives and can drift to "everything present",
+    and weak negatives on the unknown pairs hold it back; with plenty of negatives (the
+    RFCx-style data) it changes nothing.
+    """
+    weight = settings.unknown_weight
+    if weight != AUTO:
+        if isinstance(weight, str):
+            raise ValueError(f"unknown_weight must be a number or {AUTO!r}, got {weight!r}")
+        return float(weight), f"unknown_weight {weight:g}"
+    few = n_fp < n_tp
+    resolved = float(settings.few_negatives_weight) if few else 0.0
+    return resolved, (
+        f"unknown_weight auto: {n_fp} fp rows "
+        + ("<" if few else ">=")
+        + f" {n_tp} tp rows, so unknown pairs weigh {resolved:g} as negatives"
+        + (" (few_negatives_weight)" if few else "")
+    )

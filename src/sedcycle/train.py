@@ -84,6 +84,11 @@ def train_fold(
     :func:`sedcycle.crops.pseudo_positive_crops` replays).
     """
     out_path = Path(out_path)
+    if isinstance(settings.unknown_weight, str):
+        raise ValueError(
+            f"unknown_weight {settings.unknown_weight!r}: resolve it first "
+            "(sedcycle.settings.resolve_unknown_weight)"
+        )
     check_teacher(settings, teacher)
     check_mixup(settings)
     check_crops(settings)
