@@ -288,3 +288,59 @@ def test_report_of_fake_runs_says_yes_for_a_set_that_learns_and_no_for_a_planted
     assert "more than its std (lwlrap): yes" in good_part
     assert "more than its std (lwlrap): no" in bad_part
     assert "| *random (200 draws)* |" in text and "| *constant prior* |" in text
+
+
+def test_a_variant_layers_its_configs_last_and_can_start_from_a_finished_run(tmp_path, monkeypatch):
+    """--config files come after config.yaml and the set's config (so they win) and are
+    recorded in run_info.yaml; --start-from copies the finished run (its outputs and
+    snakemake's records) without its scores.csv, so snakemake redoes what the variant changes."""
+    commands = []
+
+    def fake_snakemake(command, **_):
+        commands.append(command)
+        workdir = Path(command[command.index("--directory") + 1])
+        (workdir / "scores.csv").write_text("stage\nstage1\n")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_snakemake)
+    monkeypatch.setattr(bench, "code_state", lambda: {"commit": "abc1234", "uncommitted": []})
+    monkeypatch.setattr(bench, "set_config", lambda name, workdir: workdir / "set.yaml")
+    finished = tmp_path / "base" / "piha"
+    (finished / "models").mkdir(parents=True)
+    (finished / "models" / "fold0.pt").write_text("weights")
+    (finished / ".snakemake").mkdir()
+    (finished / "scores.csv").write_text("stage\nold\n")
+    extra = tmp_path / "no_negatives.yaml"
+    extra.write_text("data: {annotated: {negatives: none}}\n")
+    workdir = bench.run_set("piha", tmp_path / "variant", 1, [extra], tmp_path / "base")
+    (command,) = commands
+    configs = command[command.index("--configfile") + 1 :]
+    assert configs[1:] == [str(workdir / "set.yaml"), str(extra)]
+    assert (workdir / "models" / "fold0.pt").read_text() == "weights"
+    assert (workdir / ".snakemake").is_dir()
+    info = yaml.safe_load((workdir / "run_info.yaml").read_text())
+    assert info["configs"] == [str(extra)] and info["started_from"].endswith("base/piha")
+    # a finished variant is not run again
+    bench.run_set("piha", tmp_path / "variant", 1, [extra], tmp_path / "base")
+    assert len(commands) == 1
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        bench.run_set("bobwhite", tmp_path / "variant", 1, [extra], tmp_path / "base")
+
+
+def test_comparison_report_puts_the_variants_side_by_side(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    fake_run(tmp_path / "good" / "piha", n_train=20, n_test=30, informative=True, seed=1)
+    fake_run(tmp_path / "bad" / "piha", n_train=20, n_test=30, informative=False, seed=2)
+    code = {"commit": "abc1234", "uncommitted": [], "configs": ["variants/x.yaml"]}
+    (tmp_path / "good" / "piha" / "run_info.yaml").write_text(yaml.safe_dump(code))
+    out = tmp_path / "compare.md"
+    argv = ["--sets", "piha", "--compare", f"good={tmp_path / 'good'}", f"bad={tmp_path / 'bad'}"]
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    text = out.read_text()
+    table = text[text.index("## piha") :]
+    good = next(line for line in table.splitlines() if line.startswith("| good |"))
+    bad = next(line for line in table.splitlines() if line.startswith("| bad |"))
+    cells = [c.strip() for c in good.split("|")[1:-1]]
+    assert cells[-4:-1] == ["yes", "yes", "yes"]
+    assert [c.strip() for c in bad.split("|")[1:-1]][-4] == "no"
+    assert "`variants/x.yaml`" in text and "| round1 | round2 | round3 |" in table
