@@ -613,6 +613,19 @@ def test_defaults_variants_change_rounds_2_and_3_alone():
     assert calibrated["relabel"]["rounds"][3] == {**hard, "pseudo_target_precision": 0.95}
 
 
+def test_weak_negatives_variant_weighs_the_unknown_pairs_of_every_round_alone():
+    quality = load_quality()
+    defaults = method_defaults_run(quality, "defaults")
+    run = method_defaults_run(quality, "defaults_weak_negatives_0.1")
+    assert run["relabel"]["unknown_weight"] == 0.1 != defaults["relabel"]["unknown_weight"]
+    # no round overrides it: round 1 (tp/fp alone) and the soft-target rounds take it
+    assert all("unknown_weight" not in r for r in run["relabel"]["rounds"].values())
+    assert {k: v for k, v in run["relabel"].items() if k != "unknown_weight"} == {
+        k: v for k, v in defaults["relabel"].items() if k != "unknown_weight"
+    }
+    assert run["stage1"] == defaults["stage1"]
+
+
 def test_seed_preset_variant_is_the_presets_method_at_the_data_scale():
     """seed_preset takes presets/seed.yaml's stage 1, rounds, post-processing and ensemble, but
     keeps the run's seeds, model and data sizes, and stage 1 as many steps as the data config's
