@@ -13,14 +13,14 @@ README = (ROOT / "README.md").read_text()
 RESULTS = ROOT / "bench" / "results"
 
 
-def section_cells(report: Path, variant: str) -> dict[str, str]:
-    """First cell (test LWLRAP, 'mean ± std') per stage of ``variant``'s table in a
-    bench/quality.py report."""
+def section_cells(report: Path, variant: str, column: int = 1) -> dict[str, str]:
+    """A cell per stage of ``variant``'s table in a bench/quality.py report: the first
+    (test LWLRAP, 'mean ± std'), or column ``column`` (1 the first after the stage)."""
     text = report.read_text()
     match = re.search(rf"^## {re.escape(variant)}: .*?\n\n(\|.*?)\n\n", text, re.M | re.S)
     assert match, f"{report.name} has no section {variant}"
     rows = [line.split("|")[1:-1] for line in match[1].splitlines()[2:]]
-    return {cells[0].strip(): cells[1].strip() for cells in rows}
+    return {cells[0].strip(): cells[column].strip() for cells in rows}
 
 
 def test_section_cells_reads_a_report_table(tmp_path):
@@ -131,5 +131,14 @@ def test_rfcx_label_shape_numbers_are_the_reports():
     assert f"from stage 1 on ({rows['seed_preset'][0].split(' ± ')[0]})" in flat
     text = report.read_text()
     assert "- Meeting the bar: **no variant**." in text and "no variant met the bar" in flat
-    assert "- Best mean last round: defaults (" in text
-    assert "The defaults had the best mean round 3" in flat
+    # the best mean last round: the weak negatives, by less than 0.001 over the defaults
+    weak = "defaults_weak_negatives_0.1"
+    assert f"- Best mean last round: {weak} (" in text
+    means = dict(re.findall(r"^\| (\S+) \| round3 \| ([0-9.]+) \|", text, re.M))
+    assert 0 < float(means[weak]) - float(means["defaults"]) < 0.001
+    assert "The defaults and the defaults with weak negatives in every round" in flat
+    assert f"(`relabel.unknown_weight` 0.1: {round3[weak]}, " in flat
+    precision = {
+        v: section_cells(report, v, 4)["round3"].split(" ± ")[0] for v in (weak, "defaults")
+    }
+    assert f"precision at 0.5 {precision[weak]} against {precision['defaults']}" in flat
