@@ -626,6 +626,17 @@ def test_weak_negatives_variant_weighs_the_unknown_pairs_of_every_round_alone():
     assert run["stage1"] == defaults["stage1"]
 
 
+def test_ensemble_variant_averages_every_stage_and_changes_nothing_else():
+    quality = load_quality()
+    defaults = method_defaults_run(quality, "defaults")
+    run = method_defaults_run(quality, "defaults_ensemble_all_stages")
+    stages = ["stage1", *(f"round{r}" for r in range(1, defaults["relabel"]["n_rounds"] + 1))]
+    assert run["ensemble"]["stages"] == stages != defaults["ensemble"]["stages"]
+    assert {k: v for k, v in run.items() if k != "ensemble"} == {
+        k: v for k, v in defaults.items() if k != "ensemble"
+    }
+
+
 def test_seed_preset_variant_is_the_presets_method_at_the_data_scale():
     """seed_preset takes presets/seed.yaml's stage 1, rounds, post-processing and ensemble, but
     keeps the run's seeds, model and data sizes, and stage 1 as many steps as the data config's
@@ -705,6 +716,33 @@ def test_bar_names_the_variants_meeting_it_run_by_run(tmp_path):
     text = summary(tmp_path, "defaults", "seed_preset", options=("--fresh",))
     assert "- Meeting the bar: **no variant**." in text
     assert "| no (-0.0100) | **no** |" in text
+
+
+def test_submission_table_compares_the_ensemble_with_stage1_and_round1_run_by_run(tmp_path):
+    for seed, s1 in enumerate((0.60, 0.62, 0.61)):
+        fake_run(
+            tmp_path / "defaults" / f"seed{seed}",
+            {"stage1": s1, "round1": s1 + 0.02, "round2": s1 + 0.01, "ensemble": s1 + 0.01},
+        )
+        # the ensemble above round 1 on runs 1 and 2 alone
+        ensemble = s1 + (0.01 if seed == 0 else 0.03)
+        fake_run(
+            tmp_path / "defaults_ensemble_all_stages" / f"seed{seed}",
+            {"stage1": s1, "round1": s1 + 0.02, "round2": s1 + 0.01, "ensemble": ensemble},
+        )
+    text = summary(tmp_path, "defaults", "defaults_ensemble_all_stages", options=("--fresh",))
+    table = text[text.index("## The submission") :]
+    assert "| defaults | 0.6200 ± 0.0100 | yes (+0.0100) | no (-0.0100) | no (+0.0000) |" in table
+    assert (
+        "| defaults_ensemble_all_stages | 0.6333 ± 0.0208 | yes (+0.0100) | no (-0.0100) "
+        "| no (+0.0000) |"
+    ) in table
+    for seed in range(3):  # runs without an ensemble row: no table
+        for variant in ("defaults", "defaults_ensemble_all_stages"):
+            shutil.rmtree(tmp_path / variant / f"seed{seed}")
+            fake_run(tmp_path / variant / f"seed{seed}", {"stage1": 0.6, "round1": 0.61})
+    text = summary(tmp_path, "defaults", "defaults_ensemble_all_stages", options=("--fresh",))
+    assert "## The submission" not in text
 
 
 def test_data_dir_skips_the_benchmark_config_under_method_defaults(tmp_path):

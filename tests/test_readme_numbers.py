@@ -142,3 +142,19 @@ def test_rfcx_label_shape_numbers_are_the_reports():
         v: section_cells(report, v, 4)["round3"].split(" ± ")[0] for v in (weak, "defaults")
     }
     assert f"precision at 0.5 {precision[weak]} against {precision['defaults']}" in flat
+    # the submission table: every stage's models averaged, against the last round's
+    rows = {
+        cells[0].strip(): [c.strip() for c in cells[1:]]
+        for cells in (
+            line.split("|")[1:-1]
+            for line in text.split("## The submission", 1)[1].splitlines()
+            if line.startswith("| defaults")
+        )
+    }
+    everything, last = rows["defaults_ensemble_all_stages"], rows["defaults"]
+    assert everything[1].startswith("yes") and everything[2].startswith("yes")
+    gains = (everything[1].split("(")[1][:-1], everything[2].split("(")[1][:-1])
+    assert (
+        f"scored {everything[0]} against the last round's {last[0]}, above stage 1 and round 1 "
+        f"on every run (by at least {gains[0]} and {gains[1]})"
+    ) in flat
