@@ -168,6 +168,8 @@ VARIANTS["defaults_weak_negatives_0.1"] = {"relabel": {"unknown_weight": 0.1}}
 VARIANTS["defaults_ensemble_all_stages"] = {
     "ensemble": {"stages": ["stage1", "round1", "round2", "round3"]}
 }
+# the same without stage 1, whose models score lowest where the rounds do gain (the demo)
+VARIANTS["defaults_ensemble_rounds"] = {"ensemble": {"stages": ["round1", "round2", "round3"]}}
 
 
 def seed_preset_method() -> dict:

@@ -626,12 +626,15 @@ def test_weak_negatives_variant_weighs_the_unknown_pairs_of_every_round_alone():
     assert run["stage1"] == defaults["stage1"]
 
 
-def test_ensemble_variant_averages_every_stage_and_changes_nothing_else():
+@pytest.mark.parametrize(
+    ("variant", "first"), [("defaults_ensemble_all_stages", 0), ("defaults_ensemble_rounds", 1)]
+)
+def test_ensemble_variants_average_the_stages_and_change_nothing_else(variant, first):
     quality = load_quality()
     defaults = method_defaults_run(quality, "defaults")
-    run = method_defaults_run(quality, "defaults_ensemble_all_stages")
+    run = method_defaults_run(quality, variant)
     stages = ["stage1", *(f"round{r}" for r in range(1, defaults["relabel"]["n_rounds"] + 1))]
-    assert run["ensemble"]["stages"] == stages != defaults["ensemble"]["stages"]
+    assert run["ensemble"]["stages"] == stages[first:] != defaults["ensemble"]["stages"]
     assert {k: v for k, v in run.items() if k != "ensemble"} == {
         k: v for k, v in defaults.items() if k != "ensemble"
     }
