@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 
 .PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
+	real-data-no-negatives \
 	setup-cluster test-cluster bench-scaling bench-review
 
 setup: $(VENV)/.installed
@@ -128,3 +129,18 @@ REPOS =
 real-data: setup
 	$(BIN)/python bench/real_data/assemble.py $(REPOS)
 	$(BIN)/python bench/real_annotated.py
+
+# The same sets without any negatives (data.annotated.negatives none: train_fp.csv empty), with
+# the unknown pairs unweighted and with unknown_weight auto (weak negatives of 0.1); the runs
+# start from copies of the no-negatives ones (stage 1 is shared) and the side-by-side report,
+# with the defaults' runs above, is bench/results/real_annotated_no_negatives.md.
+VARIANTS_DIR = bench/real_data/variants
+real-data-no-negatives: real-data
+	$(BIN)/python bench/real_annotated.py --root bench/real_runs/no_negatives \
+		--config $(VARIANTS_DIR)/no_negatives.yaml --out bench/real_runs/no_negatives/report.md
+	$(BIN)/python bench/real_annotated.py --root bench/real_runs/no_negatives_auto \
+		--start-from bench/real_runs/no_negatives --config $(VARIANTS_DIR)/no_negatives_auto.yaml \
+		--out bench/real_runs/no_negatives_auto/report.md
+	$(BIN)/python bench/real_annotated.py --out bench/results/real_annotated_no_negatives.md \
+		--compare "defaults=bench/real_runs" "none, unknown_weight 0=bench/real_runs/no_negatives" \
+		"none, unknown_weight auto=bench/real_runs/no_negatives_auto"
