@@ -450,13 +450,18 @@ def comparison_report(variants: dict[str, dict[str, dict]], command: str) -> str
     ]
     for label, results in variants.items():
         some = next(iter(results.values()))
-        code = some["code"] or {}
-        configs = ", ".join(f"`{c}`" for c in code.get("configs", [])) or "none"
-        started = f"; copied from {code['started_from']}" if code.get("started_from") else ""
-        lines.append(
-            f"| {label} | {some['root']} | {configs} | commit {code.get('commit', '?')}"
-            f"{' (uncommitted changes)' if code.get('uncommitted') else ''}{started} |"
-        )
+        configs = ", ".join(f"`{c}`" for c in (some["code"] or {}).get("configs", [])) or "none"
+        runs = []
+        for name, result in results.items():
+            code = result["code"] or {}
+            dirty = code.get("uncommitted")
+            runs.append(
+                f"{name}: commit {code.get('commit', '?')}"
+                + (f" with uncommitted {', '.join(dirty)}" if dirty else "")
+                + (f"; copied from {code['started_from']}" if code.get("started_from") else "")
+                + (f"; {code['note']}" if code.get("note") else "")
+            )
+        lines.append(f"| {label} | {some['root']} | {configs} | {'<br>'.join(runs)} |")
     lines.append("")
     names = [n for n in SETS if any(n in r for r in variants.values())]
     yes = {True: "yes", False: "no", None: "–"}
