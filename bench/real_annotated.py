@@ -535,12 +535,8 @@ def main(argv: list[str] | None = None) -> int:
                 n: evaluate_run(w) | {"root": variant_name(Path(root))} for n, w in runs.items()
             }
         if not any(variants.values()):
-            print("error: no finished run to compare", file=sys.stderr)
-            return 1
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(comparison_report(variants, command.strip()))
-        print(f"wrote {args.out}")
-        return 0
+            return no_report("no finished run to compare")
+        return write_report(args.out, comparison_report(variants, command.strip()))
     results = {}
     for name in args.sets:
         workdir = args.root / name
@@ -551,11 +547,21 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[name] = evaluate_run(workdir)
     if not results:
-        print("error: no finished run to report", file=sys.stderr)
-        return 1
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(results, command.strip()))
-    print(f"wrote {args.out}")
+        return no_report("no finished run to report")
+    return write_report(args.out, report(results, command.strip()))
+
+
+def no_report(why: str) -> int:
+    """The exit status of a call with nothing to report, ``why`` on stderr."""
+    print(f"error: {why}", file=sys.stderr)
+    return 1
+
+
+def write_report(out: Path, text: str) -> int:
+    """Write a report to ``out`` (its folder made), say so; the exit status."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {out}")
     return 0
 
 
