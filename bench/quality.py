@@ -405,12 +405,19 @@ def paired_test(gain: pd.Series) -> str:
     return f"paired t {t:.2f}, one-sided p {p:.3f}, {len(gain)} seeds"
 
 
-def gain_over(scores: pd.DataFrame, base: str) -> tuple[str, pd.Series, float]:
-    """The last trained stage, its test LWLRAP gain over ``base`` run by run, and the spread:
-    the larger std over runs of the two (the verdicts' and the bar's)."""
+def gain_over(
+    scores: pd.DataFrame, base: str, stage: str | None = None
+) -> tuple[str, pd.Series, float]:
+    """``stage`` (default: the last trained stage), its test LWLRAP gain over ``base`` run by
+    run, and the spread: the larger std over runs of the two (the verdicts' and the bar's)."""
     wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
-    last = trained_stages(scores)[-1]
-    return last, wide[last] - wide[base], max(wide[last].std(ddof=1), wide[base].std(ddof=1))
+    stage = stage or trained_stages(scores)[-1]
+    return stage, wide[stage] - wide[base], max(wide[stage].std(ddof=1), wide[base].std(ddof=1))
+
+
+def every_run(gain: pd.Series) -> str:
+    """A table cell: whether ``gain`` is positive on every run, and its smallest value."""
+    return f"{'yes' if (gain > 0).all() else 'no'} ({gain.min():+.4f})"
 
 
 def verdicts(scores: pd.DataFrame) -> list[str]:
@@ -503,7 +510,7 @@ def bar_lines(root: Path, seeds: list[int], variants: list[str]) -> list[str]:
         means[variant] = scores.loc[scores["stage"] == last, "test_lwlrap"].mean()
         if "round1" in set(scores["stage"]) and last != "round1":
             over_round1 = gain_over(scores, "round1")[1]
-            round1 = f"{'yes' if (over_round1 > 0).all() else 'no'} ({over_round1.min():+.4f})"
+            round1 = every_run(over_round1)
             meets = bool((over_stage1 > spread).all() and (over_round1 > 0).all())
         else:
             round1, meets = "no round after round 1", False
@@ -535,17 +542,14 @@ def submission_lines(root: Path, seeds: list[int], variants: list[str]) -> list[
     ]
     for variant in variants:
         scores, _ = summarise(root, seeds, variant)
-        wide = scores.pivot(index="seed", columns="stage", values="test_lwlrap")
-        if "ensemble" not in wide or wide["ensemble"].isna().all():
+        ensemble = scores.loc[scores["stage"] == "ensemble", "test_lwlrap"]
+        if ensemble.isna().all():  # none, or no run scores one
             continue
-        cells = []
-        for base in ("stage1", "round1", trained_stages(scores)[-1]):
-            if base not in wide:
-                cells.append("")
-                continue
-            gain = wide["ensemble"] - wide[base]
-            cells.append(f"{'yes' if (gain > 0).all() else 'no'} ({gain.min():+.4f})")
-        ensemble = wide["ensemble"]
+        stages = set(scores["stage"])
+        cells = [
+            every_run(gain_over(scores, base, "ensemble")[1]) if base in stages else ""
+            for base in ("stage1", "round1", trained_stages(scores)[-1])
+        ]
         lines.append(
             f"| {variant} | {ensemble.mean():.4f} ± {ensemble.std(ddof=1):.4f} | "
             + " | ".join(cells)
