@@ -31,7 +31,7 @@ import benchlib
 import pandas as pd
 import yaml
 
-from sedcycle.review import STRATEGIES, answer_from_truth
+from sedcycle.review import DEFAULT_REASONS, STRATEGIES, answer_from_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "bench" / "review_sim.yaml"
@@ -48,16 +48,6 @@ ARMS: dict[str, dict[str, float] | None] = {
     "stratified": {s: float(s == "stratified") for s in STRATEGIES},
 }
 TARGETS = ("scores.csv", "detections")
-# review/thresholds.csv's methods of a species left at the default threshold, in report order
-DEFAULT_REASONS = (
-    "default: too_few_verdicts",
-    "default: only_tp",
-    "default: only_fp",
-    "default: score_not_increasing",
-    "default: below_verdict_scores",
-    "default: target_not_reached",
-    "default: too_uncertain",
-)
 
 
 def arm_config(workdir: Path, arm: str, seed: int) -> Path:

@@ -166,6 +166,7 @@ def test_the_report_counts_the_fitted_thresholds_and_the_reasons_for_defaults(tm
     assert row["too_few_verdicts"] == row["target_not_reached"] == "0"
     # every reason fit_threshold can give has a column, and no other
     assert set(review_sim.DEFAULT_REASONS) == fit_threshold_methods()
+    assert review_sim.DEFAULT_REASONS is review.DEFAULT_REASONS
 
 
 def fit_threshold_methods() -> set[str]:

@@ -52,6 +52,16 @@ LABEL_COLUMNS = [*ANNOTATION_COLUMNS, "stage", "item", "strategy", "score"]
 SONGTYPE = 1  # verdict rows' songtype_id (RFCx's common song type; training ignores it)
 THRESHOLD_COLUMNS = ["species_id", "start_threshold", "n_verdicts", "n_tp", "method"]
 MIN_VERDICTS = 4  # fewer verdicts (tp + fp) of a species: the default threshold
+# fit_threshold's methods of a species that keeps the default threshold, one per reason
+DEFAULT_REASONS = (
+    "default: too_few_verdicts",
+    "default: only_tp",
+    "default: only_fp",
+    "default: score_not_increasing",
+    "default: below_verdict_scores",
+    "default: target_not_reached",
+    "default: too_uncertain",
+)
 MIN_THRESHOLD = 0.01  # the lowest start threshold (0 would start an event at every frame)
 # the largest standard error of a fitted threshold (delta method): a fit less sure than about
 # +-0.2 (two standard errors) on the score scale keeps the default threshold
@@ -403,6 +413,16 @@ def answer_from_truth(queue: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return queue.assign(verdict=np.where(overlapping(queue, truth), "tp", "fp"))
 
 
+def _logistic_terms(
+    score: np.ndarray, beta: np.ndarray, ridge: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At (a, b) = ``beta``: the design matrix [1, score], the fitted P(tp | score), and the
+    Hessian of the negative penalised log-likelihood (``ridge`` * b^2 / 2 on the slope)."""
+    x = np.column_stack([np.ones(len(score)), np.asarray(score, dtype=np.float64)])
+    p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+    return x, p, (x.T * (p * (1 - p))) @ x + np.diag([0.0, ridge])
+
+
 def fit_logistic(
     score: np.ndarray, tp: np.ndarray, ridge: float = RIDGE, max_iter: int = 100
 ) -> tuple[float, float]:
@@ -410,14 +430,11 @@ def fit_logistic(
     method (IRLS) on the log-likelihood with a small ridge penalty ``ridge`` * b^2 / 2 on the
     slope, which keeps a separable set's fit finite (its slope then grows as the penalty
     shrinks). Raises ValueError when Newton's method does not converge."""
-    x = np.column_stack([np.ones(len(score)), np.asarray(score, dtype=np.float64)])
     y = np.asarray(tp, dtype=np.float64)
-    penalty = np.diag([0.0, ridge])
     beta = np.zeros(2)
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
-        gradient = x.T @ (y - p) - penalty @ beta
-        hessian = (x.T * (p * (1 - p))) @ x + penalty
+        x, p, hessian = _logistic_terms(score, beta, ridge)
+        gradient = x.T @ (y - p) - ridge * np.array([0.0, beta[1]])
         step = np.linalg.solve(hessian, gradient)
         beta = beta + step
         if np.max(np.abs(step)) < 1e-8:
@@ -432,9 +449,7 @@ def threshold_se(
     (a, b) of :func:`fit_logistic` on ``score`` reaches the target, by the delta method: the
     gradient of the threshold in (a, b), (-1, -threshold) / b, through the inverse of the
     penalised log-likelihood's Hessian at the fit (the estimate's covariance)."""
-    x = np.column_stack([np.ones(len(score)), np.asarray(score, dtype=np.float64)])
-    p = 1.0 / (1.0 + np.exp(-(x @ np.array([a, b]))))
-    hessian = (x.T * (p * (1 - p))) @ x + np.diag([0.0, ridge])
+    hessian = _logistic_terms(score, np.array([a, b]), ridge)[2]
     gradient = np.array([-1.0, -threshold]) / b
     return float(math.sqrt(max(gradient @ np.linalg.solve(hessian, gradient), 0.0)))
 
