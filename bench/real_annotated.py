@@ -159,19 +159,21 @@ def verdict(stages: dict[str, dict], random: dict, metric: str, reason: str = ""
 
 # ---------------------------------------------------------------- running a set
 def set_config(name: str, workdir: Path) -> Path:
-    """The run's config: bench/real_data/{name}.yaml with its data paths made absolute."""
+    """The run's config: bench/real_data/{name}.yaml with its data paths (PATH_KEYS of
+    data.annotated, and folds.groups) made absolute."""
     source = ROOT / "bench" / "real_data" / f"{name}.yaml"
     config = yaml.safe_load(source.read_text())
-    annotated = config["data"]["annotated"]
-    for key in PATH_KEYS:
-        if annotated.get(key):
-            path = ROOT / annotated[key]
+    paths = [(config["data"]["annotated"], f"data.annotated.{key}", key) for key in PATH_KEYS]
+    paths.append((config.get("folds") or {}, "folds.groups", "groups"))
+    for section, label, key in paths:
+        if section.get(key):
+            path = ROOT / section[key]
             if not path.exists():
                 raise FileNotFoundError(
-                    f"{source}: data.annotated.{key} {path} does not exist (run "
+                    f"{source}: {label} {path} does not exist (run "
                     "bench/real_data/assemble.py first)"
                 )
-            annotated[key] = str(path)
+            section[key] = str(path)
     workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / "set.yaml"
     out.write_text(yaml.safe_dump(config, sort_keys=False))
