@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from .workflow_runs import layered
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -200,15 +204,56 @@ def test_random_baseline_is_seeded_and_near_the_positive_share_for_ap():
     assert 0.15 < mean < 0.45 and std > 0
 
 
+def set_yaml(name: str) -> dict:
+    return yaml.safe_load((ROOT / "bench" / "real_data" / f"{name}.yaml").read_text())
+
+
 @pytest.mark.parametrize("name", sorted(assemble.SETS))
 def test_set_configs_leave_the_method_settings_to_config_yaml(name):
-    config = yaml.safe_load((ROOT / "bench" / "real_data" / f"{name}.yaml").read_text())
-    assert set(config) <= {"data", "clip_seconds", "features"}, set(config)
+    config = set_yaml(name)
+    assert set(config) <= {"data", "clip_seconds", "features", "folds"}, set(config)
     assert set(config.get("features", {})) <= {"sample_rate", "fmin", "fmax"}
+    assert set(config.get("folds", {})) <= {"groups"}  # which files share a fold: data
     assert config["data"]["source"] == "annotated"
-    for key in bench.PATH_KEYS:
-        value = config["data"]["annotated"].get(key)
+    paths = [config["data"]["annotated"].get(key) for key in bench.PATH_KEYS]
+    for value in [*paths, config.get("folds", {}).get("groups")]:
         assert value is None or value.startswith(f"bench/real_data/sets/{name}/")
+
+
+@pytest.mark.parametrize("name", sorted(assemble.SETS))
+def test_set_configs_validate_layered_over_config_yaml(name):
+    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    instance = json.loads(json.dumps(layered(config, set_yaml(name))))  # int keys as JSON's
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(instance)]
+    assert errors == []
+
+
+def test_set_config_makes_the_data_and_fold_groups_paths_absolute(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    sets = tmp_path / "bench" / "real_data" / "sets" / "toy"
+    sets.mkdir(parents=True)
+    (sets / "train").mkdir()
+    (sets / "groups.csv").write_text("recording_id,group\n")
+    (tmp_path / "bench" / "real_data" / "toy.yaml").write_text(
+        "data: {source: annotated, annotated: {recordings: bench/real_data/sets/toy/train}}\n"
+        "folds: {groups: bench/real_data/sets/toy/groups.csv}\n"
+    )
+    config = yaml.safe_load(bench.set_config("toy", tmp_path / "run").read_text())
+    assert config["folds"]["groups"] == str(sets / "groups.csv")
+    assert config["data"]["annotated"]["recordings"] == str(sets / "train")
+    (sets / "groups.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="folds.groups"):
+        bench.set_config("toy", tmp_path / "run")
+
+
+def manifest_files(real_set: assemble.RealSet, rows: list[dict]) -> list[assemble.SourceFile]:
+    """The set's files as the manifest's rows define them: a set whose annotations list its
+    audio places the manifest's audio paths by its own rule (split and name)."""
+    if real_set.place is None:
+        return real_set.files
+    audio = [r["path"] for r in rows if r["split"] != "annotations"]
+    return real_set.files + real_set.place(audio)
 
 
 def test_the_manifest_lists_every_defined_file_once():
@@ -217,7 +262,10 @@ def test_the_manifest_lists_every_defined_file_once():
     assert len(keys) == len(set(keys))
     for name, real_set in assemble.SETS.items():
         listed = {r["path"]: r for r in rows if r["set"] == name}
-        assert set(listed) == {f.path for f in real_set.files}
+        files = manifest_files(real_set, list(listed.values()))
+        assert set(listed) == {f.path for f in files}
+        # the split column is the set definition's (for a listed set: its rule's)
+        assert {f.path: f.split for f in files} == {p: r["split"] for p, r in listed.items()}
         assert {r["commit"] for r in listed.values()} == {real_set.commit}
         assert all(len(r["sha256"]) == 64 for r in listed.values())
 
@@ -227,13 +275,17 @@ def test_assembled_sets_match_the_manifest():
         pytest.skip(
             f"{assemble.SETS_DIR} absent: run bench/real_data/assemble.py (needs the repos)"
         )
-    for row in assemble.read_manifest():
-        real_set = assemble.SETS[row["set"]]
-        if row["split"] == "annotations":
-            continue
-        target = next(f.target for f in real_set.files if f.path == row["path"])
-        path = assemble.SETS_DIR / row["set"] / row["split"] / target
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == row["sha256"], path
+    manifest = assemble.read_manifest()
+    for name, real_set in assemble.SETS.items():
+        rows = [r for r in manifest if r["set"] == name]
+        if not (assemble.SETS_DIR / name).exists():
+            continue  # a set assembled alone (--sets): the others are not there
+        targets = {f.path: f.target for f in manifest_files(real_set, rows)}
+        for row in rows:
+            if row["split"] == "annotations":
+                continue
+            path = assemble.SETS_DIR / name / row["split"] / targets[row["path"]]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == row["sha256"], path
 
 
 def fake_run(workdir: Path, n_train: int, n_test: int, informative: bool, seed: int) -> None:
