@@ -2,7 +2,7 @@
 annotated sets of real animal recordings (bench/real_data/), then one report of each stage's
 test scores against two baselines measured on the same test clips.
 
-.venv/bin/python bench/real_annotated.py [--sets piha bobwhite] [--root bench/real_runs]
+.venv/bin/python bench/real_annotated.py [--sets piha bobwhite insects] [--root bench/real_runs]
     [--config extra.yaml ...] [--start-from ROOT] [--summary-only]
     [--out bench/results/real_annotated.md]
 

@@ -189,8 +189,8 @@ def insects_original(path: str) -> str:
 
 
 def insects_recording(path: str) -> str:
-    """The original recording a file was cut from: ``MHV <n>`` for the Global Cicada Sound
-    Collection's names (its clips ``#1``..``#5``, ``#2_0`` share the number; ``(same as MHV
+    """The original recording a file comes from: ``MHV <n>`` for the Global Cicada Sound
+    Collection's names (its files ``#1``..``#5``, ``#2_0`` share the number; ``(same as MHV
     <m>)`` names m), otherwise the name without its ``.M``/``.wav`` endings and a take's ``-<n>``
     part (``Take21-1`` is Take21). The same name under two species is one recording."""
     name = insects_original(path)
