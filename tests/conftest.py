@@ -49,7 +49,7 @@ def annotations():
 @pytest.fixture(scope="session")
 def rfcx(tmp_path_factory):
     """The micro DAG on an RFCx folder (generator off), run once for the session: the tests of
-    tests/test_own_data.py read it, the kill/resume test of tests/test_workflow.py copies it."""
+    tests/test_own_data.py read it (its kill/resume test copies it)."""
     return micro_rfcx_run(tmp_path_factory.mktemp("own"))
 
 

@@ -2,10 +2,16 @@
 
 One micro-sized training run on a generated RFCx folder whose hidden truth files are deleted
 (so nothing may rely on the generator) is shared by every test here (fixture rfcx in
-tests/conftest.py; the kill/resume test of tests/test_workflow.py copies it too).
+tests/conftest.py); the kill/resume test copies it as the uninterrupted run to compare with.
 """
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +20,7 @@ import pytest
 from sedcycle import npz
 from sedcycle.tables import species_columns
 
-from .workflow_runs import job_counts, micro_settings, snakemake
+from .workflow_runs import job_counts, micro_settings, snakemake, snakemake_command
 from .workflow_runs import rfcx_folder as _rfcx_folder
 
 MICRO_DATA, CLIP_SECONDS = micro_settings()
@@ -27,7 +33,7 @@ def rfcx_folder(path, seed, n_train, n_test):
     return _rfcx_folder(path, seed, n_train, n_test, CLIP_SECONDS, N_SPECIES)
 
 
-# rfcx (tests/conftest.py): the micro DAG on an RFCx folder, shared with tests/test_workflow.py
+# rfcx (tests/conftest.py): the micro DAG on an RFCx folder
 
 
 @pytest.mark.workflow
@@ -237,3 +243,63 @@ def test_input_settings_are_checked_before_any_job(tmp_path):
     (tmp_path / "fold0.pt").touch()  # only listed in a dry run, never loaded
     no_input = refused({"predict": {"model_dir": str(tmp_path)}}, "predictions.csv")
     assert "predictions.csv needs config predict.input_dir" in no_input
+
+
+def run_micro(workdir, *args, configs=()):
+    """The micro config, then ``configs``, in the background: a Popen whose stdout has both
+    streams."""
+    command = snakemake_command(workdir, *args, configs=configs)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def pids_writing(log_path):
+    """Processes holding ``log_path`` open (the job's python process writes its log)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            targets = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
+        except OSError:
+            continue
+        if str(log_path) in targets:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.workflow
+def test_killed_training_job_reruns_alone_and_gives_the_same_submission(rfcx, tmp_path):
+    # The uninterrupted run to compare with: the micro DAG on an RFCx folder, run once for the
+    # session (tests/conftest.py), copied here with its mtimes and .snakemake records.
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    shutil.copytree(rfcx["run"], clean)
+    killed.mkdir()
+    data = clean / "own.yaml"  # that run's data: the RFCx folder, generator off
+
+    log = killed / "logs/stage1/train_fold1.log"
+    epoch_checkpoint = killed / "models/stage1/fold1.pt.epoch"
+    runner = run_micro(killed, configs=[data])
+    deadline = time.time() + 600
+    while time.time() < deadline:  # wait until fold 1 has finished one epoch, then SIGKILL it
+        # "finished": its log line and its epoch checkpoint, written just after that line
+        done = log.exists() and "epoch 1/3" in log.read_text() and epoch_checkpoint.exists()
+        if done and pids_writing(log):
+            break
+        time.sleep(0.2)
+    victims = pids_writing(log)
+    assert victims, "training job of fold 1 never reached its first epoch"
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    output = runner.communicate(timeout=600)[0]
+    assert runner.returncode != 0, output
+    assert not (killed / "models/stage1/fold1.pt").exists()
+    assert epoch_checkpoint.exists()  # progress survived the kill
+
+    finished_before = {p: p.stat().st_mtime_ns for p in killed.glob("models/*/*.pt")}
+    rerun = run_micro(killed, "--rerun-incomplete", configs=[data])
+    output = rerun.communicate(timeout=600)[0]
+    assert rerun.returncode == 0, output
+    assert "resuming" in log.read_text()
+    assert all(p.stat().st_mtime_ns == t for p, t in finished_before.items())  # not redone
+    assert job_counts(output)["train_stage1"] == 2 - len(finished_before)
+    assert (killed / "submission.csv").read_bytes() == (clean / "submission.csv").read_bytes()

@@ -5,18 +5,15 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
-import time
 from functools import partial
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from . import workflow_runs
-from .workflow_runs import REPO, job_counts, snakemake_command
+from .workflow_runs import REPO, job_counts
 
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
@@ -567,7 +564,7 @@ def test_scores_set_each_stage_against_random_scores(finished):
 def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
     """A round-1 change retrains fold 1 while fold 0's job fails (Snakemake deletes its model)
     and fold 0's old predictions remain: the next run must retrain fold 0, not ensemble its
-    stale predictions with fold 1's new ones."""
+    stale predictions with fold 1's new ones (the stale-output trap of snakemake issue 1978)."""
     run = tmp_path / "run"
     shutil.copytree(finished, run, symlinks=True)
     checkpoint = run / "models/stage1/fold0.pt"  # round 1 fold 0 fine-tunes it: make it fail
@@ -603,87 +600,3 @@ def test_unknown_ensemble_stage_is_refused(tmp_path):
     bad = write_config(tmp_path / "e.yaml", {"ensemble": {"stages": ["round7"]}})
     result = snakemake(tmp_path, "--dry-run", configs=[bad], check=False)
     assert result.returncode != 0 and "round7" in result.stdout + result.stderr
-
-
-def run_micro(workdir, *args, configs=()):
-    """The micro config, then ``configs``, in the background: a Popen whose stdout has both
-    streams."""
-    command = snakemake_command(workdir, *args, configs=configs)
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def pids_writing(log_path):
-    """Processes holding ``log_path`` open (the job's python process writes its log)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            targets = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
-        except OSError:
-            continue
-        if str(log_path) in targets:
-            found.append(int(proc.name))
-    return found
-
-
-def test_killed_training_job_reruns_alone_and_gives_the_same_submission(rfcx, tmp_path):
-    # The uninterrupted run to compare with: the micro DAG on an RFCx folder, run once for the
-    # session (tests/conftest.py), copied here with its mtimes and .snakemake records.
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    shutil.copytree(rfcx["run"], clean)
-    killed.mkdir()
-    data = clean / "own.yaml"  # that run's data: the RFCx folder, generator off
-
-    log = killed / "logs/stage1/train_fold1.log"
-    epoch_checkpoint = killed / "models/stage1/fold1.pt.epoch"
-    runner = run_micro(killed, configs=[data])
-    deadline = time.time() + 600
-    while time.time() < deadline:  # wait until fold 1 has finished one epoch, then SIGKILL it
-        # "finished": its log line and its epoch checkpoint, written just after that line
-        done = log.exists() and "epoch 1/3" in log.read_text() and epoch_checkpoint.exists()
-        if done and pids_writing(log):
-            break
-        time.sleep(0.2)
-    victims = pids_writing(log)
-    assert victims, "training job of fold 1 never reached its first epoch"
-    for pid in victims:
-        os.kill(pid, signal.SIGKILL)
-    output = runner.communicate(timeout=600)[0]
-    assert runner.returncode != 0, output
-    assert not (killed / "models/stage1/fold1.pt").exists()
-    assert epoch_checkpoint.exists()  # progress survived the kill
-
-    finished_before = {p: p.stat().st_mtime_ns for p in killed.glob("models/*/*.pt")}
-    rerun = run_micro(killed, "--rerun-incomplete", configs=[data])
-    output = rerun.communicate(timeout=600)[0]
-    assert rerun.returncode == 0, output
-    assert "resuming" in log.read_text()
-    assert all(p.stat().st_mtime_ns == t for p, t in finished_before.items())  # not redone
-    assert job_counts(output)["train_stage1"] == 2 - len(finished_before)
-    assert (killed / "submission.csv").read_bytes() == (clean / "submission.csv").read_bytes()
-
-    # The stale-output trap (snakemake issue 1978): change a setting, fail a job of the
-    # changed round, and the old submission must not pass for current on the next run.
-    # The failing run asks for round 1 fold 0 only, so fold 1 keeps its outdated model whatever
-    # order the scheduler picks (were fold 1 retrained first, the next run would not retrain
-    # fold 0: its old predictions still exist, so nothing asks for its missing model).
-    checkpoint = clean / "models/stage1/fold0.pt"
-    saved, stat = checkpoint.read_bytes(), checkpoint.stat()
-    checkpoint.write_bytes(b"corrupt")  # round 1 fold 0 fine-tunes this file: it must fail
-    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    change = tmp_path / "change.yaml"
-    change.write_text("relabel: {lr: 1.0e-4}\n")
-    old_submission = (clean / "submission.csv").read_bytes()
-    failed = run_micro(clean, "models/round1/fold0.pt", configs=[data, change])
-    output = failed.communicate(timeout=600)[0]
-    assert failed.returncode != 0 and "train_round" in output
-    assert "models/stage1/fold0.pt: not a" in (clean / "logs/round1/train_fold0.log").read_text()
-    checkpoint.write_bytes(saved)
-    os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    dry = run_micro(clean, "--dry-run", configs=[data, change])
-    planned = job_counts(dry.communicate(timeout=600)[0])
-    assert planned.get("train_round", 0) >= 1 and planned["ensemble"] == 1
-    fixed = run_micro(clean, configs=[data, change])
-    assert fixed.wait(timeout=600) == 0
-    assert (clean / "submission.csv").read_bytes() != old_submission
