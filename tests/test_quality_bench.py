@@ -471,6 +471,27 @@ def test_rfcx_shaped_config_is_the_whole_benchmark_and_valid():
     assert generator["tp_fraction"] <= 0.25  # at least three quarters of the calls unlabelled
 
 
+def test_quality_shape_is_the_quality_benchmark_without_its_method():
+    """bench/quality_shape.yaml (with --method-defaults: config.yaml's method on the quality
+    benchmark's data) holds bench/quality.yaml's own values, every one but its method
+    sections, and with the defaults' variants over config.yaml it passes the schema."""
+    import jsonschema
+
+    quality = load_quality()
+    benchmark = yaml.safe_load(quality.CONFIG.read_text())
+    shape = yaml.safe_load((ROOT / "bench" / "quality_shape.yaml").read_text())
+    method = {"stage1", "relabel"}
+    assert {key for key in benchmark if key not in method} == set(shape)
+    for key, value in shape.items():
+        assert value == benchmark[key], key
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+    for variant in ("defaults", "defaults_ensemble_all_stages", "defaults_ensemble_rounds"):
+        run = layered_configs(config, shape, quality.VARIANTS[variant])
+        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(run)]
+        assert not errors, (variant, errors)
+
+
 def test_rfcx_shaped_comments_give_the_statistics_of_its_draw():
     """The label statistics in bench/rfcx_shaped.yaml's comments are its own draw's."""
     from sedcycle.synthetic import draw_labels, label_statistics
