@@ -35,7 +35,7 @@ FOLDS = list(range(config["folds"]["n_folds"]))
 N_ROUNDS = config["relabel"]["n_rounds"]
 STAGES = ["stage1"] + [f"round{r}" for r in range(1, N_ROUNDS + 1)]
 TEST_TRUTH = f"{DATA}/test_truth.csv"
-# Annotated recordings: rule prepare_annotated writes it from data.annotated.test_annotations.
+# Annotated recordings: rule annotated_test_truth writes it from data.annotated.test_annotations.
 TEST_ANNOTATIONS = config["data"]["annotated"]["test_annotations"]
 HAS_TEST_TRUTH = (
     bool(TEST_ANNOTATIONS) if ANNOTATED else SYNTHETIC or os.path.exists(TEST_TRUTH)

@@ -299,16 +299,17 @@ def write_test_annotations(path, rows=None):
 
 
 def test_test_annotations_give_test_truth_that_scoring_reads(raven, tmp_path):
+    """write_test_truth splits the test recordings' events into the clips prepare cut, with
+    the train annotations' species ids, in the columns the evaluation reads."""
     from sedcycle.evaluation import read_truth
     from sedcycle.synthetic import TRUTH_COLUMNS
 
-    inputs = {k: raven[k] for k in ("recordings", "annotations", "test_recordings")}
-    out = tmp_path / "prepared"
     test_annotations = write_test_annotations(tmp_path / "test.csv")
-    counts = annotated.prepare(
-        **inputs, out_dir=out, clip_seconds=CLIP, test_annotations=test_annotations
+    out = tmp_path / "test_truth.csv"
+    n_rows = annotated.write_test_truth(
+        test_annotations, raven["test_recordings"], raven["out"], CLIP, out=out
     )
-    truth = pd.read_csv(out / "test_truth.csv")
+    truth = pd.read_csv(out)
     assert truth.columns.tolist() == list(TRUTH_COLUMNS)  # the generator's test_truth.csv
     rows = {(r.recording_id, r.species_id, r.t_min, r.t_max) for r in truth.itertuples()}
     # species ids of the train annotations: Bird A 0, frog 1, owl 2; frog crosses a clip edge
@@ -318,36 +319,30 @@ def test_test_annotations_give_test_truth_that_scoring_reads(raven, tmp_path):
         ("t2__0000", 2, 1.0, 2.0),
         ("t2__0000", 0, 1.5, 3.0),
     }
-    assert counts["test_truth_rows"] == 4
+    assert n_rows == 4
     clips = ["t1__0000", "t1__0001", "t2__0000"]
-    presence = read_truth(str(out / "test_truth.csv"), clips, 3)
+    presence = read_truth(str(out), clips, 3)
     np.testing.assert_array_equal(presence, [[0, 1, 0], [0, 1, 0], [1, 0, 1]])
-    # The train side is what it is without test annotations.
-    for name in ("train_tp.csv", "species.csv", "clips.csv", "sample_submission.csv"):
-        assert (out / name).read_text() == (raven["out"] / name).read_text()
-    # Prepared again without them: the earlier test_truth.csv goes.
-    annotated.prepare(**inputs, out_dir=out, clip_seconds=CLIP)
-    assert not (out / "test_truth.csv").exists()
+    assert not (raven["out"] / "test_truth.csv").exists()  # written where asked only
 
 
 def test_test_annotation_problems_name_the_file(raven, tmp_path):
-    inputs = {k: raven[k] for k in ("recordings", "annotations", "test_recordings")}
     unknown = write_test_annotations(
         tmp_path / "test.csv", ["t1.wav,1,2,frog", "t2.flac,1,2,heron", "t1.wav,3,4,bat"]
     )
+    out = tmp_path / "truth.csv"
     with pytest.raises(
         ValueError,
-        match=r"test\.csv: species \['bat', 'heron'\] not in the train annotations .*raven",
+        match=r"test\.csv: species \['bat', 'heron'\] not in the train annotations .*species\.csv",
     ):
-        annotated.prepare(
-            **inputs, out_dir=tmp_path / "a", clip_seconds=CLIP, test_annotations=unknown
-        )
-    assert not (tmp_path / "a").exists()  # checked before any audio is cut
+        annotated.write_test_truth(unknown, raven["test_recordings"], raven["out"], CLIP, out=out)
     stray = write_test_annotations(tmp_path / "stray.csv", ["short.wav,1,2,frog"])
     with pytest.raises(ValueError, match=r"have no audio file in .*test"):
-        annotated.prepare(
-            **inputs, out_dir=tmp_path / "b", clip_seconds=CLIP, test_annotations=stray
-        )
+        annotated.write_test_truth(stray, raven["test_recordings"], raven["out"], CLIP, out=out)
+    late = write_test_annotations(tmp_path / "late.csv", ["t2.flac,3,9,frog"])
+    with pytest.raises(ValueError, match=r"late\.csv.*past the end of recording t2"):
+        annotated.write_test_truth(late, raven["test_recordings"], raven["out"], CLIP, out=out)
+    assert not out.exists()  # checked before anything is written
 
 
 def test_clips_of_one_recording_share_a_fold(raven, tmp_path):
@@ -539,7 +534,8 @@ def test_annotated_folds_keep_recordings_whole_and_test_annotations_give_test_sc
     annotated_run, tmp_path
 ):
     """The clips of one recording share a fold; test_annotations: null (written out) changes
-    nothing in the finished run, set it plans and fills the test columns of scores.csv."""
+    nothing in the finished run; set, it writes the test truth and fills the test columns of
+    scores.csv without cutting, extracting or training anything again."""
     workdir, configs = annotated_run["workdir"], annotated_run["configs"]
     folds = pd.read_csv(workdir / "folds.csv")
     source = folds["recording_id"].str.split("__").str[0]
@@ -554,7 +550,11 @@ def test_annotated_folds_keep_recordings_whole_and_test_annotations_give_test_sc
     test_annotations = write_test_annotations(tmp_path / "test_annotations.csv")
     on = {"data": {"annotated": {"test_annotations": str(test_annotations)}}}
     result = snakemake(run, configs=[*configs, on])
-    assert job_counts(result.stdout + result.stderr)["prepare_annotated"] == 1
+    jobs = job_counts(result.stdout + result.stderr)
+    assert jobs["annotated_test_truth"] == 1, jobs
+    # the clips, features and models stay: only what reads the test truth reruns
+    redone = [j for j in jobs if j.startswith(("prepare", "extract", "make_folds", "train"))]
+    assert not redone and not any(j.startswith("predict") for j in jobs), jobs
     assert (run / "prepared/test_truth.csv").exists()
     scores = pd.read_csv(run / "scores.csv").set_index("stage")
     assert scores.index.tolist() == ["stage1", "round1", "ensemble"]

@@ -240,7 +240,6 @@ def prepare(
     clip_seconds: float,
     species_column: str = "Species",
     threads: int = 1,
-    test_annotations: str | Path | None = None,
     negatives: str = "annotated_species",
     negative_margin: float = 1.0,
     fully_annotated: str | Path | None = None,
@@ -251,17 +250,15 @@ def prepare(
     ``train_fp.csv`` (known absences by ``negatives``, ``negative_margin`` and the recordings
     listed in ``fully_annotated``: :mod:`sedcycle.negatives`), ``sample_submission.csv``
     (test clips, s0..s{n-1} zeros), ``species.csv`` (species_id,name) and ``clips.csv``
-    (recording_id, recording, split, start, end). ``test_annotations`` (the same formats, of
-    the test recordings): also ``test_truth.csv`` (recording_id, species_id, t_min, t_max,
-    f_min, f_max per test clip); without them a ``test_truth.csv`` left in ``out_dir`` is
-    removed. Every annotation and setting is checked before any audio is cut. Returns counts.
+    (recording_id, recording, split, start, end); the test recordings' annotations are
+    :func:`write_test_truth`'s, a step of their own, so that adding them retrains nothing.
+    Every annotation and setting is checked before any audio is cut. Returns counts.
     """
     import pandas as pd
 
     from sedcycle.files import write_csv
     from sedcycle.labels import ANNOTATION_COLUMNS
     from sedcycle.negatives import check, negative_rows, read_recording_list
-    from sedcycle.synthetic import TRUTH_COLUMNS  # the test_truth.csv evaluation reads
     from sedcycle.tables import species_columns
 
     check(negatives, negative_margin)
@@ -299,15 +296,6 @@ def prepare(
         ),
         columns=ANNOTATION_COLUMNS,
     )
-    truth = None
-    if test_annotations is not None:
-        truth = test_truth_rows(
-            test_annotations, species_column, test_files, test_recordings, names, annotations
-        )
-        truth = pd.DataFrame(
-            label_rows(truth, durations, rates, clip_seconds, {n: i for i, n in enumerate(names)}),
-            columns=ANNOTATION_COLUMNS,
-        ).drop_duplicates()
 
     clip_rows = [
         {**row, "split": split}
@@ -318,15 +306,6 @@ def prepare(
     # An mp3 whose header overstated its length may yield fewer clips: keep labels in range.
     tp = tp[tp["recording_id"].isin(set(clips["recording_id"]))]
     fp = fp[fp["recording_id"].isin(set(clips["recording_id"]))]
-    if truth is not None:
-        truth = truth[truth["recording_id"].isin(set(clips["recording_id"]))]
-        write_csv(
-            truth.sort_values(["recording_id", "t_min", "species_id"])[list(TRUTH_COLUMNS)],
-            out_dir / "test_truth.csv",
-            index=False,
-        )
-    else:
-        (out_dir / "test_truth.csv").unlink(missing_ok=True)  # of an earlier run with them
     test_ids = clips.loc[clips["split"] == "test", "recording_id"]
     sample = pd.DataFrame(0.0, index=range(len(test_ids)), columns=species_columns(len(names)))
     sample.insert(0, "recording_id", test_ids.to_numpy())
@@ -356,22 +335,35 @@ def prepare(
         "tp_rows": len(tp),
         "fp_rows": len(fp),
         "species": len(names),
-        **({"test_truth_rows": len(truth)} if truth is not None else {}),
     }
     print(", ".join(f"{v} {k}" for k, v in counts.items()), file=sys.stderr)
     return counts
 
 
-def test_truth_rows(
+def write_test_truth(
     test_annotations: str | Path,
-    species_column: str,
-    test_files: dict[str, Path],
     test_recordings: str | Path,
-    names: list[str],
-    annotations: str | Path,
-) -> list[Event]:
-    """The events of the test recordings' annotations, checked: each names a test recording,
-    and every species is one of the train annotations' ``names``."""
+    prepared: str | Path,
+    clip_seconds: float,
+    species_column: str = "Species",
+    out: str | Path | None = None,
+) -> int:
+    """``test_truth.csv`` (recording_id, species_id, t_min, t_max, f_min, f_max per test clip,
+    the columns the evaluation reads) from the test recordings' annotations (the formats of
+    the train annotations), each event split into the clips :func:`prepare` cut into
+    ``prepared`` (its ``species.csv`` gives the ids, its ``clips.csv`` the clips). Checked
+    before anything is written: every event names a test recording and ends within it, every
+    species is one of the train annotations'. ``out``: ``prepared/test_truth.csv`` unless
+    given. Returns the number of rows."""
+    import pandas as pd
+
+    from sedcycle.files import write_csv
+    from sedcycle.labels import ANNOTATION_COLUMNS
+    from sedcycle.synthetic import TRUTH_COLUMNS
+
+    prepared = Path(prepared)
+    names = read_species(prepared / "species.csv")
+    test_files = recording_files(test_recordings)
     events = resolve_recordings(
         read_events(test_annotations, species_column), test_files, test_recordings
     )
@@ -379,10 +371,27 @@ def test_truth_rows(
     if unknown:
         first = next(e.source for e in events if e.species == unknown[0])
         raise ValueError(
-            f"{test_annotations}: species {unknown} not in the train annotations "
-            f"{annotations} (a model cannot score them; first at {first})"
+            f"{test_annotations}: species {unknown} not in the train annotations (their species: "
+            f"{prepared / 'species.csv'}; a model cannot score them; first at {first})"
         )
-    return events
+    used = {e.recording for e in events}
+    infos = {name: _audio_info(path) for name, path in test_files.items() if name in used}
+    durations = {name: info.frames / info.samplerate for name, info in infos.items()}
+    rates = {name: info.samplerate for name, info in infos.items()}
+    rows = label_rows(events, durations, rates, clip_seconds, {n: i for i, n in enumerate(names)})
+    truth = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS).drop_duplicates()
+    clips = pd.read_csv(prepared / "clips.csv", dtype={"recording_id": str})
+    # An mp3 whose header overstated its length may have yielded fewer clips: keep those cut.
+    truth = truth[
+        truth["recording_id"].isin(set(clips.loc[clips["split"] == "test", "recording_id"]))
+    ]
+    write_csv(
+        truth.sort_values(["recording_id", "t_min", "species_id"])[list(TRUTH_COLUMNS)],
+        Path(out) if out is not None else prepared / "test_truth.csv",
+        index=False,
+    )
+    print(f"{len(truth)} test truth rows from {len(events)} events", file=sys.stderr)
+    return len(truth)
 
 
 def read_species(path: str | Path) -> list[str]:

@@ -13,7 +13,6 @@ with log_to(sm.log[0]):
         sm.input.test_recordings,
         Path(sm.output.tp).parent,
         threads=sm.threads,
-        test_annotations=sm.input.test_annotations[0] if sm.input.test_annotations else None,
         fully_annotated=sm.input.fully_annotated[0] if sm.input.fully_annotated else None,
         **sm.params,
     )

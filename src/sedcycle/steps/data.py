@@ -49,14 +49,12 @@ def prepare_annotated(
     clip_seconds: float,
     species_column: str,
     threads: int = 1,
-    test_annotations: str | None = None,
     negatives: str = "annotated_species",
     negative_margin: float = 1.0,
     fully_annotated: str | None = None,
 ) -> None:
     """The RFCx layout in ``out_dir`` from annotated recordings (sedcycle.annotated.prepare),
-    with ``test_truth.csv`` when the test recordings' annotations are given and known
-    absences in ``train_fp.csv`` by ``negatives`` (sedcycle.negatives)."""
+    with known absences in ``train_fp.csv`` by ``negatives`` (sedcycle.negatives)."""
     from sedcycle.annotated import prepare
 
     prepare(
@@ -67,11 +65,25 @@ def prepare_annotated(
         clip_seconds,
         species_column,
         threads,
-        test_annotations=test_annotations,
         negatives=negatives,
         negative_margin=negative_margin,
         fully_annotated=fully_annotated,
     )
+
+
+def annotated_test_truth(
+    test_annotations: str,
+    test_recordings: str,
+    prepared: str,
+    out: str,
+    clip_seconds: float,
+    species_column: str,
+) -> None:
+    """``out`` (test_truth.csv) from the test recordings' annotations, split into the clips
+    prepare_annotated cut into ``prepared`` (sedcycle.annotated.write_test_truth)."""
+    from sedcycle.annotated import write_test_truth
+
+    write_test_truth(test_annotations, test_recordings, prepared, clip_seconds, species_column, out)
 
 
 def cut_recordings(audio_dir: str, out_dir: str, clips_csv: str, clip_seconds: float, threads=1):
