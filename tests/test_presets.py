@@ -2,18 +2,15 @@
 says what the source did, it decides every recipe setting, and a dry run on an RFCx folder
 plans 5 folds of stage 1 and 3 relabel rounds."""
 
-import json
 import re
 
-import jsonschema
 import pytest
 import yaml
 
-from .workflow_runs import REPO, layered, planned_jobs, rfcx_folder
+from .workflow_runs import REPO, layered, planned_jobs, rfcx_folder, schema_errors
 
 PRESET = REPO / "presets" / "seed.yaml"
 CONFIG = REPO / "config.yaml"
-SCHEMA = REPO / "schemas" / "config.schema.yaml"
 # config sections the preset decides in full (the recipe's settings); of model, the recipe's
 # keys alone (amp, device, channels_last are how a machine runs it, not what it computes)
 WHOLE_SECTIONS = ("features", "windows", "folds", "stage1", "relabel", "postprocess", "ensemble")
@@ -23,12 +20,6 @@ SPEED_KEYS = {"features": {"batch_size"}}  # clips in flight while extracting: n
 
 def load(path):
     return yaml.safe_load(path.read_text())
-
-
-def schema_errors(config):
-    """The schema's messages for ``config``, its keys as a YAML loader and JSON give them."""
-    instance = json.loads(json.dumps(config))  # relabel.rounds' int keys become names
-    return [e.message for e in jsonschema.Draft202012Validator(load(SCHEMA)).iter_errors(instance)]
 
 
 def uncommented_settings(text):

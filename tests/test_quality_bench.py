@@ -18,6 +18,7 @@ from sedcycle.evaluation import SCORE_COLUMNS
 
 from . import bench_scripts
 from .workflow_runs import layered as layered_configs
+from .workflow_runs import schema_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 QUALITY = ROOT / "bench" / "quality.py"
@@ -441,8 +442,6 @@ def test_rfcx_shaped_config_is_the_whole_benchmark_and_valid():
     """bench/rfcx_shaped.yaml sets every key bench/quality.yaml sets, so layered over it
     (bench/quality.py --config) the runs are config.yaml plus it alone; with each variant's
     switches the configuration passes the schema; its windows and labels are RFCx-shaped."""
-    import jsonschema
-
     from sedcycle.windows import window_positions
 
     quality = load_quality()
@@ -453,10 +452,9 @@ def test_rfcx_shaped_config_is_the_whole_benchmark_and_valid():
     assert not missing, f"bench/rfcx_shaped.yaml leaves bench/quality.yaml's {missing}"
     layered = layered_configs(config, benchmark, shaped)
     assert layered == layered_configs(config, shaped)
-    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
     for variant, switches in quality.VARIANTS.items():
         run = layered_configs(layered, {"stage1": {"seed": 1}, "relabel": {"seed": 1}}, switches)
-        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(run)]
+        errors = schema_errors(run)
         assert not errors, (variant, errors)
         assert run["relabel"]["pseudo_min_votes"] <= run["folds"]["n_folds"], variant
     assert (layered["n_species"], layered["folds"]["n_folds"]) == (24, 5)
@@ -475,8 +473,6 @@ def test_quality_shape_is_the_quality_benchmark_without_its_method():
     """bench/quality_shape.yaml (with --method-defaults: config.yaml's method on the quality
     benchmark's data) holds bench/quality.yaml's own values, every one but its method
     sections, and with the defaults' variants over config.yaml it passes the schema."""
-    import jsonschema
-
     quality = load_quality()
     benchmark = yaml.safe_load(quality.CONFIG.read_text())
     shape = yaml.safe_load((ROOT / "bench" / "quality_shape.yaml").read_text())
@@ -485,10 +481,9 @@ def test_quality_shape_is_the_quality_benchmark_without_its_method():
     for key, value in shape.items():
         assert value == benchmark[key], key
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
     for variant in ("defaults", "defaults_ensemble_all_stages", "defaults_ensemble_rounds"):
         run = layered_configs(config, shape, quality.VARIANTS[variant])
-        errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(run)]
+        errors = schema_errors(run)
         assert not errors, (variant, errors)
 
 

@@ -8,16 +8,29 @@ cores: two jobs (independent folds, the two feature splits) run side by side ins
 compares use the same setting, so their results stay byte-identical.
 """
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from sedcycle import synthetic
 
 REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+def schema_errors(config: dict) -> list[str]:
+    """The config schema's messages for ``config`` ([] if it validates), its keys as a YAML
+    loader and JSON give them (relabel.rounds' int keys become names)."""
+    instance = json.loads(json.dumps(config))
+    schema = yaml.safe_load(SCHEMA.read_text())
+    return [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(instance)]
+
+
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 MICRO = REPO / "tests" / "data" / "micro.yaml"
 CORES = 2
