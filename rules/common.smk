@@ -75,8 +75,13 @@ def stage1_settings():
         **{key: stage1[key] for key in STAGE1_KEYS},
         # only when on: a run from before the switch existed keeps its params (no rerun)
         **switches_on(stage1, STAGE1_SWITCHES),
-        # the grid's overlap: only grid crops read windows.cover, so only they rerun on it
-        **({"cover": config["windows"]["cover"]} if stage1["crops"] == "grid" else {}),
+        # the grid's overlap: only grid crops (or auto, which may resolve to them) read
+        # windows.cover, so only they rerun on it
+        **(
+            {"cover": config["windows"]["cover"]}
+            if stage1["crops"] in ("grid", "auto")
+            else {}
+        ),
     }
 
 

@@ -10,6 +10,7 @@ from sedcycle.labels import ANNOTATION_COLUMNS, FrameLabels
 from sedcycle.model import load_model
 from sedcycle.settings import (
     STAGE1_SWITCHES,
+    resolve_crops,
     resolve_unknown_weight,
     round_switches,
     switches_on,
@@ -607,12 +608,64 @@ def test_crops_are_checked(tmp_path, feature_dir, annotations, overrides, messag
     assert not out.exists()
 
 
+def test_crops_auto_resolves_from_the_tp_and_fp_counts():
+    """auto: grid with fewer fp rows than tp rows (stage 1 would otherwise see almost no
+    unlabelled time), else events; events and grid are kept whatever the counts."""
+    crops, line = resolve_crops(settings(crops="auto"), n_tp=69, n_fp=0)
+    assert crops == "grid"
+    assert line == (
+        "stage1.crops auto: 0 fp rows < 69 tp rows, so grid (every fixed window, unlabelled "
+        "time counted absent)"
+    )
+    assert resolve_crops(settings(crops="auto"), n_tp=69, n_fp=69) == (
+        "events",
+        "stage1.crops auto: 69 fp rows >= 69 tp rows, so events",
+    )
+    assert resolve_crops(settings(crops="events"), n_tp=5, n_fp=0)[0] == "events"
+    assert resolve_crops(settings(crops="grid"), n_tp=5, n_fp=400)[0] == "grid"
+
+
+def test_crops_auto_is_resolved_before_training(tmp_path, feature_dir, annotations):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    with pytest.raises(ValueError, match="crops 'auto': resolve it first"):
+        fit(settings(loss="clipwise", crops="auto", cover=20), store, labels, events, out)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("n_fp", "expected"), [(0, "grid"), (3, "events")])
+def test_stage1_job_resolves_crops_auto_and_stores_the_outcome(
+    tmp_path, feature_dir, annotations, capsys, n_fp, expected
+):
+    """The training job counts the whole tables' rows (3 tp): no fp row gives grid crops, as
+    many fp rows as tp rows events; the log line says so and the checkpoint holds it."""
+    from sedcycle.steps.training import train_round
+
+    tp, fp = annotations
+    third = fp.iloc[[0]].assign(recording_id="rec5")  # 3 distinct fp rows, as many as tp
+    fp = pd.concat([fp, third], ignore_index=True).head(n_fp)
+    paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
+    tp.to_csv(paths["tp"], index=False)
+    fp.to_csv(paths["fp"], index=False)
+    pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
+    base = settings(loss="clipwise", epochs=1, crops="auto", cover=20)
+    job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
+    out = tmp_path / "fold0.pt"
+    train_round(
+        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 0, str(out),
+        settings=job, clip_seconds=CLIP_SECONDS, threads=1,
+    )  # fmt: skip
+    assert f"so {expected}" in capsys.readouterr().err
+    assert torch.load(out, weights_only=True)["settings"]["crops"] == expected
+
+
 def test_event_crops_are_no_param_and_grid_crops_are():
     """params hold crops only when it is not its off value, events (no rerun of a run that
     predates the setting); the off value is TrainSettings' default."""
     section = {"mixup_alpha": 0.0, "crops": "events", "min_steps": 0}
     assert switches_on(section, STAGE1_SWITCHES) == {}
     assert switches_on({**section, "crops": "grid"}, STAGE1_SWITCHES) == {"crops": "grid"}
+    assert switches_on({**section, "crops": "auto"}, STAGE1_SWITCHES) == {"crops": "auto"}
     assert settings().crops == "events" and settings().cover is None
 
 

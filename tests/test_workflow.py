@@ -497,20 +497,24 @@ def test_min_steps_reach_the_training_jobs_and_zero_reruns_nothing(finished, tmp
     assert checkpoint["settings"]["min_steps"] == 20
 
 
-def test_stage1_grid_crops_retrain_stage1_and_events_rerun_nothing(finished, tmp_path):
-    """stage1.crops: events (the default, written out) changes nothing in a finished run; grid
-    retrains every stage-1 fold model on the windows.cover grid, and a cover change then
-    retrains a fold model trained on the grid."""
-    events = write_config(tmp_path / "events.yaml", {"stage1": {"crops": "events"}})
-    assert planned_jobs(finished, [events]) == {}
+def test_stage1_grid_crops_retrain_stage1_and_auto_reruns_nothing(finished, tmp_path):
+    """stage1.crops: auto (the default, written out) changes nothing in a finished run, whose
+    synthetic labels (more fp rows than tp rows) resolved it to events; grid retrains every
+    stage-1 fold model on the windows.cover grid, and a cover change then retrains a fold
+    model trained on the grid."""
+    import torch
+
+    auto = write_config(tmp_path / "auto.yaml", {"stage1": {"crops": "auto"}})
+    assert planned_jobs(finished, [auto]) == {}
+    stored = torch.load(finished / "models/stage1/fold0.pt", weights_only=True)["settings"]
+    assert stored["crops"] == "events"
+    assert "stage1.crops auto: " in (finished / "logs/stage1/train_fold0.log").read_text()
     run = tmp_path / "run"
     shutil.copytree(finished, run, symlinks=True)
     grid = write_config(tmp_path / "grid.yaml", {"stage1": {"crops": "grid"}})
     n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
     assert planned_jobs(run, [grid])["train_stage1"] == n_folds
     snakemake(run, "models/stage1/fold0.pt", configs=[grid])
-    import torch
-
     settings = torch.load(run / "models/stage1/fold0.pt", weights_only=True)["settings"]
     cover = yaml.safe_load(TINY.read_text())["windows"]["cover"]  # over config.yaml's
     assert settings["crops"] == "grid" and settings["cover"] == cover

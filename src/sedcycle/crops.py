@@ -14,7 +14,7 @@ import pandas as pd
 
 from sedcycle.labels import FrameLabels, time_to_frame
 from sedcycle.schedule import training_epochs
-from sedcycle.settings import CROPS, PSEUDO_TARGETS, TrainSettings
+from sedcycle.settings import AUTO, CROPS, PSEUDO_TARGETS, TrainSettings
 from sedcycle.windows import window_positions
 
 
@@ -144,7 +144,10 @@ def grid_epoch(
 
 
 def check_crops(settings: TrainSettings) -> None:
-    """crops is "events" or "grid"; the grid needs its overlap and takes every window."""
+    """crops is "events" or "grid" ("auto" resolved: :func:`sedcycle.settings.resolve_crops`);
+    the grid needs its overlap and takes every window."""
+    if settings.crops == AUTO:
+        raise ValueError("crops 'auto': resolve it first (sedcycle.settings.resolve_crops)")
     if settings.crops not in CROPS:
         raise ValueError(f"crops must be one of {', '.join(CROPS)}, got {settings.crops!r}")
     if settings.crops != "grid":

@@ -42,7 +42,9 @@ AUTO_KEYS = ("few_negatives_weight",)
 # the off value of a switch that is not a number or a flag
 SWITCH_OFF = {"crops": "events", "pseudo_targets": "frames"}
 # stage1.crops: "events" (crops around tp/fp events) or "grid" (every fixed window, whose
-# overlap windows.cover the rule then passes as the setting `cover`)
+# overlap windows.cover the rule then passes as the setting `cover`); "auto": the training job
+# resolves it from the tp/fp tables' row counts (:func:`resolve_crops`), so the rule passes
+# `cover` with it too
 CROPS = ("events", "grid")
 # relabel.pseudo_targets: "frames" (the source's: a crop is positive with any frame of a
 # pseudo-positive window) or "windows" (a pseudo-label is the target of the grid window it was
@@ -103,7 +105,8 @@ class TrainSettings:
     # "auto": the training job resolves it (resolve_unknown_weight) before training
     # switches (STAGE1_SWITCHES, ROUND_SWITCHES): off
     mixup_alpha: float = 0.0  # clipwise loss: mix each batch with itself, lambda ~ Beta(a, a)
-    crops: str = "events"  # "grid": every fixed window of every recording, each epoch
+    crops: str = "events"  # "grid": every fixed window of every recording, each epoch;
+    # "auto": the training job resolves it (resolve_crops) before training
     cover: int | None = None  # the grid's overlap (windows.cover): crops "grid", or a round's
     # pseudo_targets "windows"
     soft_weight: float = 0.0  # masked loss: weight of KL(teacher || model) on unknown pairs
@@ -182,6 +185,30 @@ def data_source(config: dict[str, Any]) -> str:
             "config predict.clip_recordings cuts audio: it needs data.source other than npz"
         )
     return source
+
+
+def resolve_crops(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[str, str]:
+    """The crops stage 1 trains on, and a line for its log.
+
+    "events" and "grid" are kept. "auto" (stage1.crops) is "grid" when the tp/fp tables hold
+    fewer fp rows (known negatives) than tp rows, else "events": stage 1 counts every
+    unlabelled pair as absent, but event crops show it unlabelled time only around fp events
+    (and other species' events), so with few or no fp rows, as in one-species annotated data
+    without negatives, it sees almost nothing absent and learns "present everywhere"; every
+    fixed window of every recording shows it the unlabelled time too. With plenty of fp rows
+    (the RFCx-style data) it is "events", as before the setting had "auto".
+    """
+    crops = settings.crops
+    if crops != AUTO:
+        return crops, f"stage1.crops {crops}"
+    few = n_fp < n_tp
+    resolved = "grid" if few else "events"
+    return resolved, (
+        f"stage1.crops auto: {n_fp} fp rows "
+        + ("<" if few else ">=")
+        + f" {n_tp} tp rows, so {resolved}"
+        + (" (every fixed window, unlabelled time counted absent)" if few else "")
+    )
 
 
 def resolve_unknown_weight(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[float, str]:

@@ -148,9 +148,10 @@ def train_round(
     checkpoint to write. ``settings``: :class:`sedcycle.train.TrainSettings` fields but
     ``resume`` (how a job recovers, not what it computes, so not in the rule's params).
     ``pseudo``: the round's pseudo-labels (targets as ``settings["pseudo_targets"]`` says);
-    ``init``: a checkpoint to start from. An unknown_weight of "auto" is resolved here from
-    the whole tp/fp tables' row counts (:func:`sedcycle.settings.resolve_unknown_weight`; the
-    log says which), the same for every fold, and the checkpoint stores the number.
+    ``init``: a checkpoint to start from. An unknown_weight of "auto" (rounds) and crops of
+    "auto" (stage 1) are resolved here from the whole tp/fp tables' row counts
+    (:func:`sedcycle.settings.resolve_unknown_weight`, :func:`sedcycle.settings.resolve_crops`;
+    the log says which), the same for every fold, and the checkpoint stores the outcome.
 
     ``teacher``: the previous stage's fold model checkpoints, in fold order, whose mean clipwise
     probability on each crop is the soft target of its unknown pairs when
@@ -163,7 +164,7 @@ def train_round(
     import torch
 
     from sedcycle.clips import ClipStore
-    from sedcycle.settings import resolve_unknown_weight
+    from sedcycle.settings import resolve_crops, resolve_unknown_weight
     from sedcycle.train import Teacher, TrainSettings, labelled_events, resolve_device, train_fold
 
     torch.set_num_threads(threads)
@@ -182,6 +183,10 @@ def train_round(
         weight, line = resolve_unknown_weight(settings, len(tp_rows), len(fp_rows))
         print(line, file=sys.stderr)
         settings = replace(settings, unknown_weight=weight)
+    else:
+        crops, line = resolve_crops(settings, len(tp_rows), len(fp_rows))
+        print(line, file=sys.stderr)
+        settings = replace(settings, crops=crops)
     pseudo_rows = pd.read_parquet(pseudo) if pseudo else None
     labels = fold_labels(tp_rows, fp_rows, pseudo_rows, train_ids, settings, n_frames, clip_seconds)
     events = labelled_events(tp_rows, fp_rows, n_frames, clip_seconds)
