@@ -45,6 +45,25 @@ def test_quality_table_numbers_are_the_headline_reports():
     assert f"fell from {stage1} (stage 1) to {round3} (round 3)" in README
 
 
+def test_ensemble_numbers_are_the_method_defaults_report():
+    """The README's reason to keep ensemble.stages [last]: the submission rows of
+    bench/results/quality_method_defaults.md, every stage against the last round alone."""
+    report = (RESULTS / "quality_method_defaults.md").read_text()
+    table = report.split("## The submission")[1]
+    rows = {
+        cells[1].strip(): cells[2].strip()
+        for cells in (line.split("|") for line in table.splitlines() if line.startswith("| "))
+    }
+    every, last = rows["defaults_ensemble_all_stages"], rows["defaults"]
+    assert f"it scored {every} against the last round's {last}, below it on every" in " ".join(
+        README.split()
+    )
+    section = report.split("## defaults_ensemble_all_stages:")[1].split("\n## ")[0]
+    per_seed = section.split("| seed |")[1].splitlines()[2:]
+    seeds = [[float(c) for c in line.split("|")[2:-1]] for line in per_seed if line.strip()]
+    assert len(seeds) == 3 and all(row[-1] < row[-2] for row in seeds)  # ensemble < round3
+
+
 def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
     """The README shows the end of a real `make demo` (training seed 0, config.yaml as it is):
     its stage scores are seed 0's row of bench/results/demo_seeds.md."""
