@@ -608,19 +608,20 @@ def test_crops_are_checked(tmp_path, feature_dir, annotations, overrides, messag
     assert not out.exists()
 
 
-def test_crops_auto_resolves_from_the_tp_and_fp_counts():
-    """auto: grid with fewer fp rows than tp rows (stage 1 would otherwise see almost no
-    unlabelled time), else events; events and grid are kept whatever the counts."""
+def test_crops_auto_resolves_from_the_fp_count():
+    """auto: grid without any fp row (stage 1 would otherwise see no unlabelled time), events
+    with one or more, however many tp rows; events and grid are kept whatever the counts."""
     crops, line = resolve_crops(settings(crops="auto"), n_tp=69, n_fp=0)
     assert crops == "grid"
     assert line == (
-        "stage1.crops auto: 0 fp rows < 69 tp rows, so grid (every fixed window, unlabelled "
+        "stage1.crops auto: no fp row (69 tp rows), so grid (every fixed window, unlabelled "
         "time counted absent)"
     )
-    assert resolve_crops(settings(crops="auto"), n_tp=69, n_fp=69) == (
+    assert resolve_crops(settings(crops="auto"), n_tp=243, n_fp=70) == (
         "events",
-        "stage1.crops auto: 69 fp rows >= 69 tp rows, so events",
+        "stage1.crops auto: 70 fp rows, so events",
     )
+    assert resolve_crops(settings(crops="auto"), n_tp=5, n_fp=1)[0] == "events"
     assert resolve_crops(settings(crops="events"), n_tp=5, n_fp=0)[0] == "events"
     assert resolve_crops(settings(crops="grid"), n_tp=5, n_fp=400)[0] == "grid"
 
@@ -633,26 +634,25 @@ def test_crops_auto_is_resolved_before_training(tmp_path, feature_dir, annotatio
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("n_fp", "expected"), [(0, "grid"), (3, "events")])
+@pytest.mark.parametrize(("n_fp", "expected"), [(0, "grid"), (1, "events")])
 def test_stage1_job_resolves_crops_auto_and_stores_the_outcome(
     tmp_path, feature_dir, annotations, capsys, n_fp, expected
 ):
-    """The training job counts the whole tables' rows (3 tp): no fp row gives grid crops, as
-    many fp rows as tp rows events; the log line says so and the checkpoint holds it."""
+    """The training job counts the whole tables' fp rows: none gives grid crops, one (to 3 tp
+    rows) events; the log line says so and the checkpoint holds it."""
     from sedcycle.steps.training import train_round
 
     tp, fp = annotations
-    third = fp.iloc[[0]].assign(recording_id="rec5")  # 3 distinct fp rows, as many as tp
-    fp = pd.concat([fp, third], ignore_index=True).head(n_fp)
+    fp = fp.head(n_fp)
     paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
     tp.to_csv(paths["tp"], index=False)
     fp.to_csv(paths["fp"], index=False)
     pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
     base = settings(loss="clipwise", epochs=1, crops="auto", cover=20)
     job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
-    out = tmp_path / "fold0.pt"
+    out = tmp_path / "fold1.pt"  # trains on fold 0: rec0, rec2, rec4, the tp rows' recordings
     train_round(
-        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 0, str(out),
+        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
         settings=job, clip_seconds=CLIP_SECONDS, threads=1,
     )  # fmt: skip
     assert f"so {expected}" in capsys.readouterr().err

@@ -44,7 +44,7 @@ SWITCH_OFF = {"crops": "events", "pseudo_targets": "frames"}
 # stage1.crops: "events" (crops around tp/fp events) or "grid" (every fixed window, whose
 # overlap windows.cover the rule then passes as the setting `cover`); "auto": the training job
 # resolves it from the tp/fp tables' row counts (:func:`resolve_crops`), so the rule passes
-# `cover` with it too
+# `cover` with it too (grid without any fp row)
 CROPS = ("events", "grid")
 # relabel.pseudo_targets: "frames" (the source's: a crop is positive with any frame of a
 # pseudo-positive window) or "windows" (a pseudo-label is the target of the grid window it was
@@ -191,24 +191,24 @@ def resolve_crops(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[str, s
     """The crops stage 1 trains on, and a line for its log.
 
     "events" and "grid" are kept. "auto" (stage1.crops) is "grid" when the tp/fp tables hold
-    fewer fp rows (known negatives) than tp rows, else "events": stage 1 counts every
-    unlabelled pair as absent, but event crops show it unlabelled time only around fp events
-    (and other species' events), so with few or no fp rows, as in one-species annotated data
-    without negatives, it sees almost nothing absent and learns "present everywhere"; every
-    fixed window of every recording shows it the unlabelled time too. With plenty of fp rows
-    (the RFCx-style data) it is "events", as before the setting had "auto".
+    no fp row (no known negative), else "events": stage 1 counts every unlabelled pair as
+    absent, but event crops show it unlabelled time only around fp events (and other species'
+    events), so without fp rows, as in one-species annotated data without negatives, every
+    crop holds a call and it learns "present everywhere"; every fixed window of every
+    recording shows it the unlabelled time too. With some fp rows event crops did better
+    (a real set with 70 fp rows to 243 tp rows: bench/results/real_annotated_few_negatives.md),
+    and with RFCx-style labels (more fp rows than tp rows) it is "events", as before the
+    setting had "auto".
     """
     crops = settings.crops
     if crops != AUTO:
         return crops, f"stage1.crops {crops}"
-    few = n_fp < n_tp
-    resolved = "grid" if few else "events"
-    return resolved, (
-        f"stage1.crops auto: {n_fp} fp rows "
-        + ("<" if few else ">=")
-        + f" {n_tp} tp rows, so {resolved}"
-        + (" (every fixed window, unlabelled time counted absent)" if few else "")
-    )
+    if n_fp == 0:
+        return "grid", (
+            f"stage1.crops auto: no fp row ({n_tp} tp rows), so grid (every fixed window, "
+            "unlabelled time counted absent)"
+        )
+    return "events", f"stage1.crops auto: {n_fp} fp rows, so events"
 
 
 def resolve_unknown_weight(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[float, str]:
