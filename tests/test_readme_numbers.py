@@ -64,6 +64,37 @@ def test_ensemble_numbers_are_the_method_defaults_report():
     assert len(seeds) == 3 and all(row[-1] < row[-2] for row in seeds)  # ensemble < round3
 
 
+def real_cells(report: str, set_name: str, row: str) -> list[str]:
+    """The cells of row ``row`` (a stage, or a variant of a --compare report) in ``set_name``'s
+    section of a bench/real_annotated.py report."""
+    section = report.split(f"\n## {set_name}\n")[1].split("\n## ")[0]
+    line = next(line for line in section.splitlines() if line.startswith(f"| {row} |"))
+    return [cell.strip() for cell in line.split("|")[2:-1]]
+
+
+def test_real_recordings_numbers_are_the_real_data_reports():
+    text = " ".join(README.split())
+    report = (RESULTS / "real_annotated.md").read_text()
+    insects = {row: real_cells(report, "insects", row)[0] for row in ("stage1", "round3")}
+    random = real_cells(report, "insects", "*random (200 draws)*")[0]
+    assert (
+        f"test LWLRAP stage 1 {insects['stage1']}, round 3 {insects['round3']} (random {random})"
+        in text
+    )
+    one_species = [
+        " → ".join(real_cells(report, name, stage)[1] for stage in ("stage1", "round3"))
+        for name in ("piha", "bobwhite")
+    ]
+    assert f"test AP {one_species[0]} and {one_species[1]}." in text
+    few = (RESULTS / "real_annotated_few_negatives.md").read_text()
+    variant = "none, stage1.crops grid, unknown_weight auto"
+    remedy = [
+        " → ".join(real_cells(few, name, variant)[i] for i in (0, 3))
+        for name in ("piha", "bobwhite")
+    ]
+    assert f"kept them there: {remedy[0]} and {remedy[1]} (" in text
+
+
 def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
     """The README shows the end of a real `make demo` (training seed 0, config.yaml as it is):
     its stage scores are seed 0's row of bench/results/demo_seeds.md."""
