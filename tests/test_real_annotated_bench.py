@@ -240,6 +240,19 @@ def test_variants_validate_and_pin_the_settings_auto_resolves(variant):
     assert "unknown_weight" in extra["relabel"]
 
 
+@pytest.mark.parametrize(
+    "seed_file", sorted(p.name for p in (ROOT / "bench/real_data/seeds").glob("*.yaml"))
+)
+def test_seed_files_set_the_training_seeds_alone_and_validate(seed_file):
+    """A seed file (layered after a variant) changes stage 1's and the rounds' seeds, nothing
+    else, to the number in its name."""
+    seed = yaml.safe_load((ROOT / "bench/real_data/seeds" / seed_file).read_text())
+    number = int(seed_file.removeprefix("seed").removesuffix(".yaml"))
+    assert seed == {"stage1": {"seed": number}, "relabel": {"seed": number}}
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert schema_errors(layered(config, set_yaml("bobwhite"), seed)) == []
+
+
 def test_set_config_makes_the_data_and_fold_groups_paths_absolute(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "ROOT", tmp_path)
     sets = tmp_path / "bench" / "real_data" / "sets" / "toy"
