@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -237,9 +238,10 @@ def run_set(
 
 def variant_name(path: Path) -> str:
     """A --config file or a root as the report names it: relative to the repository when
-    inside it."""
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    inside it, by its own path (a link inside the repository to a folder elsewhere keeps its
+    name in the repository), else absolute."""
+    path = Path(os.path.abspath(path))
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.resolve())
 
 
 # ---------------------------------------------------------------- reading a finished run

@@ -241,6 +241,22 @@ def test_variants_validate_and_pin_the_settings_auto_resolves(variant):
     assert "unknown_weight" in extra["relabel"]
 
 
+def test_variant_name_keeps_a_linked_folders_name_in_the_repository(tmp_path, monkeypatch):
+    """A root or config inside the repository is named relative to it, also when it is a link
+    to a folder elsewhere (a worktree linking the runs of the main checkout); one outside is
+    named by its absolute real path."""
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    (repo / "bench").mkdir(parents=True)
+    (elsewhere / "runs" / "piha").mkdir(parents=True)
+    (repo / "bench" / "real_runs").symlink_to(elsewhere / "runs")
+    monkeypatch.setattr(bench, "ROOT", repo)
+    assert bench.variant_name(repo / "bench/real_runs/piha") == "bench/real_runs/piha"
+    monkeypatch.chdir(repo)
+    assert bench.variant_name(Path("bench/real_runs/piha")) == "bench/real_runs/piha"
+    (tmp_path / "link").symlink_to(elsewhere)
+    assert bench.variant_name(tmp_path / "link/runs") == str(elsewhere.resolve() / "runs")
+
+
 @pytest.mark.parametrize(
     "seed_file", sorted(p.name for p in (ROOT / "bench/real_data/seeds").glob("*.yaml"))
 )
