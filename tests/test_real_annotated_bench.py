@@ -437,3 +437,41 @@ def test_comparison_report_puts_the_variants_side_by_side(tmp_path, monkeypatch)
     assert cells[-4:-1] == ["yes", "yes", "yes"]
     assert [c.strip() for c in bad.split("|")[1:-1]][-4] == "no"
     assert "`variants/x.yaml`" in text and "| round1 | round2 | round3 |" in table
+
+
+def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
+    tmp_path, monkeypatch
+):
+    """LABEL=ROOT:ROOT... makes one group: a row per run, a mean ± std row with how many of
+    its runs meet each verdict, and a second group of as many runs paired with the first run
+    by run. A root without a finished run is left out, saying so."""
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    for i, informative in enumerate((True, True, False)):
+        fake_run(tmp_path / f"a{i}" / "piha", 20, 30, informative=informative, seed=10 + i)
+    for i in range(3):
+        fake_run(tmp_path / f"b{i}" / "piha", 20, 30, informative=True, seed=20 + i)
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "compare.md"
+    a = ":".join(str(tmp_path / f"a{i}") for i in range(3))
+    b = ":".join(str(tmp_path / f"b{i}") for i in range(3))
+    argv = ["--sets", "piha", "--compare", f"base={a}", f"other={b}", f"none={tmp_path / 'empty'}"]
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in text[text.index("## piha") :].splitlines()
+        if line.startswith("| ") and not line.startswith("| variant")
+    }
+    assert {"base: a0", "base: a1", "base: a2", "other: b0"} <= set(rows)
+    assert not any(label.startswith("none") for label in rows)
+    summary = rows["**base: mean ± std of 3 runs**"]
+    stage1 = [float(rows[f"base: a{i}"][0]) for i in range(3)]
+    assert summary[0] == f"{np.mean(stage1):.3f} ± {np.std(stage1, ddof=1):.3f}"
+    verdicts = [rows[f"base: a{i}"][5:8] for i in range(3)]
+    assert verdicts[2][0] == "no"  # the uninformative run's stage 1 is not above random
+    assert summary[5:8] == [f"{sum(v[k] == 'yes' for v in verdicts)} of 3" for k in range(3)]
+    assert rows["**other: mean ± std of 3 runs**"][5:7] == ["3 of 3", "3 of 3"]
+    other1 = [float(rows[f"other: b{i}"][0]) for i in range(3)]
+    higher = sum(o > s for o, s in zip(other1, stage1, strict=True))
+    diff = np.mean(other1) - np.mean(stage1)
+    assert f"- other: stage 1 higher on {higher} of 3 ({diff:+.3f})" in text
