@@ -306,7 +306,18 @@ def evaluate_run(workdir: Path) -> dict:
         "verdict": verdict(
             {k: v for k, v in stages.items() if k != "ensemble"}, random, metric, too_small(truth)
         ),
+        "still_falling": still_falling(workdir / "logs" / "stage1"),
     }
+
+
+STILL_FALLING = "the training loss was still falling"
+
+
+def still_falling(logs: Path) -> tuple[int, int]:
+    """(fold models whose training log warns that the loss was still falling at the last
+    epoch, fold models) of a stage's training logs (train_fold{f}.log)."""
+    found = sorted(logs.glob("train_fold*.log"))
+    return sum(STILL_FALLING in p.read_text() for p in found), len(found)
 
 
 def events(name: str) -> dict:
@@ -486,8 +497,8 @@ def comparison_report(
             "| variant | stage1 | "
             + " | ".join(rounds)
             + " | random | stage 1 > random | last > random | no round below stage 1 "
-            + f"| last round pairs >= 0.5 (of {n_pairs}) |",
-            "|---|" + "---:|" * (len(rounds) + 2) + "---|---|---|---:|",
+            + f"| last round pairs >= 0.5 (of {n_pairs}) | stage-1 folds with loss still falling |",
+            "|---|" + "---:|" * (len(rounds) + 2) + "---|---|---|---:|---:|",
         ]
         for label, result in runs.items():
             stages, v = result["stages"], result["verdict"]
@@ -498,7 +509,7 @@ def comparison_report(
                 + " | ".join(fmt(stages[r][metric]) if r in stages else "–" for r in rounds)
                 + f" | {fmt_random(result['random'][metric])} | {yes[v.stage1_above_random]} | "
                 f"{yes[v.final_above_random]} | {yes[v.no_round_below_stage1]}{below} | "
-                f"{stages[last[-1]]['called']:.0f} |"
+                f"{stages[last[-1]]['called']:.0f} | {falling(result)} |"
                 if last
                 else f"| {label} | {fmt(stages['stage1'][metric])} | (no rounds) |"
             )
@@ -537,8 +548,14 @@ def group_row(group: str, runs: list[dict], metric: str, rounds: list[str]) -> s
         + " | ".join(spread(r) for r in rounds)
         + f" | {fmt_random(runs[0]['random'][metric])} | {count('stage1_above_random')} | "
         f"{count('final_above_random')} | {count('no_round_below_stage1')} | "
-        f"{np.mean(called):.1f} |"
+        f"{np.mean(called):.1f} | {falling(*runs)} |"
     )
+
+
+def falling(*runs: dict) -> str:
+    """'k of n': the runs' stage-1 fold models whose loss was still falling at the end."""
+    warned, total = (sum(r["still_falling"][i] for r in runs) for i in (0, 1))
+    return f"{warned} of {total}"
 
 
 def paired_lines(groups: dict[str, list[dict]], metric: str) -> list[str]:

@@ -16,6 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from sedcycle.schedule import falling_warning
+
+from .conftest import train_settings
 from .workflow_runs import layered, schema_errors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -426,6 +429,11 @@ def test_comparison_report_puts_the_variants_side_by_side(tmp_path, monkeypatch)
     fake_run(tmp_path / "bad" / "piha", n_train=20, n_test=30, informative=False, seed=2)
     code = {"commit": "abc1234", "uncommitted": [], "configs": ["variants/x.yaml"]}
     (tmp_path / "good" / "piha" / "run_info.yaml").write_text(yaml.safe_dump(code))
+    logs = tmp_path / "good" / "piha" / "logs" / "stage1"
+    logs.mkdir(parents=True)
+    warning = falling_warning(train_settings(), "models/stage1/fold0.pt", [0.9, 0.8, 0.5, 0.3])
+    (logs / "train_fold0.log").write_text(f"epoch 4/4 loss 0.3\n{warning}\n")
+    (logs / "train_fold1.log").write_text("epoch 4/4 loss 0.2\n")
     out = tmp_path / "compare.md"
     argv = ["--sets", "piha", "--compare", f"good={tmp_path / 'good'}", f"bad={tmp_path / 'bad'}"]
     assert bench.main([*argv, "--out", str(out)]) == 0
@@ -434,8 +442,9 @@ def test_comparison_report_puts_the_variants_side_by_side(tmp_path, monkeypatch)
     good = next(line for line in table.splitlines() if line.startswith("| good |"))
     bad = next(line for line in table.splitlines() if line.startswith("| bad |"))
     cells = [c.strip() for c in good.split("|")[1:-1]]
-    assert cells[-4:-1] == ["yes", "yes", "yes"]
-    assert [c.strip() for c in bad.split("|")[1:-1]][-4] == "no"
+    assert cells[-5:-2] == ["yes", "yes", "yes"]
+    assert cells[-1] == "1 of 2"  # stage-1 fold models whose loss was still falling
+    assert [c.strip() for c in bad.split("|")[1:-1]][-5] == "no"
     assert "`variants/x.yaml`" in text and "| round1 | round2 | round3 |" in table
 
 
@@ -465,6 +474,7 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
     assert {"base: a0", "base: a1", "base: a2", "other: b0"} <= set(rows)
     assert not any(label.startswith("none") for label in rows)
     summary = rows["**base: mean ± std of 3 runs**"]
+    assert summary[-1] == "0 of 0"  # no training logs in the fake runs
     stage1 = [float(rows[f"base: a{i}"][0]) for i in range(3)]
     assert summary[0] == f"{np.mean(stage1):.3f} ± {np.std(stage1, ddof=1):.3f}"
     verdicts = [rows[f"base: a{i}"][5:8] for i in range(3)]
