@@ -453,7 +453,7 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
 ):
     """LABEL=ROOT:ROOT... makes one group: a row per run, a mean ± std row with how many of
     its runs meet each verdict, and a second group of as many runs paired with the first run
-    by run. A root without a finished run is left out, saying so."""
+    by run (a group of another size is not). A root without a finished run is left out."""
     monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
     for i, informative in enumerate((True, True, False)):
         fake_run(tmp_path / f"a{i}" / "piha", 20, 30, informative=informative, seed=10 + i)
@@ -463,7 +463,9 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
     out = tmp_path / "compare.md"
     a = ":".join(str(tmp_path / f"a{i}") for i in range(3))
     b = ":".join(str(tmp_path / f"b{i}") for i in range(3))
-    argv = ["--sets", "piha", "--compare", f"base={a}", f"other={b}", f"none={tmp_path / 'empty'}"]
+    short = f"{tmp_path / 'b0'}:{tmp_path / 'b1'}"
+    argv = ["--sets", "piha", "--compare", f"base={a}", f"other={b}", f"short={short}"]
+    argv += [f"none={tmp_path / 'empty'}"]
     assert bench.main([*argv, "--out", str(out)]) == 0
     text = out.read_text()
     rows = {
@@ -484,4 +486,5 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
     other1 = [float(rows[f"other: b{i}"][0]) for i in range(3)]
     higher = sum(o > s for o, s in zip(other1, stage1, strict=True))
     diff = np.mean(other1) - np.mean(stage1)
-    assert f"- other: stage 1 higher on {higher} of 3 ({diff:+.3f})" in text
+    assert f"- other against base: stage 1 higher on {higher} of 3 ({diff:+.3f})" in text
+    assert "- short against" not in text  # 2 runs: paired with no group of 3
