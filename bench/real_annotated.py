@@ -465,7 +465,15 @@ def comparison_report(
     ]
     for label, results in variants.items():
         some = next(iter(results.values()))
-        configs = ", ".join(f"`{c}`" for c in (some["code"] or {}).get("configs", [])) or "none"
+        each = {
+            name: ", ".join(f"`{c}`" for c in (r["code"] or {}).get("configs", [])) or "none"
+            for name, r in results.items()
+        }
+        configs = (
+            next(iter(each.values()))
+            if len(set(each.values())) == 1
+            else "<br>".join(f"{name}: {listed}" for name, listed in each.items())
+        )
         runs = []
         for name, result in results.items():
             code = result["code"] or {}

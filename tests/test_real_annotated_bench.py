@@ -490,3 +490,29 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
     diff = np.mean(other1) - np.mean(stage1)
     assert f"- other against base: stage 1 higher on {higher} of 3 ({diff:+.3f})" in text
     assert "- short against" not in text  # 2 runs: paired with no group of 3
+
+
+def test_comparison_names_each_sets_configs_where_they_differ(tmp_path, monkeypatch):
+    """A root whose sets ran with different config files (one layered two, one their merge)
+    lists them per set; sets that share them get one list."""
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    for name, configs in (("piha", ["v/a.yaml", "v/b.yaml"]), ("bobwhite", ["v/ab.yaml"])):
+        fake_run(tmp_path / "mixed" / name, 20, 30, informative=True, seed=3)
+        info = {"commit": "abc1234", "uncommitted": [], "configs": configs}
+        (tmp_path / "mixed" / name / "run_info.yaml").write_text(yaml.safe_dump(info))
+        fake_run(tmp_path / "same" / name, 20, 30, informative=True, seed=4)
+        info["configs"] = ["v/c.yaml"]
+        (tmp_path / "same" / name / "run_info.yaml").write_text(yaml.safe_dump(info))
+    out = tmp_path / "compare.md"
+    argv = ["--sets", "piha", "bobwhite", "--compare", f"mixed={tmp_path / 'mixed'}"]
+    assert bench.main([*argv, f"same={tmp_path / 'same'}", "--out", str(out)]) == 0
+    variants_table = out.read_text().split("\n## ")[0]  # label | root | configs | code
+    rows = {
+        cells[0]: cells[2]
+        for cells in (
+            [c.strip() for c in line.split("|")[1:-1]] for line in variants_table.splitlines()
+        )
+        if cells and cells[0] in ("mixed", "same")
+    }
+    assert rows["mixed"] == "piha: `v/a.yaml`, `v/b.yaml`<br>bobwhite: `v/ab.yaml`"
+    assert rows["same"] == "`v/c.yaml`"
