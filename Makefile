@@ -156,36 +156,34 @@ real-data-no-negatives: real-data
 		--out bench/results/real_annotated_few_negatives.md --compare "defaults=bench/real_runs" \
 		"none, stage1.crops grid, unknown_weight auto=bench/real_runs/no_negatives_auto_grid"
 
-# The defaults over training seeds 0, 1, 2 (bench/real_data/seeds/: seed 0 is real-data's run),
-# and the defaults with a 360-step floor for stage 1 (variants/stage1_min_steps.yaml) over the
-# same seeds, on the one-species sets; on Piha also the no-negatives variant with that floor
-# (seed runs of the no-negatives variant first). Each run starts from a copy of a finished one
-# (features kept). Side by side, grouped by variant and paired seed by seed, in
-# bench/results/real_annotated_seeds.md.
+# Training length: stage 1 with no step floor (stage1.min_steps 0, the defaults before the
+# floor) and with 360 steps (the defaults since), over training seeds 0, 1, 2
+# (bench/real_data/seeds/), on the one-species sets; then without any negatives, stage 1 on the
+# grid without and with the floor (the no-negatives runs of seed 0 come from
+# real-data-no-negatives). Each run starts from a copy of a finished one (features kept). Side
+# by side, grouped by variant and paired seed by seed: bench/results/real_annotated_seeds.md.
 SEED_RUNS = bench/real_runs
+SEED = $$([ $$s = 0 ] || echo "--config bench/real_data/seeds/seed$$s.yaml")
+SUFFIX = $$([ $$s = 0 ] || echo _seed$$s)
 real-data-seeds: real-data-no-negatives
-	for s in 1 2; do \
-		$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) --root $(SEED_RUNS)/defaults_seed$$s \
-			--start-from bench/real_runs --config bench/real_data/seeds/seed$$s.yaml \
-			--out $(SEED_RUNS)/defaults_seed$$s/report.md || exit 1; \
-		$(BIN)/python bench/real_annotated.py --sets piha --root $(SEED_RUNS)/no_negatives_auto_grid_seed$$s \
-			--start-from bench/real_runs/no_negatives_auto_grid \
-			--config $(VARIANTS_DIR)/no_negatives_auto_grid.yaml --config bench/real_data/seeds/seed$$s.yaml \
-			--out $(SEED_RUNS)/no_negatives_auto_grid_seed$$s/report.md || exit 1; \
-	done
 	for s in 0 1 2; do \
-		seed=$$([ $$s = 0 ] || echo "--config bench/real_data/seeds/seed$$s.yaml"); \
-		suffix=$$([ $$s = 0 ] || echo _seed$$s); \
-		$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) --root $(SEED_RUNS)/stage1_min_steps$$suffix \
-			--start-from bench/real_runs --config $(VARIANTS_DIR)/stage1_min_steps.yaml $$seed \
-			--out $(SEED_RUNS)/stage1_min_steps$$suffix/report.md || exit 1; \
-		$(BIN)/python bench/real_annotated.py --sets piha --root $(SEED_RUNS)/no_negatives_auto_grid_min_steps$$suffix \
-			--start-from bench/real_runs/no_negatives_auto_grid$$suffix \
-			--config $(VARIANTS_DIR)/stage1_min_steps.yaml --config $(VARIANTS_DIR)/no_negatives_auto_grid.yaml $$seed \
-			--out $(SEED_RUNS)/no_negatives_auto_grid_min_steps$$suffix/report.md || exit 1; \
+		for v in stage1_min_steps_0 stage1_min_steps; do \
+			$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) --root $(SEED_RUNS)/$$v$(SUFFIX) \
+				--start-from bench/real_runs --config $(VARIANTS_DIR)/$$v.yaml $(SEED) \
+				--out $(SEED_RUNS)/$$v$(SUFFIX)/report.md || exit 1; \
+		done; \
+		[ $$s = 0 ] || $(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) \
+			--root $(SEED_RUNS)/no_negatives_auto_grid$(SUFFIX) --start-from bench/real_runs/no_negatives_auto_grid \
+			--config $(VARIANTS_DIR)/no_negatives_auto_grid.yaml $(SEED) \
+			--out $(SEED_RUNS)/no_negatives_auto_grid$(SUFFIX)/report.md || exit 1; \
+		$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) \
+			--root $(SEED_RUNS)/no_negatives_auto_grid_min_steps$(SUFFIX) \
+			--start-from $(SEED_RUNS)/no_negatives_auto_grid$(SUFFIX) \
+			--config $(VARIANTS_DIR)/no_negatives_auto_grid_min_steps.yaml $(SEED) \
+			--out $(SEED_RUNS)/no_negatives_auto_grid_min_steps$(SUFFIX)/report.md || exit 1; \
 	done
 	$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) --out bench/results/real_annotated_seeds.md --compare \
-		"defaults=bench/real_runs:$(SEED_RUNS)/defaults_seed1:$(SEED_RUNS)/defaults_seed2" \
+		"stage1.min_steps 0=$(SEED_RUNS)/stage1_min_steps_0:$(SEED_RUNS)/stage1_min_steps_0_seed1:$(SEED_RUNS)/stage1_min_steps_0_seed2" \
 		"stage1.min_steps 360=$(SEED_RUNS)/stage1_min_steps:$(SEED_RUNS)/stage1_min_steps_seed1:$(SEED_RUNS)/stage1_min_steps_seed2" \
-		"none, stage1.crops grid, unknown_weight auto=bench/real_runs/no_negatives_auto_grid:$(SEED_RUNS)/no_negatives_auto_grid_seed1:$(SEED_RUNS)/no_negatives_auto_grid_seed2" \
-		"none, grid, unknown_weight auto, stage1.min_steps 360=$(SEED_RUNS)/no_negatives_auto_grid_min_steps:$(SEED_RUNS)/no_negatives_auto_grid_min_steps_seed1:$(SEED_RUNS)/no_negatives_auto_grid_min_steps_seed2"
+		"no negatives, min_steps 0=bench/real_runs/no_negatives_auto_grid:$(SEED_RUNS)/no_negatives_auto_grid_seed1:$(SEED_RUNS)/no_negatives_auto_grid_seed2" \
+		"no negatives, min_steps 360=$(SEED_RUNS)/no_negatives_auto_grid_min_steps:$(SEED_RUNS)/no_negatives_auto_grid_min_steps_seed1:$(SEED_RUNS)/no_negatives_auto_grid_min_steps_seed2"

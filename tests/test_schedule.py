@@ -1,6 +1,9 @@
 """How long a fold trains (epochs raised by min_steps) and the still-falling warning's rule."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from sedcycle.schedule import (
     epochs_line,
@@ -27,6 +30,16 @@ def test_min_steps_never_lowers_the_epochs_and_zero_is_off():
     assert training_epochs(settings(min_steps=0), batches=7) == 22
     assert training_epochs(settings(), batches=1) == 22  # off by default
     assert training_epochs(settings(min_steps=100), batches=7) == 22  # 154 steps already
+
+
+def test_config_yamls_stage1_floor_leaves_the_demos_22_epochs_and_raises_small_sets():
+    """config.yaml's stage1.min_steps (360) does not bind on the demo's folds (17-18 batches
+    an epoch, 374-396 steps in 22 epochs), so the demo trains as before; on Bobwhite's 4
+    batches an epoch (88 steps in 22 epochs) it asks for 90 epochs."""
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    floor = settings(epochs=config["stage1"]["epochs"], min_steps=config["stage1"]["min_steps"])
+    assert training_epochs(floor, batches=17) == training_epochs(floor, batches=18) == 22
+    assert training_epochs(floor, batches=4) == 90
 
 
 @pytest.mark.parametrize(

@@ -467,10 +467,11 @@ def test_stage1_mixup_is_off_by_default_and_retrains_stage1_when_on(finished, tm
 
 
 def test_min_steps_reach_the_training_jobs_and_zero_reruns_nothing(finished, tmp_path):
-    """stage1.min_steps and relabel.min_steps written out as 0 (off, the default) rerun nothing
-    in a finished run; a round's override retrains that round alone (the last here), and
-    stage1.min_steps every stage-1 fold model, whose job then trains the epochs it asks for,
-    says so in its log and stores them in the checkpoint."""
+    """stage1.min_steps and relabel.min_steps written out as 0 (off: tiny.yaml's stage 1 and
+    config.yaml's rounds) rerun nothing in a finished run; a round's override retrains that
+    round alone (the last here), and stage1.min_steps every stage-1 fold model, whose job
+    then trains the epochs it asks for, says so in its log and stores them in the
+    checkpoint."""
     off = {"stage1": {"min_steps": 0}, "relabel": {"min_steps": 0}}
     assert planned_jobs(finished, [write_config(tmp_path / "off.yaml", off)]) == {}
     n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
