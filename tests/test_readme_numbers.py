@@ -86,13 +86,22 @@ def test_real_recordings_numbers_are_the_real_data_reports():
         for name in ("piha", "bobwhite")
     ]
     assert f"test AP {one_species[0]} and {one_species[1]}." in text
-    few = (RESULTS / "real_annotated_few_negatives.md").read_text()
-    variant = "none, stage1.crops grid, unknown_weight auto"
-    remedy = [
-        " → ".join(real_cells(few, name, variant)[i] for i in (0, 3))
-        for name in ("piha", "bobwhite")
-    ]
-    assert f"kept them there: {remedy[0]} and {remedy[1]} (" in text
+    seeds = (RESULTS / "real_annotated_seeds.md").read_text()
+
+    def stage1_to_round3(group: str) -> list[str]:
+        row = f"**{group}: mean ± std of 3 runs**"
+        return [
+            " → ".join(real_cells(seeds, name, row)[i] for i in (0, 3))
+            for name in ("piha", "bobwhite")
+        ]
+
+    floor, none = stage1_to_round3("stage1.min_steps 360"), stage1_to_round3("stage1.min_steps 0")
+    assert f"stage 1 → round 3 {floor[0]} and {floor[1]} (without the floor {none[0]}" in text
+    assert f"{none[0]} and {none[1]})" in text
+    remedy = stage1_to_round3("no negatives, min_steps 360")
+    assert (
+        "remedy (stage 1 on every window" in text and f"scored {remedy[0]} and {remedy[1]}," in text
+    )
 
 
 def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
