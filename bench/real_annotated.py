@@ -528,7 +528,13 @@ def comparison_report(
         summaries = {group: found for group, found in summaries.items() if found}
         for group, found in summaries.items():
             lines.append(group_row(group, found, metric, rounds))
-        lines += paired_lines(summaries, metric)
+        # pairs by position: only groups with a run of this set for every root
+        complete = {
+            group: found
+            for group, found in summaries.items()
+            if len(found) == len((groups or {})[group])
+        }
+        lines += paired_lines(complete, metric)
         lines.append("")
     return "\n".join(lines)
 
@@ -596,7 +602,7 @@ def paired_lines(groups: dict[str, list[dict]], metric: str) -> list[str]:
 def last_or(run: dict, stage: str, metric: str) -> float:
     """``metric`` of ``stage``, or of the run's last round for "last"."""
     if stage == "last":
-        stage = [s for s in run["stages"] if s.startswith("round")][-1]
+        stage = ([s for s in run["stages"] if s.startswith("round")] or ["stage1"])[-1]
     return run["stages"][stage][metric]
 
 
@@ -637,7 +643,10 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--compare takes LABEL=ROOT or LABEL=ROOT:ROOT..., got {item!r}")
             roots = roots.split(":")
             if len(roots) > 1:
-                groups[label] = [f"{label}: {Path(root).name}" for root in roots]
+                names = [Path(root).name for root in roots]
+                if len(set(names)) < len(names):  # roots of one name in different folders
+                    names = [variant_name(Path(root)) for root in roots]
+                groups[label] = [f"{label}: {name}" for name in names]
             for row, root in zip(groups.get(label, [label]), roots, strict=True):
                 runs = {
                     n: Path(root) / n for n in args.sets if (Path(root) / n / "scores.csv").exists()

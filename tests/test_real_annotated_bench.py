@@ -516,3 +516,30 @@ def test_comparison_names_each_sets_configs_where_they_differ(tmp_path, monkeypa
     }
     assert rows["mixed"] == "piha: `v/a.yaml`, `v/b.yaml`<br>bobwhite: `v/ab.yaml`"
     assert rows["same"] == "`v/c.yaml`"
+
+
+def test_groups_pair_only_complete_runs_and_keep_roots_of_one_name_apart(tmp_path, monkeypatch):
+    """Roots of one name in different folders get a row each (named by their paths); a group
+    missing a set's run at one root is summarised over the others but not paired, even when
+    another group misses one too (the positions would no longer match)."""
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    for i in range(3):
+        fake_run(tmp_path / f"x{i}" / "runs" / "piha", 20, 30, informative=True, seed=30 + i)
+    for i in (0, 2):  # y1 has no finished piha run
+        fake_run(tmp_path / f"y{i}" / "piha", 20, 30, informative=True, seed=40 + i)
+    for i in (0, 1):  # z2 neither
+        fake_run(tmp_path / f"z{i}" / "piha", 20, 30, informative=True, seed=50 + i)
+    (tmp_path / "y1" / "piha").mkdir(parents=True)
+    out = tmp_path / "compare.md"
+    x = ":".join(str(tmp_path / f"x{i}" / "runs") for i in range(3))
+    y = ":".join(str(tmp_path / f"y{i}") for i in range(3))
+    z = ":".join(str(tmp_path / f"z{i}") for i in range(3))
+    argv = ["--sets", "piha", "--compare", f"x={x}", f"y={y}", f"z={z}", "--out", str(out)]
+    assert bench.main(argv) == 0
+    text = out.read_text()
+    section = text[text.index("## piha") :]
+    x_rows = [line for line in section.splitlines() if line.startswith("| x: ")]
+    assert len(x_rows) == 3 and len({row.split("|")[1] for row in x_rows}) == 3
+    assert "| **y: mean ± std of 2 runs** |" in section
+    assert "| **z: mean ± std of 2 runs** |" in section
+    assert "against" not in section  # x is the only complete group: nothing to pair
