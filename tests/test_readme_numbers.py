@@ -120,6 +120,23 @@ def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
         assert abs(float(shown[stage]) - value) <= 0.00055, stage
 
 
+def test_demo_seed_ranges_in_the_readme_are_the_demo_seeds_report():
+    """The README's sentence on the demo over seeds gives stage 1's and round 3's lowest and
+    highest score of bench/results/demo_seeds.md's seed rows."""
+    report = (RESULTS / "demo_seeds.md").read_text()
+    header = next(line for line in report.splitlines() if line.startswith("| seed |"))
+    stages = [c.strip() for c in header.split("|")[2:-3]]
+    rows = [line.split("|")[2:-1] for line in report.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert len(rows) >= 3
+
+    def span(stage: str) -> str:
+        values = [float(row[stages.index(stage)]) for row in rows]
+        return f"{min(values):.3f} to {max(values):.3f}"
+
+    text = " ".join(README.split())
+    assert f"stage 1 scores {span('stage1')} and round 3 {span('round3')}:" in text
+
+
 def review_cells(report: Path) -> dict[tuple[str, str], list[str]]:
     """(arm, stage) -> the cells after them in bench/review_sim.py's table."""
     rows = [line.split("|")[1:-1] for line in report.read_text().splitlines()]
