@@ -46,6 +46,7 @@ from assemble import MANIFEST, SETS, SETS_DIR  # noqa: E402
 
 from sedcycle import metrics  # noqa: E402
 from sedcycle.evaluation import read_truth  # noqa: E402
+from sedcycle.schedule import STILL_FALLING  # noqa: E402
 
 DEFAULT_ROOT = ROOT / "bench" / "real_runs"
 DEFAULT_OUT = ROOT / "bench" / "results" / "real_annotated.md"
@@ -139,13 +140,18 @@ def too_small(truth: np.ndarray) -> str:
     return ""
 
 
+def round_stages(stages: dict[str, dict]) -> list[str]:
+    """The relabel rounds among a run's ``stages`` (round1, round2, ... in their order)."""
+    return [s for s in stages if s.startswith("round")]
+
+
 def verdict(stages: dict[str, dict], random: dict, metric: str, reason: str = "") -> Verdict:
     """The benchmark's verdicts on one set: ``stages`` maps stage1, round1.. (in order) to
     :func:`score` dicts; ``random`` is :func:`random_baseline`."""
     if reason:
         return Verdict(metric, None, None, None, [], reason)
     mean, std = random[metric]
-    rounds = [s for s in stages if s.startswith("round")]
+    rounds = round_stages(stages)
     first, final = stages["stage1"][metric], stages[rounds[-1]][metric] if rounds else math.nan
     below = [r for r in rounds if stages[r][metric] < first - std]
     return Verdict(
@@ -310,9 +316,6 @@ def evaluate_run(workdir: Path) -> dict:
     }
 
 
-STILL_FALLING = "the training loss was still falling"
-
-
 def still_falling(logs: Path) -> tuple[int, int]:
     """(fold models whose training log warns that the loss was still falling at the last
     epoch, fold models) of a stage's training logs (train_fold{f}.log)."""
@@ -395,7 +398,7 @@ def set_section(name: str, result: dict) -> list[str]:
         f"| {fmt(p['recall'])} | {p['called']:.0f} |",
         "",
     ]
-    final = [s for s in result["stages"] if s.startswith("round")]
+    final = round_stages(result["stages"])
     lines += result["verdict"].lines(final[-1] if final else "the last round")
     return lines + [""]
 
@@ -492,9 +495,7 @@ def comparison_report(
         runs = {label: results[name] for label, results in variants.items() if name in results}
         first = next(iter(runs.values()))
         metric = first["verdict"].metric
-        rounds = max(
-            ([s for s in r["stages"] if s.startswith("round")] for r in runs.values()), key=len
-        )
+        rounds = max((round_stages(r["stages"]) for r in runs.values()), key=len)
         n_pairs = first["sizes"]["test_clips"] * first["sizes"]["species"]
         lines += [
             f"## {name}",
@@ -510,7 +511,7 @@ def comparison_report(
         ]
         for label, result in runs.items():
             stages, v = result["stages"], result["verdict"]
-            last = [s for s in stages if s.startswith("round")]
+            last = round_stages(stages)
             below = f" ({', '.join(v.below)})" if v.below else ""
             lines.append(
                 f"| {label} | {fmt(stages['stage1'][metric])} | "
@@ -554,7 +555,7 @@ def group_row(group: str, runs: list[dict], metric: str, rounds: list[str]) -> s
     def count(field: str) -> str:
         return f"{sum(bool(getattr(r['verdict'], field)) for r in runs)} of {len(runs)}"
 
-    finals = [[s for s in r["stages"] if s.startswith("round")] for r in runs]
+    finals = [round_stages(r["stages"]) for r in runs]
     called = [r["stages"][last[-1]]["called"] for r, last in zip(runs, finals, strict=True) if last]
     return (
         f"| **{group}: mean ± std of {len(runs)} run{'s' if len(runs) > 1 else ''}** | "
@@ -602,7 +603,7 @@ def paired_lines(groups: dict[str, list[dict]], metric: str) -> list[str]:
 def last_or(run: dict, stage: str, metric: str) -> float:
     """``metric`` of ``stage``, or of the run's last round for "last"."""
     if stage == "last":
-        stage = ([s for s in run["stages"] if s.startswith("round")] or ["stage1"])[-1]
+        stage = (round_stages(run["stages"]) or ["stage1"])[-1]
     return run["stages"][stage][metric]
 
 

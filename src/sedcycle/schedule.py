@@ -57,6 +57,10 @@ def epochs_line(settings: TrainSettings, batches: int) -> str:
     return f"{reach}: {epochs} epochs instead of {settings.epochs} ({steps})"
 
 
+# the words of the warning that readers of training logs look for (bench/real_annotated.py)
+STILL_FALLING = "the training loss was still falling"
+
+
 def still_falling(losses: list[float]) -> tuple[float, float, int] | None:
     """Whether a training stopped while its loss was still falling: the last 20 % of the
     epochs (at least 2) reached a mean training loss more than 5 % below the lowest of every
@@ -89,7 +93,7 @@ def falling_warning(settings: TrainSettings, model: str, losses: list[float]) ->
     lowest, last, window = found
     section = config_section(settings)
     return (
-        f"WARNING: {model}: the training loss was still falling when training stopped: "
+        f"WARNING: {model}: {STILL_FALLING} when training stopped: "
         f"{last:.4f} at the last of {len(losses)} epochs, {1 - last / lowest:.0%} below the "
         f"lowest before its last {window} epochs ({lowest:.4f}); more training may help: raise "
         f"{section}.epochs or {section}.min_steps"
