@@ -104,14 +104,23 @@ def test_real_recordings_numbers_are_the_real_data_reports():
     )
 
 
-def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
-    """The README shows the end of a real `make demo` (training seed 0, config.yaml as it is):
-    its stage scores are seed 0's row of bench/results/demo_seeds.md."""
+def demo_seed_scores() -> dict[int, dict[str, float]]:
+    """seed -> {stage: test LWLRAP} of bench/results/demo_seeds.md's seed rows."""
     report = (RESULTS / "demo_seeds.md").read_text()
     header = next(line for line in report.splitlines() if line.startswith("| seed |"))
     stages = [c.strip() for c in header.split("|")[2:-3]]
-    row = next(line for line in report.splitlines() if line.startswith("| 0 |"))
-    values = [float(c) for c in row.split("|")[2 : 2 + len(stages)]]
+    rows = [line.split("|")[1:-1] for line in report.splitlines() if re.match(r"\| \d+ \|", line)]
+    return {
+        int(row[0]): {stage: float(c) for stage, c in zip(stages, row[1:], strict=False)}
+        for row in rows
+    }
+
+
+def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
+    """The README shows the end of a real `make demo` (training seed 0, config.yaml as it is):
+    its stage scores are seed 0's row of bench/results/demo_seeds.md."""
+    scores = demo_seed_scores()[0]
+    stages, values = list(scores), list(scores.values())
     shown = dict(re.findall(r"^  (stage1|round\d+) +(\d\.\d{3})$", README, re.M))
     assert shown, "the README shows no demo output"
     assert set(shown) == set(stages)
@@ -123,14 +132,11 @@ def test_demo_output_in_the_readme_is_seed_0_of_the_demo_seeds_report():
 def test_demo_seed_ranges_in_the_readme_are_the_demo_seeds_report():
     """The README's sentence on the demo over seeds gives stage 1's and round 3's lowest and
     highest score of bench/results/demo_seeds.md's seed rows."""
-    report = (RESULTS / "demo_seeds.md").read_text()
-    header = next(line for line in report.splitlines() if line.startswith("| seed |"))
-    stages = [c.strip() for c in header.split("|")[2:-3]]
-    rows = [line.split("|")[2:-1] for line in report.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert len(rows) >= 3
+    seeds = demo_seed_scores()
+    assert len(seeds) >= 3
 
     def span(stage: str) -> str:
-        values = [float(row[stages.index(stage)]) for row in rows]
+        values = [scores[stage] for scores in seeds.values()]
         return f"{min(values):.3f} to {max(values):.3f}"
 
     text = " ".join(README.split())
