@@ -487,6 +487,24 @@ def test_quality_shape_is_the_quality_benchmark_without_its_method():
         assert not errors, (variant, errors)
 
 
+def test_rfcx_shaped_data_is_the_rfcx_shaped_benchmark_without_its_method():
+    """bench/rfcx_shaped_data.yaml (with --method-defaults: config.yaml's method on the
+    RFCx-shaped data) holds bench/rfcx_shaped.yaml's own values, every one but its method
+    sections, and with the defaults' variants over config.yaml it passes the schema."""
+    quality = load_quality()
+    shaped = yaml.safe_load(RFCX_SHAPED.read_text())
+    data = yaml.safe_load((ROOT / "bench" / "rfcx_shaped_data.yaml").read_text())
+    assert {key for key in shaped if key not in {"stage1", "relabel"}} == set(data)
+    for key, value in data.items():
+        assert value == shaped[key], key
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for variant in ("defaults", "defaults_ensemble_all_stages", "defaults_ensemble_rounds"):
+        run = layered_configs(config, data, quality.VARIANTS[variant])
+        errors = schema_errors(run)
+        assert not errors, (variant, errors)
+        assert run["relabel"]["pseudo_min_votes"] <= run["folds"]["n_folds"], variant
+
+
 def test_rfcx_shaped_comments_give_the_statistics_of_its_draw():
     """The label statistics in bench/rfcx_shaped.yaml's comments are its own draw's."""
     from sedcycle.synthetic import draw_labels, label_statistics
