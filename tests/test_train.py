@@ -77,22 +77,6 @@ def test_fp_fraction_and_random_crops(annotations):
     assert len(plan) == 50 and {rec for rec, _ in plan} - set(events["recording_id"])
 
 
-def test_rows_over_one_span_for_several_species_are_one_crop_centre(annotations):
-    """Known absences of every unannotated species (negatives all_species) are an fp row a
-    species over the same file: an epoch crops that span once, not once a species."""
-    tp, fp = annotations
-    whole = {"recording_id": "rec5", "t_min": 0.0, "t_max": CLIP_SECONDS}
-    absent = pd.DataFrame([{**whole, "species_id": s} for s in range(N_SPECIES)])
-    events = labelled_events(tp, pd.concat([fp, absent], ignore_index=True), N_FRAMES, CLIP_SECONDS)
-    assert len(events) == len(tp) + len(fp) + 1
-    plan = sample_epoch(events, IDS, N_FRAMES, settings(fp_fraction=1.0), 0)
-    assert sum(rec == "rec5" for rec, _ in plan) == 1
-    # a tp and an fp row over one span (a call, and a confusion of it) stay two centres
-    confusion = tp.iloc[[0]].assign(species_id=(tp["species_id"].iat[0] + 1) % N_SPECIES)
-    events = labelled_events(tp, confusion, N_FRAMES, CLIP_SECONDS)
-    assert len(events) == len(tp) + 1 and events["is_tp"].sum() == len(tp)
-
-
 def test_training_learns_and_checkpoint_loads(tmp_path, feature_dir, annotations):
     store, labels, events = setup(feature_dir, annotations)
     out = tmp_path / "fold0.pt"

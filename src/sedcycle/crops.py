@@ -21,19 +21,8 @@ from sedcycle.windows import window_positions
 def labelled_events(
     tp: pd.DataFrame, fp: pd.DataFrame, n_frames: int, clip_seconds: float
 ) -> pd.DataFrame:
-    """tp and fp rows as crop centres: recording_id, centre (frame), is_tp; one centre a
-    distinct span (recording, t_min and t_max) of each kind.
-
-    Rows of one kind over the same span of a recording for different species (known absences
-    of every species but the annotated one, ``data.annotated.negatives: all_species``, are one
-    fp row a species over the same file) give one crop centre, not one each: a crop's targets
-    hold every label in its frames whichever row it was drawn for, so more centres would only
-    repeat the same crop, and an epoch would grow with the number of species. RFCx-style rows
-    (a time span each) are unchanged; a tp and an fp row over the same span (a call and a
-    confusion of it) stay two centres, as the source crops them.
-    """
+    """tp and fp rows as crop centres: recording_id, centre (frame), is_tp."""
     events = pd.concat([tp.assign(is_tp=True), fp.assign(is_tp=False)], ignore_index=True)
-    events = events.drop_duplicates(["recording_id", "t_min", "t_max", "is_tp"], ignore_index=True)
     first = time_to_frame(events["t_min"].to_numpy(), n_frames, clip_seconds)
     last = time_to_frame(events["t_max"].to_numpy(), n_frames, clip_seconds)
     return pd.DataFrame(
