@@ -698,6 +698,24 @@ def test_seed_preset_variant_is_the_presets_method_at_the_data_scale():
     assert run["ensemble"]["stages"] == ["last"]
 
 
+def test_seed_preset_5_folds_is_seed_preset_with_the_sources_3_of_5_votes():
+    """On 5 folds (bench/rfcx_shaped_data.yaml) the seed preset keeps presets/seed.yaml's own
+    3 of 5 fold models a pseudo-label; everything else is seed_preset's."""
+    quality = load_quality()
+    preset = yaml.safe_load((ROOT / "presets" / "seed.yaml").read_text())
+    data = yaml.safe_load((ROOT / "bench" / "rfcx_shaped_data.yaml").read_text())
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    runs = {
+        variant: layered_configs(config, data, quality.VARIANTS[variant])
+        for variant in ("seed_preset", "seed_preset_5_folds")
+    }
+    votes = runs["seed_preset_5_folds"]["relabel"].pop("pseudo_min_votes")
+    assert votes == preset["relabel"]["pseudo_min_votes"] == 3 <= data["folds"]["n_folds"]
+    assert runs["seed_preset"]["relabel"].pop("pseudo_min_votes") == 2
+    assert runs["seed_preset_5_folds"] == runs["seed_preset"]
+    assert not schema_errors(layered_configs(config, data, quality.VARIANTS["seed_preset_5_folds"]))
+
+
 def test_tables_show_the_crop_precision_of_the_pseudo_targets(tmp_path):
     """The share of trained pseudo-positive (crop, species) targets with a true call in the
     crop (scores.csv pseudo_crop_precision) is a column of the variant's table and of the
