@@ -240,3 +240,57 @@ def test_rfcx_label_shape_numbers_are_the_reports():
         f"scored {everything[0]} against the last round's {last[0]}, above stage 1 and round 1 "
         f"on every run (by at least {gains[0]} and {gains[1]})"
     ) in flat
+
+
+def per_run_lwlrap(report: Path, variant: str) -> dict[str, list[float]]:
+    """The 'Test LWLRAP per seed' rows of ``variant``'s section of a bench/quality.py report:
+    run label -> the stages' scores in the table's order."""
+    text = report.read_text()
+    section = text.split(f"\n## {variant}: ", 1)[1].split("\n## ", 1)[0]
+    table = section.split("Test LWLRAP per seed:", 1)[1].strip().splitlines()[2:]
+    rows = [line.split("|")[1:-1] for line in table if line.startswith("| ")]
+    return {cells[0].strip(): [float(c) for c in cells[1:]] for cells in rows}
+
+
+def test_rfcx_size_numbers_are_the_reports():
+    """The README's RFCx-size row and sentences: the defaults' cells of
+    bench/results/quality_rfcx_shaped_defaults.md, the seed preset's of
+    bench/results/quality_rfcx_shaped_preset.md, how many runs the defaults' round 3 was above
+    stage 1 and round 1 on, its mean gain and the spread, and that the bar is not met."""
+    flat = " ".join(README.split())
+    defaults_report = RESULTS / "quality_rfcx_shaped_defaults.md"
+    cells = section_cells(defaults_report, "defaults")
+    assert (
+        f"stage 1 {cells['stage1']}, round 1 {cells['round1']}, round 3 {cells['round3']} "
+        "(3 seeds × 2 data draws"
+    ) in flat
+    runs = per_run_lwlrap(defaults_report, "defaults")  # stage1, round1, round2, round3, ...
+    assert len(runs) == 6
+    above_stage1 = sum(scores[3] > scores[0] for scores in runs.values())
+    above_round1 = sum(scores[3] > scores[1] for scores in runs.values())
+    assert above_stage1 == above_round1 == 5
+    assert "round 3 above stage 1 and round 1 on 5 of 6 runs" in flat
+    verdict = re.search(
+        r"- round3 above stage1: mean gain \+(\d\.\d+) .*?"
+        r"seed spread \(std\) (\d\.\d+): \*\*no\*\*",
+        defaults_report.read_text(),
+    )
+    assert verdict, "no stage-1 verdict line"
+    gain, spread = round(float(verdict[1]), 3), round(float(verdict[2]), 3)
+    assert f"by +{gain:.3f} over stage 1 on average, less than the spread between runs" in flat
+    assert f"({spread:.3f})" in flat
+    preset_report = RESULTS / "quality_rfcx_shaped_preset.md"
+    preset = section_cells(preset_report, "seed_preset_5_folds")
+    assert (
+        f"stage 1 {preset['stage1']}, round 1 {preset['round1']}, round 3 {preset['round3']} "
+        "(3 seeds, draw 0)"
+    ) in flat
+    recall = section_cells(preset_report, "seed_preset_5_folds", 5)["stage1"]
+    assert recall == "0.000 ± 0.000"  # "at 0.5 its stage 1 finds no test call"
+    stage1 = preset["stage1"].split(" ± ")[0]
+    assert f"stayed far below from stage 1 on ({stage1}: at 0.5 its stage 1 finds no" in flat
+    precision = section_cells(preset_report, "seed_preset_5_folds", 7)["round3"].split(" ± ")[0]
+    assert f"(precision {precision} in round 3) took round 3 below round 1 on every run" in flat
+    runs = per_run_lwlrap(preset_report, "seed_preset_5_folds")
+    assert len(runs) == 3 and all(scores[3] < scores[1] for scores in runs.values())
+    assert "- Meeting the bar: **no variant**." in preset_report.read_text()
