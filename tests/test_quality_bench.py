@@ -469,34 +469,21 @@ def test_rfcx_shaped_config_is_the_whole_benchmark_and_valid():
     assert generator["tp_fraction"] <= 0.25  # at least three quarters of the calls unlabelled
 
 
-def test_quality_shape_is_the_quality_benchmark_without_its_method():
-    """bench/quality_shape.yaml (with --method-defaults: config.yaml's method on the quality
-    benchmark's data) holds bench/quality.yaml's own values, every one but its method
-    sections, and with the defaults' variants over config.yaml it passes the schema."""
+@pytest.mark.parametrize(
+    ("data_file", "benchmark_file"),
+    [("quality_shape.yaml", "quality.yaml"), ("rfcx_shaped_data.yaml", "rfcx_shaped.yaml")],
+)
+def test_data_file_is_its_benchmark_without_the_method(data_file, benchmark_file):
+    """bench/quality_shape.yaml and bench/rfcx_shaped_data.yaml (with --method-defaults:
+    config.yaml's method on a benchmark's data) hold their benchmark file's own values, every
+    one but its method sections, and with the defaults' variants over config.yaml they pass
+    the schema with no more votes than folds."""
     quality = load_quality()
-    benchmark = yaml.safe_load(quality.CONFIG.read_text())
-    shape = yaml.safe_load((ROOT / "bench" / "quality_shape.yaml").read_text())
-    method = {"stage1", "relabel"}
-    assert {key for key in benchmark if key not in method} == set(shape)
-    for key, value in shape.items():
-        assert value == benchmark[key], key
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    for variant in ("defaults", "defaults_ensemble_all_stages", "defaults_ensemble_rounds"):
-        run = layered_configs(config, shape, quality.VARIANTS[variant])
-        errors = schema_errors(run)
-        assert not errors, (variant, errors)
-
-
-def test_rfcx_shaped_data_is_the_rfcx_shaped_benchmark_without_its_method():
-    """bench/rfcx_shaped_data.yaml (with --method-defaults: config.yaml's method on the
-    RFCx-shaped data) holds bench/rfcx_shaped.yaml's own values, every one but its method
-    sections, and with the defaults' variants over config.yaml it passes the schema."""
-    quality = load_quality()
-    shaped = yaml.safe_load(RFCX_SHAPED.read_text())
-    data = yaml.safe_load((ROOT / "bench" / "rfcx_shaped_data.yaml").read_text())
-    assert {key for key in shaped if key not in {"stage1", "relabel"}} == set(data)
+    benchmark = yaml.safe_load((ROOT / "bench" / benchmark_file).read_text())
+    data = yaml.safe_load((ROOT / "bench" / data_file).read_text())
+    assert {key for key in benchmark if key not in {"stage1", "relabel"}} == set(data)
     for key, value in data.items():
-        assert value == shaped[key], key
+        assert value == benchmark[key], key
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     for variant in ("defaults", "defaults_ensemble_all_stages", "defaults_ensemble_rounds"):
         run = layered_configs(config, data, quality.VARIANTS[variant])
