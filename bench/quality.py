@@ -191,10 +191,8 @@ def seed_preset_method() -> dict:
 VARIANTS["seed_preset"] = seed_preset_method()
 # the same with 5 folds (bench/rfcx_shaped_data.yaml): the source's 3 of 5 fold models a
 # pseudo-label, presets/seed.yaml's own value
-VARIANTS["seed_preset_5_folds"] = {
-    **seed_preset_method(),
-    "relabel": {**seed_preset_method()["relabel"], "pseudo_min_votes": 3},
-}
+VARIANTS["seed_preset_5_folds"] = seed_preset_method()
+VARIANTS["seed_preset_5_folds"]["relabel"]["pseudo_min_votes"] = 3
 # a variant whose round 1 (or more) is another variant's starts from that one's finished run
 # instead of the recipe's, so that only the rounds it changes run again
 BASES = {

@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+FLAT = " ".join(README.split())  # the README on one line: sentences whatever their wrapping
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -21,6 +22,16 @@ def section_cells(report: Path, variant: str, column: int = 1) -> dict[str, str]
     assert match, f"{report.name} has no section {variant}"
     rows = [line.split("|")[1:-1] for line in match[1].splitlines()[2:]]
     return {cells[0].strip(): cells[column].strip() for cells in rows}
+
+
+def per_run_lwlrap(report: Path, variant: str) -> dict[str, list[float]]:
+    """The 'Test LWLRAP per seed' rows of ``variant``'s section of a bench/quality.py report:
+    run label -> the stages' scores in the table's order."""
+    text = report.read_text()
+    section = text.split(f"\n## {variant}: ", 1)[1].split("\n## ", 1)[0]
+    table = section.split("Test LWLRAP per seed:", 1)[1].strip().splitlines()[2:]
+    rows = [line.split("|")[1:-1] for line in table if line.startswith("| ")]
+    return {cells[0].strip(): [float(c) for c in cells[1:]] for cells in rows}
 
 
 def test_section_cells_reads_a_report_table(tmp_path):
@@ -55,13 +66,9 @@ def test_ensemble_numbers_are_the_method_defaults_report():
         for cells in (line.split("|") for line in table.splitlines() if line.startswith("| "))
     }
     every, last = rows["defaults_ensemble_all_stages"], rows["defaults"]
-    assert f"it scored {every} against the last round's {last}, below it on every" in " ".join(
-        README.split()
-    )
-    section = report.split("## defaults_ensemble_all_stages:")[1].split("\n## ")[0]
-    per_seed = section.split("| seed |")[1].splitlines()[2:]
-    seeds = [[float(c) for c in line.split("|")[2:-1]] for line in per_seed if line.strip()]
-    assert len(seeds) == 3 and all(row[-1] < row[-2] for row in seeds)  # ensemble < round3
+    assert f"it scored {every} against the last round's {last}, below it on every" in FLAT
+    seeds = per_run_lwlrap(RESULTS / "quality_method_defaults.md", "defaults_ensemble_all_stages")
+    assert len(seeds) == 3 and all(row[-1] < row[-2] for row in seeds.values())  # ensemble < round3
 
 
 def real_cells(report: str, set_name: str, row: str) -> list[str]:
@@ -73,19 +80,18 @@ def real_cells(report: str, set_name: str, row: str) -> list[str]:
 
 
 def test_real_recordings_numbers_are_the_real_data_reports():
-    text = " ".join(README.split())
     report = (RESULTS / "real_annotated.md").read_text()
     insects = {row: real_cells(report, "insects", row)[0] for row in ("stage1", "round3")}
     random = real_cells(report, "insects", "*random (200 draws)*")[0]
     assert (
         f"test LWLRAP stage 1 {insects['stage1']}, round 3 {insects['round3']} (random {random})"
-        in text
+        in FLAT
     )
     one_species = [
         " → ".join(real_cells(report, name, stage)[1] for stage in ("stage1", "round3"))
         for name in ("piha", "bobwhite")
     ]
-    assert f"test AP {one_species[0]} and {one_species[1]}." in text
+    assert f"test AP {one_species[0]} and {one_species[1]}." in FLAT
     seeds = (RESULTS / "real_annotated_seeds.md").read_text()
 
     def stage1_to_round3(group: str) -> list[str]:
@@ -96,11 +102,11 @@ def test_real_recordings_numbers_are_the_real_data_reports():
         ]
 
     floor, none = stage1_to_round3("stage1.min_steps 360"), stage1_to_round3("stage1.min_steps 0")
-    assert f"stage 1 → round 3 {floor[0]} and {floor[1]} (without the floor {none[0]}" in text
-    assert f"{none[0]} and {none[1]})" in text
+    assert f"stage 1 → round 3 {floor[0]} and {floor[1]} (without the floor {none[0]}" in FLAT
+    assert f"{none[0]} and {none[1]})" in FLAT
     remedy = stage1_to_round3("no negatives, min_steps 360")
     assert (
-        "remedy (stage 1 on every window" in text and f"scored {remedy[0]} and {remedy[1]}," in text
+        "remedy (stage 1 on every window" in FLAT and f"scored {remedy[0]} and {remedy[1]}," in FLAT
     )
 
 
@@ -139,8 +145,7 @@ def test_demo_seed_ranges_in_the_readme_are_the_demo_seeds_report():
         values = [scores[stage] for scores in seeds.values()]
         return f"{min(values):.3f} to {max(values):.3f}"
 
-    text = " ".join(README.split())
-    assert f"stage 1 scores {span('stage1')} and round 3 {span('round3')}:" in text
+    assert f"stage 1 scores {span('stage1')} and round 3 {span('round3')}:" in FLAT
 
 
 def review_cells(report: Path) -> dict[tuple[str, str], list[str]]:
@@ -194,36 +199,35 @@ def test_rfcx_label_shape_numbers_are_the_reports():
     """The README's RFCx-label-shape row and paragraph: bench/results/quality_review_sim.md's
     numbers, and its bar verdict (no variant met it; the defaults had the best last round)."""
     report = RESULTS / "quality_review_sim.md"
-    flat = " ".join(README.split())
     for variant in ("defaults", "seed_preset"):
         cells = section_cells(report, variant)
         expected = (
             f"stage 1 {cells['stage1']}, round 1 {cells['round1']}, round 3 {cells['round3']}"
         )
-        assert expected in flat, variant
+        assert expected in FLAT, variant
     rows = side_by_side(report)
     stages = ["stage1", "round1", "round2", "round3"]
     assert rows["defaults"][: len(stages)] == [section_cells(report, "defaults")[s] for s in stages]
     round3 = {variant: cells[3].split(" ± ")[0] for variant, cells in rows.items()}
-    assert f"out-of-fold model scored lower ({round3['defaults_oof_hard']})" in flat
+    assert f"out-of-fold model scored lower ({round3['defaults_oof_hard']})" in FLAT
     assert f"`relabel.pseudo_target_precision`: {round3['defaults_oof_hard_calibrated_0.95']})" in (
-        flat
+        FLAT
     )
-    assert f"(`frames`: {round3['defaults_oof_hard_frames']})" in flat
-    assert f"from stage 1 on ({rows['seed_preset'][0].split(' ± ')[0]})" in flat
+    assert f"(`frames`: {round3['defaults_oof_hard_frames']})" in FLAT
+    assert f"from stage 1 on ({rows['seed_preset'][0].split(' ± ')[0]})" in FLAT
     text = report.read_text()
-    assert "- Meeting the bar: **no variant**." in text and "no variant met the bar" in flat
+    assert "- Meeting the bar: **no variant**." in text and "no variant met the bar" in FLAT
     # the best mean last round: the weak negatives, by less than 0.001 over the defaults
     weak = "defaults_weak_negatives_0.1"
     assert f"- Best mean last round: {weak} (" in text
     means = dict(re.findall(r"^\| (\S+) \| round3 \| ([0-9.]+) \|", text, re.M))
     assert 0 < float(means[weak]) - float(means["defaults"]) < 0.001
-    assert "The defaults and the defaults with weak negatives in every round" in flat
-    assert f"(`relabel.unknown_weight` 0.1: {round3[weak]}, " in flat
+    assert "The defaults and the defaults with weak negatives in every round" in FLAT
+    assert f"(`relabel.unknown_weight` 0.1: {round3[weak]}, " in FLAT
     precision = {
         v: section_cells(report, v, 4)["round3"].split(" ± ")[0] for v in (weak, "defaults")
     }
-    assert f"precision at 0.5 {precision[weak]} against {precision['defaults']}" in flat
+    assert f"precision at 0.5 {precision[weak]} against {precision['defaults']}" in FLAT
     # the submission table: every stage's models averaged, against the last round's
     rows = {
         cells[0].strip(): [c.strip() for c in cells[1:]]
@@ -239,17 +243,7 @@ def test_rfcx_label_shape_numbers_are_the_reports():
     assert (
         f"scored {everything[0]} against the last round's {last[0]}, above stage 1 and round 1 "
         f"on every run (by at least {gains[0]} and {gains[1]})"
-    ) in flat
-
-
-def per_run_lwlrap(report: Path, variant: str) -> dict[str, list[float]]:
-    """The 'Test LWLRAP per seed' rows of ``variant``'s section of a bench/quality.py report:
-    run label -> the stages' scores in the table's order."""
-    text = report.read_text()
-    section = text.split(f"\n## {variant}: ", 1)[1].split("\n## ", 1)[0]
-    table = section.split("Test LWLRAP per seed:", 1)[1].strip().splitlines()[2:]
-    rows = [line.split("|")[1:-1] for line in table if line.startswith("| ")]
-    return {cells[0].strip(): [float(c) for c in cells[1:]] for cells in rows}
+    ) in FLAT
 
 
 def test_rfcx_size_numbers_are_the_reports():
@@ -257,19 +251,18 @@ def test_rfcx_size_numbers_are_the_reports():
     bench/results/quality_rfcx_shaped_defaults.md, the seed preset's of
     bench/results/quality_rfcx_shaped_preset.md, how many runs the defaults' round 3 was above
     stage 1 and round 1 on, its mean gain and the spread, and that the bar is not met."""
-    flat = " ".join(README.split())
     defaults_report = RESULTS / "quality_rfcx_shaped_defaults.md"
     cells = section_cells(defaults_report, "defaults")
     assert (
         f"stage 1 {cells['stage1']}, round 1 {cells['round1']}, round 3 {cells['round3']} "
         "(3 seeds × 2 data draws"
-    ) in flat
+    ) in FLAT
     runs = per_run_lwlrap(defaults_report, "defaults")  # stage1, round1, round2, round3, ...
     assert len(runs) == 6
     above_stage1 = sum(scores[3] > scores[0] for scores in runs.values())
     above_round1 = sum(scores[3] > scores[1] for scores in runs.values())
     assert above_stage1 == above_round1 == 5
-    assert "round 3 above stage 1 and round 1 on 5 of 6 runs" in flat
+    assert "round 3 above stage 1 and round 1 on 5 of 6 runs" in FLAT
     verdict = re.search(
         r"- round3 above stage1: mean gain \+(\d\.\d+) .*?"
         r"seed spread \(std\) (\d\.\d+): \*\*no\*\*",
@@ -277,20 +270,20 @@ def test_rfcx_size_numbers_are_the_reports():
     )
     assert verdict, "no stage-1 verdict line"
     gain, spread = round(float(verdict[1]), 3), round(float(verdict[2]), 3)
-    assert f"by +{gain:.3f} over stage 1 on average, less than the spread between runs" in flat
-    assert f"({spread:.3f})" in flat
+    assert f"by +{gain:.3f} over stage 1 on average, less than the spread between runs" in FLAT
+    assert f"({spread:.3f})" in FLAT
     preset_report = RESULTS / "quality_rfcx_shaped_preset.md"
     preset = section_cells(preset_report, "seed_preset_5_folds")
     assert (
         f"stage 1 {preset['stage1']}, round 1 {preset['round1']}, round 3 {preset['round3']} "
         "(3 seeds, draw 0)"
-    ) in flat
+    ) in FLAT
     recall = section_cells(preset_report, "seed_preset_5_folds", 5)["stage1"]
     assert recall == "0.000 ± 0.000"  # "at 0.5 its stage 1 finds no test call"
     stage1 = preset["stage1"].split(" ± ")[0]
-    assert f"stayed far below from stage 1 on ({stage1}: at 0.5 its stage 1 finds no" in flat
+    assert f"stayed far below from stage 1 on ({stage1}: at 0.5 its stage 1 finds no" in FLAT
     precision = section_cells(preset_report, "seed_preset_5_folds", 7)["round3"].split(" ± ")[0]
-    assert f"(precision {precision} in round 3) took round 3 below round 1 on every run" in flat
+    assert f"(precision {precision} in round 3) took round 3 below round 1 on every run" in FLAT
     runs = per_run_lwlrap(preset_report, "seed_preset_5_folds")
     assert len(runs) == 3 and all(scores[3] < scores[1] for scores in runs.values())
     assert "- Meeting the bar: **no variant**." in preset_report.read_text()
