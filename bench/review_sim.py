@@ -66,11 +66,13 @@ def arm_config(workdir: Path, arm: str, seed: int) -> Path:
     return path
 
 
-def snakemake(workdir: Path, targets: list[str], cores: str, log: Path) -> None:
-    """One workflow call in ``workdir`` (config.yaml, review_sim.yaml, run.yaml), appended to
+def snakemake(
+    workdir: Path, targets: list[str], cores: str, log: Path, config: Path = CONFIG
+) -> None:
+    """One workflow call in ``workdir`` (config.yaml, ``config``, run.yaml), appended to
     ``log``; SystemExit naming the log on failure."""
     command = benchlib.workflow_command(
-        workdir, cores, [CONFIG, workdir / "run.yaml"], targets, max_threads=1
+        workdir, cores, [config, workdir / "run.yaml"], targets, max_threads=1
     )
     with open(log, "a") as out:
         out.write(f"$ {' '.join(command)}\n")
@@ -80,10 +82,10 @@ def snakemake(workdir: Path, targets: list[str], cores: str, log: Path) -> None:
         raise SystemExit(f"{workdir}: snakemake failed, see {log}")
 
 
-def stages(workdir: Path) -> list[str]:
+def stages(workdir: Path, data: Path = CONFIG) -> list[str]:
     """The run's stages in order (stage1, round1, ...), from its resolved config."""
     config = {}
-    for path in (ROOT / "config.yaml", CONFIG, workdir / "run.yaml"):
+    for path in (ROOT / "config.yaml", data, workdir / "run.yaml"):
         merge(config, yaml.safe_load(path.read_text()))
     return ["stage1", *(f"round{r}" for r in range(1, config["relabel"]["n_rounds"] + 1))]
 
@@ -97,8 +99,9 @@ def merge(base: dict, extra: dict) -> None:
             base[key] = value
 
 
-def run_arm(root: Path, seed: int, arm: str, cores: str) -> float | None:
-    """Run one arm of one seed (nothing when finished); its wall minutes, None if it was."""
+def run_arm(root: Path, seed: int, arm: str, cores: str, config: Path = CONFIG) -> float | None:
+    """Run one arm of one seed (nothing when finished), ``config`` layered over config.yaml;
+    its wall minutes, None if it was."""
     workdir = root / f"seed{seed}" / arm
     if (workdir / "done").exists():
         return None
@@ -114,16 +117,16 @@ def run_arm(root: Path, seed: int, arm: str, cores: str) -> float | None:
     arm_config(workdir, arm, seed)
     if ARMS[arm] is not None:
         truth = pd.read_csv(workdir / "data/synthetic/train_truth.csv", dtype={"recording_id": str})
-        for stage in stages(workdir)[:-1]:
+        for stage in stages(workdir, config)[:-1]:
             answered = workdir / "verdicts" / stage / "reviewer.csv"
             if answered.exists():
                 continue
             queue_csv = f"review/{stage}/queue.csv"
-            snakemake(workdir, [queue_csv], cores, log)
+            snakemake(workdir, [queue_csv], cores, log, config)
             queue = pd.read_csv(workdir / queue_csv, dtype={"recording_id": str, "verdict": str})
             answered.parent.mkdir(parents=True, exist_ok=True)
             answer_from_truth(queue, truth).to_csv(answered, index=False)
-    snakemake(workdir, list(TARGETS), cores, log)
+    snakemake(workdir, list(TARGETS), cores, log, config)
     (workdir / "done").write_text("")
     return (time.perf_counter() - started) / 60
 
@@ -289,12 +292,27 @@ def plot(scores: pd.DataFrame, path: Path) -> None:
     plt.close(figure)
 
 
+def shown(path: Path) -> Path:
+    """``path`` as the report names it: relative to the repository when inside it."""
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def write_report(
-    root: Path, seeds: list[int], arms: list[str], out: Path, minutes: dict[str, float]
+    root: Path,
+    seeds: list[int],
+    arms: list[str],
+    out: Path,
+    minutes: dict[str, float],
+    data: Path = CONFIG,
 ) -> str:
     scores = collect(root, seeds, arms)
     arms = [a for a in arms if a in set(scores["arm"])]
-    config = yaml.safe_load(CONFIG.read_text())
+    config = yaml.safe_load(data.read_text())
+    command = f"python bench/review_sim.py --seeds {' '.join(map(str, seeds))} --arms "
+    command += " ".join(arms)
+    if data.resolve() != CONFIG:
+        command += f" --config {shown(data)} --root {shown(root)} --out {shown(out)}"
     defaults = yaml.safe_load((ROOT / "config.yaml").read_text())["review"]
     synthetic = config["data"]["synthetic"]
     image = out.with_suffix(".png")
@@ -303,11 +321,11 @@ def write_report(
     lines = [
         "# The review loop with a simulated reviewer",
         "",
-        f"`python bench/review_sim.py --seeds {' '.join(map(str, seeds))} --arms "
-        f"{' '.join(arms)}`; {benchlib.machine()}.",
+        f"`{command}`; {benchlib.machine()}.",
         "",
-        f"Data: bench/review_sim.yaml, labelled as RFCx is: {synthetic['n_train']} train "
-        f"recordings of {config['clip_seconds']} s, a quarter with tp rows and the rest fp rows "
+        f"Data: {shown(data)}, labelled as RFCx is: {synthetic['n_train']} train "
+        f"recordings of {config['clip_seconds']} s, "
+        f"{synthetic['tp_recording_fraction']:.0%} with tp rows and the rest fp rows "
         f"only, ~94 % of the calls unlabelled; {synthetic['n_test']} test recordings, "
         f"{config['n_species']} species, {config['folds']['n_folds']} folds. Method: "
         "config.yaml's defaults. A reviewing arm checks "
@@ -363,6 +381,13 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument(
+        "--config",
+        type=Path,
+        default=CONFIG,
+        help="the data (and settings) layered over config.yaml: default bench/review_sim.yaml; "
+        "bench/rfcx_shaped_data.yaml for RFCx's size (24 species, 5 folds, 720 train recordings)",
+    )
+    parser.add_argument(
         "--cores", default="1", help="snakemake --cores of each workflow (a number or all)"
     )
     parser.add_argument(
@@ -374,10 +399,13 @@ def arguments() -> argparse.ArgumentParser:
     return parser
 
 
-def run_all(root: Path, seeds: list[int], arms: list[str], cores: str, workers: int) -> dict:
-    """Every (seed, arm) run, ``workers`` at a time (threads, each a workflow on ``cores``
-    cores): the next is the first of arm order, then seed order, that can start (a reviewing
-    arm waits for its seed's run without review). Returns wall minutes per run that ran."""
+def run_all(
+    root: Path, seeds: list[int], arms: list[str], cores: str, workers: int, config: Path = CONFIG
+) -> dict:
+    """Every (seed, arm) run, ``config`` layered over config.yaml, ``workers`` at a time
+    (threads, each a workflow on ``cores`` cores): the next is the first of arm order, then
+    seed order, that can start (a reviewing arm waits for its seed's run without review).
+    Returns wall minutes per run that ran."""
     pending = [(seed, arm) for arm in arms for seed in seeds]
     finished: set[tuple[int, str]] = set()
     failed: list[BaseException] = []
@@ -399,7 +427,7 @@ def run_all(root: Path, seeds: list[int], arms: list[str], cores: str, workers: 
         while (task := next_task()) is not None:
             seed, arm = task
             try:
-                took = run_arm(root, seed, arm, cores)
+                took = run_arm(root, seed, arm, cores, config)
             except BaseException as error:  # SystemExit too: stop the others' next starts
                 with lock:
                     failed.append(error)
@@ -429,9 +457,9 @@ def main() -> None:
     minutes: dict[str, float] = json.loads(kept.read_text()) if kept.exists() else {}
     if not args.summary_only:
         args.root.mkdir(parents=True, exist_ok=True)
-        minutes.update(run_all(args.root, args.seeds, arms, args.cores, args.workers))
+        minutes.update(run_all(args.root, args.seeds, arms, args.cores, args.workers, args.config))
         kept.write_text(json.dumps(minutes, indent=1))
-    print(write_report(args.root, args.seeds, arms, args.out, minutes))
+    print(write_report(args.root, args.seeds, arms, args.out, minutes, args.config))
 
 
 if __name__ == "__main__":

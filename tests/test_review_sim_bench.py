@@ -181,7 +181,7 @@ def test_runs_start_arm_by_arm_and_a_reviewing_arm_after_its_seed_s_run(tmp_path
     sim = load_review_sim()
     started, ended = [], []
 
-    def fake_run_arm(root, seed, arm, cores):
+    def fake_run_arm(root, seed, arm, cores, config):
         started.append((seed, arm, set(ended)))
         ended.append((seed, arm))
         return 1.0
@@ -209,7 +209,7 @@ def test_a_failed_run_stops_the_runs_not_yet_started(tmp_path, monkeypatch):
     sim = load_review_sim()
     started = []
 
-    def fake_run_arm(root, seed, arm, cores):
+    def fake_run_arm(root, seed, arm, cores, config):
         started.append((seed, arm))
         if arm == "none":
             raise SystemExit(f"seed {seed} failed")
@@ -219,3 +219,38 @@ def test_a_failed_run_stops_the_runs_not_yet_started(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="failed"):
         sim.run_all(tmp_path, [0, 1], ["none", "random"], "1", 1)
     assert started == [(0, "none")]
+
+
+def test_a_data_file_goes_into_every_workflow_call_and_the_report(tmp_path, monkeypatch):
+    """--config (e.g. bench/rfcx_shaped_data.yaml for RFCx's size) replaces review_sim.yaml:
+    in each snakemake call, in the stages a reviewing arm queues, and in the report's command
+    and data line."""
+    sim = load_review_sim()
+    rfcx = ROOT / "bench" / "rfcx_shaped_data.yaml"
+    data = tmp_path / "data.yaml"
+    data.write_text(rfcx.read_text() + "relabel:\n  n_rounds: 2\n")
+    sim.arm_config(tmp_path / "arm", "mix", 0)
+    assert sim.stages(tmp_path / "arm", data) == ["stage1", "round1", "round2"]
+    assert sim.stages(tmp_path / "arm") == ["stage1", *(f"round{r}" for r in (1, 2, 3))]
+    commands = []
+
+    def fake_run(command, **kwargs):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(sim.subprocess, "run", fake_run)
+    assert sim.run_arm(tmp_path / "runs", 0, "none", "1", data) is not None
+    assert len(commands) == 1 and str(data) in commands[0]
+    assert str(sim.CONFIG) not in commands[0]
+    runs = tmp_path / "finished"
+    for seed in (0, 1):
+        fake_arm(runs / f"seed{seed}" / "none", (0.6, 0.62, 0.63, 0.64), (0.2,) * 4)
+        fake_arm(runs / f"seed{seed}" / "mix", (0.6, 0.63, 0.64, 0.65), (0.2,) * 4, (6, 8, 10))
+    out = tmp_path / "report.md"
+    text = sim.write_report(runs, [0, 1], ["none", "mix"], out, {}, rfcx)
+    assert "--config bench/rfcx_shaped_data.yaml --root " in text
+    assert "Data: bench/rfcx_shaped_data.yaml, labelled as RFCx is: 720 train recordings" in text
+    assert "25% with tp rows" in text and "360 test recordings, 24 species, 5 folds" in text
+    default = sim.write_report(runs, [0, 1], ["none", "mix"], out, {})
+    assert "--config" not in default and "Data: bench/review_sim.yaml" in default
+    assert "320 train recordings" in default and "8 species, 3 folds" in default
