@@ -160,8 +160,12 @@ VARIANTS["defaults_oof_hard_calibrated_0.95"] = {
 # it shrinks them towards absent). On this label shape the defaults' rounds trade precision
 # at 0.5 for recall round after round while LWLRAP stays level; round 1's masked loss gives
 # the unknown pairs no gradient at all. 0.1 is relabel.few_negatives_weight's default, taken
-# as it is (not tuned here).
+# as it is (not tuned here). Measured best at RFCx's size, it became the default: since then
+# it is the defaults themselves, and defaults_unknown_weight_auto is the defaults before.
 VARIANTS["defaults_weak_negatives_0.1"] = {"relabel": {"unknown_weight": 0.1}}
+# The defaults before relabel.unknown_weight 0.1: auto, which weighs the unknown pairs 0 (the
+# source's masked loss) wherever a round has at least as many fp rows as tp rows
+VARIANTS["defaults_unknown_weight_auto"] = {"relabel": {"unknown_weight": "auto"}}
 # The defaults' runs as they are, the submission averaging every stage's fold models instead of
 # the last stage's alone: the rounds as an ensemble of differently trained models (only the
 # ensemble job reruns)

@@ -634,11 +634,15 @@ def test_defaults_variants_change_rounds_2_and_3_alone():
     assert calibrated["relabel"]["rounds"][3] == {**hard, "pseudo_target_precision": 0.95}
 
 
-def test_weak_negatives_variant_weighs_the_unknown_pairs_of_every_round_alone():
+def test_weak_negatives_are_the_defaults_and_the_auto_variant_the_defaults_before():
+    """defaults_weak_negatives_0.1 (measured before it became the default) is now the defaults
+    themselves; defaults_unknown_weight_auto differs from them in unknown_weight alone."""
     quality = load_quality()
     defaults = method_defaults_run(quality, "defaults")
-    run = method_defaults_run(quality, "defaults_weak_negatives_0.1")
-    assert run["relabel"]["unknown_weight"] == 0.1 != defaults["relabel"]["unknown_weight"]
+    assert method_defaults_run(quality, "defaults_weak_negatives_0.1") == defaults
+    assert defaults["relabel"]["unknown_weight"] == 0.1
+    run = method_defaults_run(quality, "defaults_unknown_weight_auto")
+    assert run["relabel"]["unknown_weight"] == "auto"
     # no round overrides it: round 1 (tp/fp alone) and the soft-target rounds take it
     assert all("unknown_weight" not in r for r in run["relabel"]["rounds"].values())
     assert {k: v for k, v in run["relabel"].items() if k != "unknown_weight"} == {
