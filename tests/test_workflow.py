@@ -170,14 +170,15 @@ def test_pseudo_targets_retrain_the_rounds_that_set_them(finished, tmp_path):
 
 
 def test_unknown_weight_auto_weighs_nothing_with_plenty_of_fp_rows(finished, tmp_path):
-    """relabel.unknown_weight written out as the run's value reruns nothing, and
-    few_negatives_weight is read with auto alone: changed beside a numeric unknown_weight it
-    plans nothing more. Switching between 0 and auto retrains every round (a new param) but,
+    """relabel.unknown_weight written out as the run's value (the default, 0.1) reruns nothing,
+    and few_negatives_weight is read with auto alone: changed beside a numeric unknown_weight
+    it plans nothing more. Switching to 0 or to auto retrains every round (a new param) but,
     with the tiny data's fp rows as many as their tp rows or more, auto resolves to 0: the
-    training log says so and round 1's fold 0 trains the very same model."""
+    training log says so and round 1's fold 0 trains the very same model as with 0."""
     import torch
 
     value = tiny_config()["relabel"]["unknown_weight"]
+    assert value == 0.1  # config.yaml's default: weak negatives in every round
     same = write_config(tmp_path / "same.yaml", {"relabel": {"unknown_weight": value}})
     assert planned_jobs(finished, [same]) == {}
     numeric = [
@@ -186,24 +187,25 @@ def test_unknown_weight_auto_weighs_nothing_with_plenty_of_fp_rows(finished, tmp
             [
                 write_config(
                     tmp_path / f"few{w}.yaml",
-                    {"relabel": {"unknown_weight": 0.0, "few_negatives_weight": w}},
+                    {"relabel": {"unknown_weight": value, "few_negatives_weight": w}},
                 )
             ],
         )
         for w in (0.1, 0.5)
     ]
-    assert numeric[0] == numeric[1]
-    other = 0.0 if value == "auto" else "auto"
-    config = write_config(tmp_path / "other.yaml", {"relabel": {"unknown_weight": other}})
-    jobs = planned_jobs(finished, [config])
+    assert numeric[0] == numeric[1] == {}
     n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
     n_rounds = tiny_config()["relabel"]["n_rounds"]
-    assert jobs["train_round"] == n_rounds * n_folds and "train_stage1" not in jobs
-    run = tmp_path / "run"
-    shutil.copytree(finished, run, symlinks=True)
-    snakemake(run, "models/round1/fold0.pt", configs=[config])
-    auto_run = run if other == "auto" else finished
-    log = (auto_run / "logs/round1/train_fold0.log").read_text()
+    trained = {}
+    for name, weight in (("auto", "auto"), ("zero", 0.0)):
+        config = write_config(tmp_path / f"{name}.yaml", {"relabel": {"unknown_weight": weight}})
+        jobs = planned_jobs(finished, [config])
+        assert jobs["train_round"] == n_rounds * n_folds and "train_stage1" not in jobs
+        run = tmp_path / name
+        shutil.copytree(finished, run, symlinks=True)
+        snakemake(run, "models/round1/fold0.pt", configs=[config])
+        trained[name] = torch.load(run / "models/round1/fold0.pt", weights_only=True)
+    log = (tmp_path / "auto/logs/round1/train_fold0.log").read_text()
     counts = re.search(
         r"unknown_weight auto: (\d+) fp rows >= (\d+) tp rows, so unknown pairs weigh 0 ", log
     )
@@ -211,12 +213,18 @@ def test_unknown_weight_auto_weighs_nothing_with_plenty_of_fp_rows(finished, tmp
     tp = pd.read_csv(finished / "data/synthetic/train_tp.csv")
     fp = pd.read_csv(finished / "data/synthetic/train_fp.csv")
     assert [int(n) for n in counts.groups()] == [len(fp), len(tp)]
-    trained, before = (
-        torch.load(r / "models/round1/fold0.pt", weights_only=True) for r in (run, finished)
+    assert trained["auto"]["settings"]["unknown_weight"] == 0.0
+    assert trained["zero"]["settings"]["unknown_weight"] == 0.0
+    for name, tensor in trained["zero"]["state_dict"].items():
+        torch.testing.assert_close(trained["auto"]["state_dict"][name], tensor, msg=name)
+    # the default's weak negatives train another model than 0 from the same start
+    default = torch.load(finished / "models/round1/fold0.pt", weights_only=True)
+    assert default["settings"]["unknown_weight"] == 0.1
+    assert any(
+        not torch.equal(default["state_dict"][name], tensor)
+        for name, tensor in trained["zero"]["state_dict"].items()
+        if tensor.is_floating_point()
     )
-    assert trained["settings"]["unknown_weight"] == before["settings"]["unknown_weight"] == 0.0
-    for name, tensor in before["state_dict"].items():
-        torch.testing.assert_close(trained["state_dict"][name], tensor, msg=name)
 
 
 def test_pseudo_target_precision_recalibrates_the_rounds_that_set_it(finished, tmp_path):
