@@ -52,10 +52,12 @@ TARGETS = ("scores.csv", "detections")
 
 def arm_config(workdir: Path, arm: str, seed: int) -> Path:
     """Write ``workdir/run.yaml``: the seed, and for a reviewing arm its strategies and its
-    verdicts folder ``workdir/verdicts`` (made here: review.verdicts must exist)."""
+    verdicts folder ``workdir/verdicts`` (made here: review.verdicts must exist), as an
+    absolute path: snakemake reads it from inside ``workdir`` (--directory), so a relative
+    --root would name a folder that is not there."""
     chosen: dict = {"stage1": {"seed": seed}, "relabel": {"seed": seed}, "review": {"seed": seed}}
     if ARMS[arm] is not None:
-        verdicts = workdir / "verdicts"
+        verdicts = (workdir / "verdicts").absolute()
         verdicts.mkdir(parents=True, exist_ok=True)
         chosen["review"]["verdicts"] = str(verdicts)
         if ARMS[arm]:

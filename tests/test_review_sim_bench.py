@@ -39,6 +39,17 @@ def test_a_single_strategy_arm_spends_the_whole_budget_on_it(tmp_path, arm):
     assert config["stage1"]["seed"] == config["relabel"]["seed"] == config["review"]["seed"] == 3
 
 
+def test_a_relative_root_gives_the_workflow_an_absolute_verdicts_folder(tmp_path, monkeypatch):
+    """The workflow runs inside the arm's folder (--directory): review.verdicts must name the
+    folder from anywhere, whatever --root was given as."""
+    sim = load_review_sim()
+    monkeypatch.chdir(tmp_path)
+    written = yaml.safe_load(sim.arm_config(Path("runs/seed0/mix"), "mix", 0).read_text())
+    verdicts = Path(written["review"]["verdicts"])
+    assert verdicts.is_absolute() and verdicts == tmp_path / "runs/seed0/mix/verdicts"
+    assert verdicts.is_dir()
+
+
 def test_no_review_and_the_mix_keep_config_yaml_s_review(tmp_path):
     sim = load_review_sim()
     defaults = yaml.safe_load((ROOT / "config.yaml").read_text())["review"]
