@@ -122,6 +122,16 @@ def test_real_recordings_numbers_are_the_real_data_reports():
     assert (
         "remedy (stage 1 on every window" in FLAT and f"scored {remedy[0]} and {remedy[1]}," in FLAT
     )
+    weak = (RESULTS / "real_annotated_weak_negatives.md").read_text()
+    runs = [
+        real_cells(weak, "bobwhite", f"unknown_weight 0.1 (the defaults): {root}")
+        for root in ("defaults_weak", "defaults_weak_seed1")
+    ]
+    verdicts = [cells[5:8] for cells in runs]
+    assert verdicts == [["yes"] * 3] * 2, "Bobwhite met every verdict on both seeds"
+    pairs = " and ".join(f"{cells[0]} → {cells[3]}" for cells in runs)
+    assert "met every verdict on both training seeds run" in FLAT
+    assert f"stage 1 → round 3 {pairs}." in FLAT
 
 
 def demo_seed_scores() -> dict[int, dict[str, float]]:
