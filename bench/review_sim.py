@@ -456,12 +456,21 @@ def main() -> None:
     args = arguments().parse_args()
     arms = ["none", *[a for a in args.arms if a != "none"]]
     kept = args.root / "wall_minutes.json"  # every run's wall minutes, kept for --summary-only
-    minutes: dict[str, float] = json.loads(kept.read_text()) if kept.exists() else {}
     if not args.summary_only:
         args.root.mkdir(parents=True, exist_ok=True)
-        minutes.update(run_all(args.root, args.seeds, arms, args.cores, args.workers, args.config))
-        kept.write_text(json.dumps(minutes, indent=1))
+        ran = run_all(args.root, args.seeds, arms, args.cores, args.workers, args.config)
+        keep_minutes(kept, ran)
+    minutes: dict[str, float] = json.loads(kept.read_text()) if kept.exists() else {}
     print(write_report(args.root, args.seeds, arms, args.out, minutes, args.config))
+
+
+def keep_minutes(kept: Path, ran: dict[str, float]) -> None:
+    """Add the wall minutes of the runs that ran to ``kept`` (json), read again just before
+    writing: another call of this script on the same root (other arms) may have added its own
+    while these ran, and they stay."""
+    minutes = json.loads(kept.read_text()) if kept.exists() else {}
+    minutes.update(ran)
+    kept.write_text(json.dumps(minutes, indent=1))
 
 
 if __name__ == "__main__":

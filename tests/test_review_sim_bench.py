@@ -265,3 +265,29 @@ def test_a_data_file_goes_into_every_workflow_call_and_the_report(tmp_path, monk
     default = sim.write_report(runs, [0, 1], ["none", "mix"], out, {})
     assert "--config" not in default and "Data: bench/review_sim.yaml" in default
     assert "320 train recordings" in default and "8 species, 3 folds" in default
+
+
+def test_wall_minutes_of_another_call_on_the_same_root_are_kept(tmp_path, monkeypatch):
+    """Two calls on one root (other arms) at once: each adds its runs' minutes to
+    wall_minutes.json without dropping what the other wrote while it ran."""
+    sim = load_review_sim()
+    kept = tmp_path / "wall_minutes.json"
+    kept.write_text('{"seed0/none": 20.0}')
+
+    def run_all(root, seeds, arms, cores, workers, config):
+        # the other call finishes first and writes its own runs
+        kept.write_text('{"seed0/none": 20.0, "seed0/margin": 9.0}')
+        return {"seed0/mix": 7.0}
+
+    reported = {}
+
+    def write_report(root, seeds, arms, out, minutes, config):
+        reported.update(minutes)
+
+    monkeypatch.setattr(sim, "run_all", run_all)
+    monkeypatch.setattr(sim, "write_report", write_report)
+    monkeypatch.setattr(sys, "argv", ["review_sim.py", "--root", str(tmp_path), "--arms", "mix"])
+    sim.main()
+    expected = {"seed0/none": 20.0, "seed0/margin": 9.0, "seed0/mix": 7.0}
+    assert yaml.safe_load(kept.read_text()) == expected
+    assert reported == expected
