@@ -203,6 +203,42 @@ def test_review_numbers_are_the_simulated_reviewer_report_s():
     assert lwlrap.startswith("- ") and "on every seed: **yes**" not in lwlrap
 
 
+def test_review_numbers_at_rfcx_size_are_the_report_s():
+    """The README's RFCx-size review paragraph: bench/results/review_sim_rfcx_shaped.md's
+    round-3 LWLRAP and tp shares, event F1, and its per-seed verdicts."""
+    text = README.split("### Review loop", 1)[1].split("\n## ", 1)[0]
+    flat = " ".join(text.split())
+    report = RESULTS / "review_sim_rfcx_shaped.md"
+    cells = review_cells(report)
+    last = max(stage for _, stage in cells if stage.startswith("round"))
+    lwlrap = {arm: cells[(arm, last)][3] for arm in ("none", "random", "mix", "margin", "top")}
+    tp = {arm: cells[(arm, last)][2] for arm in lwlrap}
+    f1 = {arm: cells[(arm, last)][4] for arm in ("none", "mix", "margin")}
+    assert (
+        f"no review {lwlrap['none']}, random ({tp['random']} tp) {lwlrap['random']}, the "
+        f"default mix ({tp['mix']}) {lwlrap['mix']}, margin alone ({tp['margin']}) "
+        f"{lwlrap['margin']}, top ({tp['top']}) {lwlrap['top']};" in flat
+    )
+    # "review lowered round 3's test LWLRAP, the more so the more of its verdicts were tp"
+    means = [float(lwlrap[arm].split(" ± ")[0]) for arm in lwlrap]
+    assert means == sorted(means, reverse=True)
+    assert [float(tp[arm].rstrip("%")) for arm in lwlrap] == sorted(
+        float(tp[arm].rstrip("%")) for arm in lwlrap
+    )
+    assert f"({f1['mix']} and {f1['margin']} against {f1['none']})" in flat
+    verdicts = report.read_text()
+    block = {
+        name: verdicts.split(f"{last}, {name}, per seed", 1)[1].split("\n\n", 2)[1]
+        for name in ("test LWLRAP", "event F1")
+    }
+    # "no strategy was above no review, or random selection, on every seed"
+    assert block["test LWLRAP"].startswith("- ") and "**yes**" not in block["test LWLRAP"]
+    # event F1: the mix and margin above no review on every seed, not above random
+    for arm in ("mix", "margin"):
+        assert f"- {arm} above none on every seed: **yes**" in block["event F1"]
+        assert f"- {arm} above random on every seed: **no**" in block["event F1"]
+
+
 def review_fitted(report: Path) -> dict[str, int]:
     """arm -> species fitted, from bench/review_sim.py's fitted-thresholds table."""
     table = report.read_text().split("## Detection thresholds fitted", 1)[1]
