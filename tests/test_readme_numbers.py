@@ -182,11 +182,26 @@ def review_cells(report: Path) -> dict[tuple[str, str], list[str]]:
     }
 
 
+def review_section() -> str:
+    """The README's "Review loop" section on one line."""
+    return " ".join(README.split("### Review loop", 1)[1].split("\n## ", 1)[0].split())
+
+
+def last_round(cells: dict[tuple[str, str], list[str]]) -> str:
+    """The last round of a :func:`review_cells` table."""
+    return max(stage for _, stage in cells if stage.startswith("round"))
+
+
+def verdict_block(report: Path, stage: str, name: str) -> str:
+    """The per-seed verdict lines of ``stage`` in metric ``name`` (e.g. "test LWLRAP") of a
+    bench/review_sim.py report."""
+    return report.read_text().split(f"{stage}, {name}, per seed", 1)[1].split("\n\n", 2)[1]
+
+
 def test_review_numbers_are_the_simulated_reviewer_report_s():
-    text = README.split("### Review loop", 1)[1].split("\n## ", 1)[0]
-    flat = " ".join(text.split())
+    flat = review_section()
     cells = review_cells(RESULTS / "review_sim.md")
-    last = max(stage for _, stage in cells if stage.startswith("round"))
+    last = last_round(cells)
     lwlrap = {arm: cells[(arm, last)][3] for arm in ("none", "mix", "random", "margin")}
     f1 = {arm: cells[(arm, last)][4] for arm in ("none", "mix")}
     assert (
@@ -197,20 +212,18 @@ def test_review_numbers_are_the_simulated_reviewer_report_s():
     fitted = review_fitted(RESULTS / "review_sim.md")
     assert "seldom do" in flat and sum(fitted.values()) < len(fitted) * 24 / 4
     assert f"{cells[('mix', last)][1]} verdicts by {last.replace('round', 'round ')}" in flat
-    verdicts = (RESULTS / "review_sim.md").read_text()
     # "no selection strategy beat no review, or random selection, on every seed" (LWLRAP)
-    lwlrap = verdicts.split(f"{last}, test LWLRAP, per seed", 1)[1].split("\n\n", 2)[1]
+    lwlrap = verdict_block(RESULTS / "review_sim.md", last, "test LWLRAP")
     assert lwlrap.startswith("- ") and "on every seed: **yes**" not in lwlrap
 
 
 def test_review_numbers_at_rfcx_size_are_the_report_s():
     """The README's RFCx-size review paragraph: bench/results/review_sim_rfcx_shaped.md's
     round-3 LWLRAP and tp shares, event F1, and its per-seed verdicts."""
-    text = README.split("### Review loop", 1)[1].split("\n## ", 1)[0]
-    flat = " ".join(text.split())
+    flat = review_section()
     report = RESULTS / "review_sim_rfcx_shaped.md"
     cells = review_cells(report)
-    last = max(stage for _, stage in cells if stage.startswith("round"))
+    last = last_round(cells)
     lwlrap = {arm: cells[(arm, last)][3] for arm in ("none", "random", "mix", "margin", "top")}
     tp = {arm: cells[(arm, last)][2] for arm in lwlrap}
     f1 = {arm: cells[(arm, last)][4] for arm in ("none", "mix", "margin")}
@@ -226,11 +239,7 @@ def test_review_numbers_at_rfcx_size_are_the_report_s():
         float(tp[arm].rstrip("%")) for arm in lwlrap
     )
     assert f"({f1['mix']} and {f1['margin']} against {f1['none']})" in flat
-    verdicts = report.read_text()
-    block = {
-        name: verdicts.split(f"{last}, {name}, per seed", 1)[1].split("\n\n", 2)[1]
-        for name in ("test LWLRAP", "event F1")
-    }
+    block = {name: verdict_block(report, last, name) for name in ("test LWLRAP", "event F1")}
     # "no strategy was above no review, or random selection, on every seed"
     assert block["test LWLRAP"].startswith("- ") and "**yes**" not in block["test LWLRAP"]
     # event F1: the mix and margin above no review on every seed, not above random
