@@ -373,3 +373,47 @@ def test_rfcx_size_numbers_are_the_reports():
     runs = per_run_lwlrap(preset_report, "seed_preset_5_folds")
     assert len(runs) == 3 and all(scores[3] < scores[1] for scores in runs.values())
     assert "- Meeting the bar: **no variant**." in preset_report.read_text()
+
+
+def test_rfcx_size_hard_pseudo_label_numbers_are_the_report_s():
+    """The README's sentences on hard out-of-fold pseudo-labels and on the every-stage ensemble
+    at RFCx's size: bench/results/quality_rfcx_shaped_oof_hard.md's cells, round 3 below
+    round 1 on every run of each hard variant, and the ensemble lower than the last round on
+    5 of the 6 runs."""
+    report = RESULTS / "quality_rfcx_shaped_oof_hard.md"
+    round3 = {
+        variant: section_cells(report, variant)["round3"]
+        for variant in (
+            "defaults_oof_hard",
+            "defaults_oof_hard_calibrated_0.95",
+            "defaults_oof_hard_frames",
+        )
+    }
+    for variant in round3:
+        runs = per_run_lwlrap(report, variant)  # stage1, round1, round2, round3, ensemble
+        assert len(runs) == 6 and all(scores[3] < scores[1] for scores in runs.values()), variant
+    assert "took round 3 below round 1 on every run" in FLAT
+    precision = section_cells(report, "defaults_oof_hard", 7)["round3"].split(" ± ")[0]
+    assert f"): {round3['defaults_oof_hard']} (round-3 pseudo-labels of precision {precision})" in (
+        FLAT
+    )
+    assert (
+        f"{round3['defaults_oof_hard_calibrated_0.95']} with per-species thresholds calibrated"
+    ) in FLAT
+    assert f"{round3['defaults_oof_hard_frames']} with the source's crop targets" in FLAT
+    text = report.read_text()
+    submission = {
+        cells[0].strip(): cells[1].strip()
+        for cells in (
+            line.split("|")[1:-1]
+            for line in text.split("## The submission", 1)[1].splitlines()
+            if line.startswith("| defaults")
+        )
+    }
+    runs = per_run_lwlrap(report, "defaults_ensemble_all_stages")
+    lower = sum(scores[4] < scores[3] for scores in runs.values())
+    assert len(runs) == 6 and lower == 5
+    assert (
+        f"scored {submission['defaults_ensemble_all_stages']} against the last round's "
+        f"{submission['defaults']}, lower on 5 of the 6 runs"
+    ) in FLAT
