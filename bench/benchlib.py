@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -229,3 +230,17 @@ def peak_rss_of(script: Path, variants: list[str], extra: list[str]) -> dict[str
         lines = [x for x in done.stdout.splitlines() if x.startswith("PEAK_RSS_MIB ")]
         peaks[variant] = float(lines[-1].split()[1]) if lines else float("nan")
     return peaks
+
+
+def kept_minutes(kept: Path) -> dict[str, float]:
+    """The wall minutes kept in ``kept`` (json), none if it is not there."""
+    return json.loads(kept.read_text()) if kept.exists() else {}
+
+
+def keep_minutes(kept: Path, ran: dict[str, float]) -> dict[str, float]:
+    """Add the wall minutes of the runs that ran to ``kept`` (json), read again just before
+    writing: another call of the benchmark on the same root may have added its own while
+    these ran, and they stay. Returns every kept run's minutes."""
+    minutes = kept_minutes(kept) | ran
+    kept.write_text(json.dumps(minutes, indent=1))
+    return minutes

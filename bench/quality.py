@@ -329,7 +329,8 @@ def run_seeds(
     extra: tuple[Path, ...] = (),
     recipe: bool = True,
 ) -> dict[int | str, float]:
-    """Run every seed's workflow; returns wall minutes per seed (label, see Run)."""
+    """Run every seed's workflow; returns wall minutes per seed (label, see Run) that ran
+    any job (from the start of the call: seeds run at once share it)."""
     minutes = {}
     seeds = [as_run(seed) for seed in seeds]
     if parallel:
@@ -343,7 +344,8 @@ def run_seeds(
             if process.wait() != 0:
                 raise SystemExit(f"seed {seed.label} failed: see {log.name}")
             log.close()
-            minutes[seed.label] = (time.perf_counter() - started) / 60
+            if ran_jobs(Path(log.name)):
+                minutes[seed.label] = (time.perf_counter() - started) / 60
         return minutes
     for seed in seeds:
         started = time.perf_counter()
@@ -352,9 +354,16 @@ def run_seeds(
             done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             raise SystemExit(f"seed {seed.label} failed: see {log.name}")
-        minutes[seed.label] = (time.perf_counter() - started) / 60
-        print(f"seed {seed.label}: {minutes[seed.label]:.1f} min", flush=True)
+        if ran_jobs(Path(log.name)):
+            minutes[seed.label] = (time.perf_counter() - started) / 60
+            print(f"seed {seed.label}: {minutes[seed.label]:.1f} min", flush=True)
     return minutes
+
+
+def ran_jobs(log: Path) -> bool:
+    """Whether the snakemake call logged in ``log`` ran any job: a call that found its run
+    finished says "Nothing to be done", and its seconds are no run's wall time."""
+    return "Nothing to be done" not in log.read_text()
 
 
 def job_minutes(workdir: Path) -> float:
@@ -830,7 +839,8 @@ def write_markdown(
         f"Minutes per {variants[0]} seed (sum of its jobs' wall times, benchmarks/*.tsv): "
         + ", ".join(f"seed {s} {m:.1f}" for s, m in job_min.items())
         + (
-            "; wall minutes of the last call, per seed and variant: "
+            "; wall minutes of the call that ran it (from the start of the call; runs made at "
+            "once share the cores), per seed and variant: "
             + ", ".join(f"{k} {m:.1f}" for k, m in minutes.items())
             if minutes
             else ""
@@ -917,7 +927,7 @@ def main() -> None:
             parser.error("--fresh needs --variants")
         variants = args.variants
     runs = make_runs(args.seeds, args.draws)
-    minutes = {}
+    ran = {}
     for variant in [] if args.summary_only else variants:
         if args.fresh:
             start_fresh(args.root, runs, variant, variants[0])
@@ -929,7 +939,12 @@ def main() -> None:
             tuple(args.config),
             not args.method_defaults,
         )
-        minutes.update({f"{variant} seed {seed}": m for seed, m in done.items()})
+        ran.update({f"{variant} seed {seed}": m for seed, m in done.items()})
+    # every call's minutes are kept in the root, so that a later call finding a run finished
+    # (or --summary-only) still reports the minutes of the call that made it
+    kept = benchlib.keep_minutes(args.root / "wall_minutes.json", ran)
+    reported = {f"{variant} seed {run.label}" for variant in variants for run in runs}
+    minutes = {key: m for key, m in kept.items() if key in reported}
     write_markdown(
         args.out,
         args.root,

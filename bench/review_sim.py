@@ -20,7 +20,6 @@ again, so ``--summary-only`` rewrites the report from finished runs. ``--workers
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import threading
@@ -457,26 +456,12 @@ def main() -> None:
     arms = ["none", *[a for a in args.arms if a != "none"]]
     kept = args.root / "wall_minutes.json"  # every run's wall minutes, kept for --summary-only
     if args.summary_only:
-        minutes = kept_minutes(kept)
+        minutes = benchlib.kept_minutes(kept)
     else:
         args.root.mkdir(parents=True, exist_ok=True)
         ran = run_all(args.root, args.seeds, arms, args.cores, args.workers, args.config)
-        minutes = keep_minutes(kept, ran)
+        minutes = benchlib.keep_minutes(kept, ran)
     print(write_report(args.root, args.seeds, arms, args.out, minutes, args.config))
-
-
-def kept_minutes(kept: Path) -> dict[str, float]:
-    """The wall minutes kept in ``kept`` (json), none if it is not there."""
-    return json.loads(kept.read_text()) if kept.exists() else {}
-
-
-def keep_minutes(kept: Path, ran: dict[str, float]) -> dict[str, float]:
-    """Add the wall minutes of the runs that ran to ``kept`` (json), read again just before
-    writing: another call of this script on the same root (other arms) may have added its own
-    while these ran, and they stay. Returns every kept run's minutes."""
-    minutes = kept_minutes(kept) | ran
-    kept.write_text(json.dumps(minutes, indent=1))
-    return minutes
 
 
 if __name__ == "__main__":

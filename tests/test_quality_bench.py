@@ -803,3 +803,47 @@ def test_data_dir_skips_the_benchmark_config_under_method_defaults(tmp_path):
     assert quality.data_dir([], recipe=True) == expected
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert quality.data_dir([], recipe=False) == config["data"].get("dir", "data/synthetic")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # one seed: no spread
+def test_wall_minutes_come_from_the_call_that_ran_each_run(tmp_path, monkeypatch):
+    """A call that finds a run finished (snakemake: "Nothing to be done") reports the minutes
+    that the call which made it kept in the root, not its own seconds; --summary-only too."""
+    quality = load_quality()
+    log_text = {"defaults": "Finished job 0.\n", "defaults_oof_hard": "Finished job 0.\n"}
+
+    def seed_command(workdir, seed, threads, variant, extra, recipe):
+        return [sys.executable, "-c", f"print({log_text[variant]!r})"]
+
+    for variant in log_text:
+        fake_run(tmp_path / variant / "seed0", {"stage1": 0.6, "round1": 0.62})
+    monkeypatch.setattr(quality, "seed_command", seed_command)
+    monkeypatch.setattr(quality.time, "perf_counter", iter(range(0, 6000, 60)).__next__)
+    out = tmp_path / "q.md"
+    call = ["quality.py", "--root", str(tmp_path), "--seeds", "0", "--fresh"]
+    call += ["--method-defaults", "--out", str(out), "--variants"]
+    monkeypatch.setattr(sys, "argv", [*call, "defaults", "defaults_oof_hard"])
+    quality.main()
+    first = out.read_text()
+    assert "defaults seed 0 1.0, defaults_oof_hard seed 0 1.0" in first
+    # a second call: the defaults are finished, a new variant runs
+    log_text["defaults"] = log_text["defaults_oof_hard"] = "Nothing to be done (all ...).\n"
+    log_text["defaults_oof_hard_frames"] = "Finished job 0.\n"
+    shutil.copytree(
+        tmp_path / "defaults" / "seed0", tmp_path / "defaults_oof_hard_frames" / "seed0"
+    )
+    monkeypatch.setattr(quality.time, "perf_counter", iter(range(0, 6000, 120)).__next__)
+    monkeypatch.setattr(sys, "argv", [*call, "defaults", "defaults_oof_hard_frames"])
+    quality.main()
+    second = out.read_text()  # this call's runs took 2 min each: the defaults' stay at 1
+    assert "defaults seed 0 1.0, defaults_oof_hard_frames seed 0 2.0" in second
+    assert "defaults_oof_hard seed" not in second  # a variant this report does not show
+    kept = yaml.safe_load((tmp_path / "wall_minutes.json").read_text())
+    assert set(kept) == {
+        "defaults seed 0",
+        "defaults_oof_hard seed 0",
+        "defaults_oof_hard_frames seed 0",
+    }
+    monkeypatch.setattr(sys, "argv", [*call, "defaults", "defaults_oof_hard", "--summary-only"])
+    quality.main()
+    assert "defaults seed 0 1.0, defaults_oof_hard seed 0 1.0" in out.read_text()
