@@ -417,3 +417,19 @@ def test_rfcx_size_hard_pseudo_label_numbers_are_the_report_s():
         f"scored {submission['defaults_ensemble_all_stages']} against the last round's "
         f"{submission['defaults']}, lower on 5 of the 6 runs"
     ) in FLAT
+
+
+def test_rfcx_size_seed_preset_on_draw_1_numbers_are_the_report_s():
+    """The README's sentence on the seed preset on the second data draw:
+    bench/results/quality_rfcx_shaped_preset_draw1.md's cells, round 3 below round 1 on every
+    run, and the defaults' round 3 on the same runs."""
+    report = RESULTS / "quality_rfcx_shaped_preset_draw1.md"
+    preset = section_cells(report, "seed_preset_5_folds")
+    assert (
+        f"likewise: stage 1 {preset['stage1']}, round 1 {preset['round1']}, round 3 "
+        f"{preset['round3']}, below round 1 on every run (the defaults on the same runs: round 3 "
+        f"{section_cells(report, 'defaults')['round3']})"
+    ) in FLAT
+    runs = per_run_lwlrap(report, "seed_preset_5_folds")
+    assert sorted(runs) == ["0/1", "1/1", "2/1"]
+    assert all(scores[3] < scores[1] for scores in runs.values())
