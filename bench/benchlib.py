@@ -23,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+# what snakemake prints when a call finds every target up to date (it ran no job)
+NOTHING_TO_BE_DONE = "Nothing to be done"
 
 
 def workflow_command(

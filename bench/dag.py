@@ -25,7 +25,6 @@ import benchlib
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TARGETS = ["submission.csv", "scores.json"]
-NOTHING = "Nothing to be done"
 ROUNDS_CONFIG = "bench_rounds.yaml"  # written into a scratch workdir: relabel.n_rounds
 
 
@@ -70,11 +69,11 @@ def time_no_op(workdir: Path, repeats: int) -> tuple[list[float], list[float]]:
     dry, real = [], []
     for _ in range(repeats):
         seconds, output = snakemake(workdir, "-n")
-        if NOTHING not in output:
+        if benchlib.NOTHING_TO_BE_DONE not in output:
             raise RuntimeError(f"{workdir} is not finished; a real call would run jobs:\n{output}")
         dry.append(seconds)
         seconds, output = snakemake(workdir)
-        if NOTHING not in output:
+        if benchlib.NOTHING_TO_BE_DONE not in output:
             raise RuntimeError(f"the no-op rerun did something:\n{output}")
         real.append(seconds)
     return dry, real
@@ -91,7 +90,7 @@ def main() -> None:
     if args.workdir:
         where = f"finished run {args.workdir}"
         _, output = snakemake(args.workdir.resolve(), "-n")
-        if NOTHING not in output:
+        if benchlib.NOTHING_TO_BE_DONE not in output:
             match = re.search(r"^total\s+(\d+)", output, flags=re.MULTILINE)
             print(f"{args.workdir} is not finished: {match.group(1) if match else '?'} jobs to do")
             benchlib.result("DAG", f"{where}: not finished, not timed", "not measured")

@@ -363,7 +363,7 @@ def run_seeds(
 def ran_jobs(log: Path) -> bool:
     """Whether the snakemake call logged in ``log`` ran any job: a call that found its run
     finished says "Nothing to be done", and its seconds are no run's wall time."""
-    return "Nothing to be done" not in log.read_text()
+    return benchlib.NOTHING_TO_BE_DONE not in log.read_text()
 
 
 def job_minutes(workdir: Path) -> float:
@@ -941,8 +941,13 @@ def main() -> None:
         )
         ran.update({f"{variant} seed {seed}": m for seed, m in done.items()})
     # every call's minutes are kept in the root, so that a later call finding a run finished
-    # (or --summary-only) still reports the minutes of the call that made it
-    kept = benchlib.keep_minutes(args.root / "wall_minutes.json", ran)
+    # (or --summary-only, which only reads them) still reports the minutes of the call that
+    # made it
+    path = args.root / "wall_minutes.json"
+    if args.summary_only:
+        kept = benchlib.kept_minutes(path)
+    else:
+        kept = benchlib.keep_minutes(path, ran)
     reported = {f"{variant} seed {run.label}" for variant in variants for run in runs}
     minutes = {key: m for key, m in kept.items() if key in reported}
     write_markdown(
