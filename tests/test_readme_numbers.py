@@ -34,6 +34,14 @@ def per_run_lwlrap(report: Path, variant: str) -> dict[str, list[float]]:
     return {cells[0].strip(): [float(c) for c in cells[1:]] for cells in rows}
 
 
+def submission_rows(report: Path) -> dict[str, list[str]]:
+    """The rows of a bench/quality.py report's submission table ("## The submission"): variant
+    -> its cells after the variant (mean ± std, then the run-by-run comparisons)."""
+    table = report.read_text().split("## The submission", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:-1] for line in table.splitlines()[2:]]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
 def test_section_cells_reads_a_report_table(tmp_path):
     report = tmp_path / "r.md"
     report.write_text(
@@ -73,13 +81,8 @@ def test_quality_table_numbers_are_the_headline_reports():
 def test_ensemble_numbers_are_the_method_defaults_report():
     """The README's reason to keep ensemble.stages [last]: the submission rows of
     bench/results/quality_method_defaults.md, every stage against the last round alone."""
-    report = (RESULTS / "quality_method_defaults.md").read_text()
-    table = report.split("## The submission")[1]
-    rows = {
-        cells[1].strip(): cells[2].strip()
-        for cells in (line.split("|") for line in table.splitlines() if line.startswith("| "))
-    }
-    every, last = rows["defaults_ensemble_all_stages"], rows["defaults"]
+    rows = submission_rows(RESULTS / "quality_method_defaults.md")
+    every, last = rows["defaults_ensemble_all_stages"][0], rows["defaults"][0]
     assert f"it scored {every} against the last round's {last}, below it on 2 of the 3" in FLAT
     seeds = per_run_lwlrap(RESULTS / "quality_method_defaults.md", "defaults_ensemble_all_stages")
     assert len(seeds) == 3 and sum(row[-1] < row[-2] for row in seeds.values()) == 2  # < round3
@@ -301,14 +304,7 @@ def test_rfcx_label_shape_numbers_are_the_reports():
     }
     assert f"precision at 0.5 {precision[weak]} against {precision['defaults']}" in FLAT
     # the submission table: every stage's models averaged, against the last round's
-    rows = {
-        cells[0].strip(): [c.strip() for c in cells[1:]]
-        for cells in (
-            line.split("|")[1:-1]
-            for line in text.split("## The submission", 1)[1].splitlines()
-            if line.startswith("| defaults")
-        )
-    }
+    rows = submission_rows(report)
     everything, last = rows["defaults_ensemble_all_stages"], rows["defaults"]
     assert everything[1].startswith("yes") and everything[2].startswith("yes")
     gains = (everything[1].split("(")[1][:-1], everything[2].split("(")[1][:-1])
@@ -401,15 +397,7 @@ def test_rfcx_size_hard_pseudo_label_numbers_are_the_report_s():
         f"{round3['defaults_oof_hard_calibrated_0.95']} with per-species thresholds calibrated"
     ) in FLAT
     assert f"{round3['defaults_oof_hard_frames']} with the source's crop targets" in FLAT
-    text = report.read_text()
-    submission = {
-        cells[0].strip(): cells[1].strip()
-        for cells in (
-            line.split("|")[1:-1]
-            for line in text.split("## The submission", 1)[1].splitlines()
-            if line.startswith("| defaults")
-        )
-    }
+    submission = {variant: cells[0] for variant, cells in submission_rows(report).items()}
     runs = per_run_lwlrap(report, "defaults_ensemble_all_stages")
     lower = sum(scores[4] < scores[3] for scores in runs.values())
     assert len(runs) == 6 and lower == 5
