@@ -375,6 +375,26 @@ def crop_quality(pseudo_targets, found, tp, truth, folds):
     return targets, quality
 
 
+def test_crop_replay_resolves_crops_auto_as_the_training_job():
+    """A round with relabel.crops auto is replayed on the crops it resolved to from the tables'
+    row counts: without fp rows the grid's (the same targets as crops grid), with fp rows the
+    event crops (the same as crops events)."""
+    tp = calls(("a", 0, 0.5, 1.0), ("b", 0, 2.0, 2.5))
+    found = pseudo(("a", 0, 30), ("b", 1, 0), ("b", 0, 60))
+    table = pd.DataFrame({"recording_id": ["a", "b"], "fold": [0, 1]})
+    tp_rows = tp.assign(songtype_id=1, f_min=0.0, f_max=1.0)[ANNOTATION_COLUMNS]
+    fp_rows = tp_rows.assign(species_id=1)
+
+    def replay(crops, fp):
+        settings = TrainSettings(**round_settings(crops=crops, epochs=2, labelled_crop_prob=0.5))
+        return pseudo_crop_targets(settings, table, tp_rows, fp, found, N_FRAMES, CLIP_SECONDS)
+
+    no_fp = fp_rows.iloc[:0]
+    pd.testing.assert_frame_equal(replay("auto", no_fp), replay("grid", no_fp))
+    pd.testing.assert_frame_equal(replay("auto", fp_rows), replay("events", fp_rows))
+    assert not replay("grid", no_fp).equals(replay("events", no_fp))
+
+
 def test_window_targets_make_crop_precision_the_window_precision():
     """Pseudo-positives (a,30,0) right, (b,0,1) wrong, (b,60,0) right: with "windows" each
     trains as its own window alone, so crop precision is window precision; with "frames" the

@@ -335,6 +335,7 @@ def test_few_negatives_weight_is_a_param_with_unknown_weight_auto_alone():
         "pseudo_targets": "frames",
         "min_steps": 0,
         "few_negatives_weight": 0.1,
+        "crops": "events",
     }
     assert round_switches({**section, "unknown_weight": 0.0}, 49) == {}
     assert round_switches({**section, "unknown_weight": 0.3}, 49) == {}
@@ -611,11 +612,16 @@ def test_crops_are_checked(tmp_path, feature_dir, annotations, overrides, messag
 def test_crops_auto_resolves_from_the_fp_count():
     """auto: grid without any fp row (stage 1 would otherwise see no unlabelled time), events
     with one or more, however many tp rows; events and grid are kept whatever the counts."""
-    crops, line = resolve_crops(settings(crops="auto"), n_tp=69, n_fp=0)
+    crops, line = resolve_crops(settings(loss="clipwise", crops="auto"), n_tp=69, n_fp=0)
     assert crops == "grid"
     assert line == (
         "stage1.crops auto: no fp row (69 tp rows), so grid (every fixed window, unlabelled "
         "time counted absent)"
+    )
+    # a round (masked loss) names its own key, and its unlabelled time is unknown pairs
+    assert resolve_crops(settings(crops="auto"), 69, 0, "relabel.crops")[1] == (
+        "relabel.crops auto: no fp row (69 tp rows), so grid (every fixed window, unlabelled "
+        "time seen as unknown pairs)"
     )
     assert resolve_crops(settings(crops="auto"), n_tp=243, n_fp=70) == (
         "events",
@@ -657,6 +663,69 @@ def test_stage1_job_resolves_crops_auto_and_stores_the_outcome(
     )  # fmt: skip
     assert f"so {expected}" in capsys.readouterr().err
     assert torch.load(out, weights_only=True)["settings"]["crops"] == expected
+
+
+@pytest.mark.parametrize(("n_fp", "expected"), [(0, "grid"), (1, "events")])
+def test_round_job_resolves_relabel_crops_auto_and_stores_the_outcome(
+    tmp_path, feature_dir, annotations, capsys, n_fp, expected
+):
+    """relabel.crops auto in a round: grid without any fp row, events with one; the log line
+    names relabel.crops and the checkpoint holds the crops the round trained on."""
+    from sedcycle.steps.training import train_round
+
+    tp, fp = annotations
+    fp = fp.head(n_fp)
+    paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
+    tp.to_csv(paths["tp"], index=False)
+    fp.to_csv(paths["fp"], index=False)
+    pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
+    base = settings(epochs=1, crops="auto", cover=20, unknown_weight=0.1)
+    job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
+    out = tmp_path / "fold1.pt"
+    train_round(
+        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
+        settings=job, clip_seconds=CLIP_SECONDS, threads=1,
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert f"relabel.crops auto: {'no fp row (3 tp rows)' if n_fp == 0 else '1 fp rows'}" in err
+    assert f"so {expected}" in err
+    assert torch.load(out, weights_only=True)["settings"]["crops"] == expected
+
+
+def test_grid_crops_change_what_a_round_trains_on(tmp_path, feature_dir, annotations):
+    """A round (masked loss) on grid crops trains every fixed window once an epoch, not the
+    event crops: another model from the same start, and as many batches as windows / batch."""
+    store, labels, events = setup(feature_dir, annotations)
+    grid_history = fit(
+        settings(crops="grid", cover=20, epochs=1), store, labels, events, tmp_path / "g.pt"
+    )
+    event_history = fit(settings(epochs=1), store, labels, events, tmp_path / "e.pt")
+    assert grid_history != event_history
+    grid = torch.load(tmp_path / "g.pt", weights_only=True)
+    events_model = torch.load(tmp_path / "e.pt", weights_only=True)
+    assert grid["settings"]["crops"] == "grid" and events_model["settings"]["crops"] == "events"
+    assert any(
+        not torch.equal(grid["state_dict"][key], events_model["state_dict"][key])
+        for key in grid["state_dict"]
+    )
+
+
+def test_relabel_crops_is_a_param_when_not_events_with_the_grid_overlap():
+    """relabel.crops events (the default) is no param, so a finished run reruns no round; grid
+    and auto are, with windows.cover, the grid's overlap; another value is refused."""
+    section = {
+        "soft_weight": 0.0,
+        "soft_out_of_fold": False,
+        "use_pseudo": False,
+        "pseudo_targets": "frames",
+        "min_steps": 0,
+        "unknown_weight": 0.1,
+    }
+    assert round_switches({**section, "crops": "events"}, 49) == {}
+    assert round_switches({**section, "crops": "grid"}, 49) == {"crops": "grid", "cover": 49}
+    assert round_switches({**section, "crops": "auto"}, 49) == {"crops": "auto", "cover": 49}
+    with pytest.raises(ValueError, match="relabel.crops must be one of events, grid, auto"):
+        round_switches({**section, "crops": "random"}, 49)
 
 
 def test_event_crops_are_no_param_and_grid_crops_are():
@@ -744,7 +813,13 @@ def test_pseudo_targets_are_checked(tmp_path, feature_dir, annotations, override
 def test_pseudo_targets_are_a_param_of_rounds_with_pseudo_labels_alone():
     """frames (off) is no param, so a finished run does not rerun; windows is, with the grid's
     overlap it crops; a round without pseudo-labels leaves both out whatever the setting."""
-    section = {"soft_weight": 0.0, "soft_out_of_fold": False, "use_pseudo": True, "min_steps": 0}
+    section = {
+        "soft_weight": 0.0,
+        "soft_out_of_fold": False,
+        "use_pseudo": True,
+        "min_steps": 0,
+        "crops": "events",
+    }
     assert round_switches({**section, "pseudo_targets": "frames"}, 49) == {}
     on = round_switches({**section, "pseudo_targets": "windows"}, 49)
     assert list(on.items()) == [("pseudo_targets", "windows"), ("cover", 49)]

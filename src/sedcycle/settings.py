@@ -32,7 +32,7 @@ ROUND_KEYS = (
 # value), so a run from before a switch existed keeps its params and reruns nothing.
 # TrainSettings' default for each is off.
 STAGE1_SWITCHES = ("mixup_alpha", "crops", "min_steps")
-ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold", "pseudo_targets", "min_steps")
+ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold", "pseudo_targets", "min_steps", "crops")
 # relabel.unknown_weight "auto": each round's training job weighs its unknown pairs as
 # negatives of relabel.few_negatives_weight when its tp/fp tables have fewer fp rows than tp
 # rows, else not at all (:func:`resolve_unknown_weight`); few_negatives_weight is in params with
@@ -41,10 +41,10 @@ AUTO = "auto"
 AUTO_KEYS = ("few_negatives_weight",)
 # the off value of a switch that is not a number or a flag
 SWITCH_OFF = {"crops": "events", "pseudo_targets": "frames"}
-# stage1.crops: "events" (crops around tp/fp events) or "grid" (every fixed window, whose
-# overlap windows.cover the rule then passes as the setting `cover`); "auto": the training job
-# resolves it from the tp/fp tables' row counts (:func:`resolve_crops`), so the rule passes
-# `cover` with it too (grid without any fp row)
+# stage1.crops and relabel.crops: "events" (crops around tp/fp events) or "grid" (every fixed
+# window, whose overlap windows.cover the rule then passes as the setting `cover`); "auto": the
+# training job resolves it from the tp/fp tables' row counts (:func:`resolve_crops`), so the
+# rule passes `cover` with it too (grid without any fp row)
 CROPS = ("events", "grid")
 # relabel.pseudo_targets: "frames" (the source's: a crop is positive with any frame of a
 # pseudo-positive window) or "windows" (a pseudo-label is the target of the grid window it was
@@ -136,7 +136,8 @@ def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
     "auto", the AUTO_KEYS it reads.
 
     pseudo_targets shapes pseudo-labels' targets alone: a round without them
-    (use_pseudo false) leaves it out, so changing it reruns no such round.
+    (use_pseudo false) leaves it out, so changing it reruns no such round. crops "grid" or
+    "auto" reads the grid's overlap too.
     """
     switched = switches_on(section, ROUND_SWITCHES)
     weight = section.get("unknown_weight", 0.0)
@@ -151,6 +152,13 @@ def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
             raise ValueError(
                 f"relabel.pseudo_targets must be one of {', '.join(PSEUDO_TARGETS)}, "
                 f"got {switched['pseudo_targets']!r}"
+            )
+        switched["cover"] = cover
+    if "crops" in switched:
+        if switched["crops"] not in (*CROPS, AUTO):
+            raise ValueError(
+                f"relabel.crops must be one of {', '.join((*CROPS, AUTO))}, "
+                f"got {switched['crops']!r}"
             )
         switched["cover"] = cover
     return switched
@@ -187,10 +195,13 @@ def data_source(config: dict[str, Any]) -> str:
     return source
 
 
-def resolve_crops(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[str, str]:
-    """The crops stage 1 trains on, and a line for its log.
+def resolve_crops(
+    settings: TrainSettings, n_tp: int, n_fp: int, key: str = "stage1.crops"
+) -> tuple[str, str]:
+    """The crops a stage trains on, and a line for its log naming its config ``key``
+    (stage1.crops, or relabel.crops in a round).
 
-    "events" and "grid" are kept. "auto" (stage1.crops) is "grid" when the tp/fp tables hold
+    "events" and "grid" are kept. "auto" is "grid" when the tp/fp tables hold
     no fp row (no known negative), else "events": stage 1 counts every unlabelled pair as
     absent, but event crops show it unlabelled time only around fp events (and other species'
     events), so without fp rows, as in one-species annotated data without negatives, every
@@ -198,17 +209,23 @@ def resolve_crops(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[str, s
     recording shows it the unlabelled time too. With some fp rows event crops did better
     (a real set with 70 fp rows to 243 tp rows: bench/results/real_annotated_few_negatives.md),
     and with RFCx-style labels (more fp rows than tp rows) it is "events", as before the
-    setting had "auto".
+    setting had "auto". In a round (relabel.crops) the grid's unlabelled time is weighed by
+    unknown_weight (and learns the soft targets), where event crops without fp rows hold a call
+    in every labelled crop.
     """
     crops = settings.crops
     if crops != AUTO:
-        return crops, f"stage1.crops {crops}"
+        return crops, f"{key} {crops}"
     if n_fp == 0:
-        return "grid", (
-            f"stage1.crops auto: no fp row ({n_tp} tp rows), so grid (every fixed window, "
-            "unlabelled time counted absent)"
+        unlabelled = (
+            "unlabelled time counted absent"
+            if settings.loss == "clipwise"
+            else "unlabelled time seen as unknown pairs"
         )
-    return "events", f"stage1.crops auto: {n_fp} fp rows, so events"
+        return "grid", (
+            f"{key} auto: no fp row ({n_tp} tp rows), so grid (every fixed window, {unlabelled})"
+        )
+    return "events", f"{key} auto: {n_fp} fp rows, so events"
 
 
 def resolve_unknown_weight(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[float, str]:

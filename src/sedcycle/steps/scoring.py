@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from sedcycle.crops import fold_labels, fold_recordings, labelled_events, pseudo
 from sedcycle.evaluation import evaluate, read_truth, score_against_truth
 from sedcycle.files import write_csv, write_json, write_parquet
 from sedcycle.labels import presence_matrix, read_annotations
-from sedcycle.settings import TrainSettings
+from sedcycle.settings import TrainSettings, resolve_crops
 from sedcycle.steps.data import MANIFEST
 from sedcycle.submission import mean_scores
 from sedcycle.tables import clip_scores
@@ -80,7 +81,10 @@ def pseudo_crop_targets(
 ) -> pd.DataFrame:
     """Every (crop, species) a round's fold models trained as +1 because of a pseudo-label
     alone, replayed from the round's ``settings`` fold by fold as train_round builds each
-    fold's labels and crops: fold, epoch, recording_id, start, species_id."""
+    fold's labels and crops: fold, epoch, recording_id, start, species_id. crops "auto" is
+    resolved from the tables' row counts, as the training job does."""
+    crops, _ = resolve_crops(settings, len(tp), len(fp), "relabel.crops")
+    settings = replace(settings, crops=crops)
     events = labelled_events(tp, fp, n_frames, clip_seconds)
     found = []
     for fold in sorted(folds["fold"].unique()):

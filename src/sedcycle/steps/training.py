@@ -149,7 +149,7 @@ def train_round(
     ``resume`` (how a job recovers, not what it computes, so not in the rule's params).
     ``pseudo``: the round's pseudo-labels (targets as ``settings["pseudo_targets"]`` says);
     ``init``: a checkpoint to start from. An unknown_weight of "auto" (rounds) and crops of
-    "auto" (stage 1) are resolved here from the whole tp/fp tables' row counts
+    "auto" (stage 1 and rounds) are resolved here from the whole tp/fp tables' row counts
     (:func:`sedcycle.settings.resolve_unknown_weight`, :func:`sedcycle.settings.resolve_crops`;
     the log says which), the same for every fold, and the checkpoint stores the outcome.
 
@@ -183,10 +183,14 @@ def train_round(
         weight, line = resolve_unknown_weight(settings, len(tp_rows), len(fp_rows))
         print(line, file=sys.stderr)
         settings = replace(settings, unknown_weight=weight)
-    else:
-        crops, line = resolve_crops(settings, len(tp_rows), len(fp_rows))
-        print(line, file=sys.stderr)
-        settings = replace(settings, crops=crops)
+    crops, line = resolve_crops(
+        settings,
+        len(tp_rows),
+        len(fp_rows),
+        "relabel.crops" if settings.loss == "masked" else "stage1.crops",
+    )
+    print(line, file=sys.stderr)
+    settings = replace(settings, crops=crops)
     pseudo_rows = pd.read_parquet(pseudo) if pseudo else None
     labels = fold_labels(tp_rows, fp_rows, pseudo_rows, train_ids, settings, n_frames, clip_seconds)
     events = labelled_events(tp_rows, fp_rows, n_frames, clip_seconds)
