@@ -533,6 +533,23 @@ def test_stage1_grid_crops_retrain_stage1_and_auto_reruns_nothing(finished, tmp_
     assert planned_jobs(run, [regrid])["train_stage1"] == n_folds
 
 
+def test_relabel_crops_events_reruns_nothing_and_grid_retrains_the_rounds(finished, tmp_path):
+    """relabel.crops: events (the default, written out) changes nothing in a finished run; grid
+    retrains every round's fold models and not stage 1's; a round's override alone retrains
+    that round and the ones after it."""
+    events = write_config(tmp_path / "events.yaml", {"relabel": {"crops": "events"}})
+    assert planned_jobs(finished, [events]) == {}
+    n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
+    n_rounds = len(list((finished / "models").glob("round*")))
+    grid = write_config(tmp_path / "grid.yaml", {"relabel": {"crops": "grid"}})
+    planned = planned_jobs(finished, [grid])
+    assert planned["train_round"] == n_folds * n_rounds and "train_stage1" not in planned
+    last = write_config(
+        tmp_path / "last.yaml", {"relabel": {"rounds": {n_rounds: {"crops": "grid"}}}}
+    )
+    assert planned_jobs(finished, [last])["train_round"] == n_folds
+
+
 def test_fold_groups_are_off_by_default_and_regroup_the_folds_when_set(finished, tmp_path):
     """folds.groups: null (the default, written out) changes nothing in a finished run; a
     recording_id,group table makes make_folds put each group in one fold (and retrains what
