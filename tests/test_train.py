@@ -325,18 +325,24 @@ def test_unknown_weight_auto_is_resolved_before_training(tmp_path, feature_dir, 
     assert not out.exists()
 
 
+# a round's settings that round_switches reads, every switch off (relabel.* as config.yaml has
+# them, but soft targets)
+ROUND_OFF = {
+    "soft_weight": 0.0,
+    "soft_out_of_fold": False,
+    "use_pseudo": False,
+    "pseudo_targets": "frames",
+    "min_steps": 0,
+    "crops": "events",
+    "unknown_weight": 0.1,
+    "few_negatives_weight": 0.1,
+}
+
+
 def test_few_negatives_weight_is_a_param_with_unknown_weight_auto_alone():
     """A numeric unknown_weight keeps the round's params whatever few_negatives_weight says
     (no rerun); auto brings it in."""
-    section = {
-        "soft_weight": 0.0,
-        "soft_out_of_fold": False,
-        "use_pseudo": False,
-        "pseudo_targets": "frames",
-        "min_steps": 0,
-        "few_negatives_weight": 0.1,
-        "crops": "events",
-    }
+    section = ROUND_OFF
     assert round_switches({**section, "unknown_weight": 0.0}, 49) == {}
     assert round_switches({**section, "unknown_weight": 0.3}, 49) == {}
     on = round_switches({**section, "unknown_weight": "auto"}, 49)
@@ -641,11 +647,15 @@ def test_crops_auto_is_resolved_before_training(tmp_path, feature_dir, annotatio
 
 
 @pytest.mark.parametrize(("n_fp", "expected"), [(0, "grid"), (1, "events")])
-def test_stage1_job_resolves_crops_auto_and_stores_the_outcome(
-    tmp_path, feature_dir, annotations, capsys, n_fp, expected
+@pytest.mark.parametrize(
+    ("loss", "key"), [("clipwise", "stage1.crops"), ("masked", "relabel.crops")]
+)
+def test_training_job_resolves_crops_auto_and_stores_the_outcome(
+    tmp_path, feature_dir, annotations, capsys, n_fp, expected, loss, key
 ):
-    """The training job counts the whole tables' fp rows: none gives grid crops, one (to 3 tp
-    rows) events; the log line says so and the checkpoint holds it."""
+    """The training job, stage 1's (clipwise) or a round's (masked), counts the whole tables' fp
+    rows: none gives grid crops, one (to 3 tp rows) events; the log line names the setting and
+    says so, and the checkpoint holds it."""
     from sedcycle.steps.training import train_round
 
     tp, fp = annotations
@@ -654,40 +664,15 @@ def test_stage1_job_resolves_crops_auto_and_stores_the_outcome(
     tp.to_csv(paths["tp"], index=False)
     fp.to_csv(paths["fp"], index=False)
     pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
-    base = settings(loss="clipwise", epochs=1, crops="auto", cover=20)
+    base = settings(loss=loss, epochs=1, crops="auto", cover=20, unknown_weight=0.1)
     job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
     out = tmp_path / "fold1.pt"  # trains on fold 0: rec0, rec2, rec4, the tp rows' recordings
     train_round(
         str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
         settings=job, clip_seconds=CLIP_SECONDS, threads=1,
     )  # fmt: skip
-    assert f"so {expected}" in capsys.readouterr().err
-    assert torch.load(out, weights_only=True)["settings"]["crops"] == expected
-
-
-@pytest.mark.parametrize(("n_fp", "expected"), [(0, "grid"), (1, "events")])
-def test_round_job_resolves_relabel_crops_auto_and_stores_the_outcome(
-    tmp_path, feature_dir, annotations, capsys, n_fp, expected
-):
-    """relabel.crops auto in a round: grid without any fp row, events with one; the log line
-    names relabel.crops and the checkpoint holds the crops the round trained on."""
-    from sedcycle.steps.training import train_round
-
-    tp, fp = annotations
-    fp = fp.head(n_fp)
-    paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
-    tp.to_csv(paths["tp"], index=False)
-    fp.to_csv(paths["fp"], index=False)
-    pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
-    base = settings(epochs=1, crops="auto", cover=20, unknown_weight=0.1)
-    job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
-    out = tmp_path / "fold1.pt"
-    train_round(
-        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
-        settings=job, clip_seconds=CLIP_SECONDS, threads=1,
-    )  # fmt: skip
     err = capsys.readouterr().err
-    assert f"relabel.crops auto: {'no fp row (3 tp rows)' if n_fp == 0 else '1 fp rows'}" in err
+    assert f"{key} auto: {'no fp row (3 tp rows)' if n_fp == 0 else '1 fp rows'}" in err
     assert f"so {expected}" in err
     assert torch.load(out, weights_only=True)["settings"]["crops"] == expected
 
@@ -713,14 +698,7 @@ def test_grid_crops_change_what_a_round_trains_on(tmp_path, feature_dir, annotat
 def test_relabel_crops_is_a_param_when_not_events_with_the_grid_overlap():
     """relabel.crops events (the default) is no param, so a finished run reruns no round; grid
     and auto are, with windows.cover, the grid's overlap; another value is refused."""
-    section = {
-        "soft_weight": 0.0,
-        "soft_out_of_fold": False,
-        "use_pseudo": False,
-        "pseudo_targets": "frames",
-        "min_steps": 0,
-        "unknown_weight": 0.1,
-    }
+    section = ROUND_OFF
     assert round_switches({**section, "crops": "events"}, 49) == {}
     assert round_switches({**section, "crops": "grid"}, 49) == {"crops": "grid", "cover": 49}
     assert round_switches({**section, "crops": "auto"}, 49) == {"crops": "auto", "cover": 49}
@@ -813,13 +791,7 @@ def test_pseudo_targets_are_checked(tmp_path, feature_dir, annotations, override
 def test_pseudo_targets_are_a_param_of_rounds_with_pseudo_labels_alone():
     """frames (off) is no param, so a finished run does not rerun; windows is, with the grid's
     overlap it crops; a round without pseudo-labels leaves both out whatever the setting."""
-    section = {
-        "soft_weight": 0.0,
-        "soft_out_of_fold": False,
-        "use_pseudo": True,
-        "min_steps": 0,
-        "crops": "events",
-    }
+    section = {**ROUND_OFF, "use_pseudo": True}
     assert round_switches({**section, "pseudo_targets": "frames"}, 49) == {}
     on = round_switches({**section, "pseudo_targets": "windows"}, 49)
     assert list(on.items()) == [("pseudo_targets", "windows"), ("cover", 49)]
