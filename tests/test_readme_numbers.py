@@ -109,32 +109,59 @@ def test_real_recordings_numbers_are_the_real_data_reports():
         for name in ("piha", "bobwhite")
     ]
     assert f"test AP {one_species[0]} and {one_species[1]}." in FLAT
-    seeds = (RESULTS / "real_annotated_seeds.md").read_text()
+    defaults = (RESULTS / "real_annotated_defaults.md").read_text()
 
-    def stage1_to_round3(group: str) -> list[str]:
-        row = f"**{group}: mean ± std of 3 runs**"
-        return [
-            " → ".join(real_cells(seeds, name, row)[i] for i in (0, 3))
-            for name in ("piha", "bobwhite")
-        ]
+    def stage1_to_round3(report: str, group: str, set_name: str) -> str:
+        cells = real_cells(report, set_name, f"**{group}: mean ± std of 3 runs**")
+        return f"{cells[0]} → {cells[3]}"
 
-    floor, none = stage1_to_round3("stage1.min_steps 360"), stage1_to_round3("stage1.min_steps 0")
-    assert f"stage 1 → round 3 {floor[0]} and {floor[1]} (without the floor {none[0]}" in FLAT
-    assert f"{none[0]} and {none[1]})" in FLAT
-    remedy = stage1_to_round3("no negatives, min_steps 360")
+    two, one = "defaults, 2 threads", "defaults, 1 thread"
+    bobwhite = [stage1_to_round3(defaults, group, "bobwhite") for group in (two, one)]
+    assert f"stage 1 → round 3 {bobwhite[0]} on 2 threads and {bobwhite[1]} on 1" in FLAT
+    piha = [stage1_to_round3(defaults, group, "piha") for group in (two, one)]
+    assert f"Piha did not: {piha[0]} on 2 threads, {piha[1]} on 1" in FLAT
+    for name in ("bobwhite", "piha"):
+        random = real_cells(report, name, "*random (200 draws)*")[1]
+        assert f"on 1 (random {random})" in FLAT
+    below = {
+        (name, group): real_cells(defaults, name, f"**{group}: mean ± std of 3 runs**")[7]
+        for name in ("piha", "bobwhite")
+        for group in (two, one)
+    }
+    assert below == {
+        ("piha", two): "1 of 3",  # meeting "no round below stage 1": 2 of 3 fail
+        ("piha", one): "3 of 3",
+        ("bobwhite", two): "3 of 3",
+        ("bobwhite", one): "3 of 3",
+    }
+    assert "Bobwhite met every verdict on every run" in FLAT
     assert (
-        "remedy (stage 1 on every window" in FLAT and f"scored {remedy[0]} and {remedy[1]}," in FLAT
+        "on 2 threads its rounds fell below stage 1 by more than random's std on 2 of the 3" in FLAT
     )
-    weak = (RESULTS / "real_annotated_weak_negatives.md").read_text()
-    runs = [
-        real_cells(weak, "bobwhite", f"unknown_weight 0.1 (the defaults): {root}")
-        for root in ("defaults_weak", "defaults_weak_seed1")
+    bobwhite_runs = [
+        real_cells(defaults, "bobwhite", f"{group}: {root}")[5:8]
+        for group, roots in (
+            (two, ("real_runs", "defaults_seed1", "defaults_seed2")),
+            (one, ("defaults_1thread", "defaults_1thread_seed1", "defaults_1thread_seed2")),
+        )
+        for root in roots
     ]
-    verdicts = [cells[5:8] for cells in runs]
-    assert verdicts == [["yes"] * 3] * 2, "Bobwhite met every verdict on both seeds"
-    pairs = " and ".join(f"{cells[0]} → {cells[3]}" for cells in runs)
-    assert "met every verdict on both training seeds run" in FLAT
-    assert f"stage 1 → round 3 {pairs}." in FLAT
+    assert bobwhite_runs == [["yes"] * 3] * 6
+    grid = (RESULTS / "real_annotated_rounds_grid.md").read_text()
+    fails = {
+        group: real_cells(grid, "bobwhite", f"**{group}: mean ± std of 3 runs**")[7]
+        for group in ("rounds on event crops", "rounds on the grid")
+    }
+    assert fails == {"rounds on event crops": "2 of 3", "rounds on the grid": "2 of 3"}
+    assert "fails one verdict in 6 runs (Bobwhite" in FLAT and "fails one as well (seed 2)" in FLAT
+    assert real_cells(grid, "bobwhite", "rounds on the grid: nn_weak_grid_seed2")[7].startswith(
+        "no"
+    )
+    assert real_cells(grid, "bobwhite", "rounds on event crops: nn_weak_seed1")[7].startswith("no")
+    assert all(
+        real_cells(grid, "piha", f"**{group}: mean ± std of 3 runs**")[7] == "3 of 3"
+        for group in ("rounds on event crops", "rounds on the grid")
+    )
 
 
 def demo_seed_scores() -> dict[int, dict[str, float]]:
