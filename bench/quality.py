@@ -166,6 +166,10 @@ VARIANTS["defaults_weak_negatives_0.1"] = {"relabel": {"unknown_weight": 0.1}}
 # The defaults before relabel.unknown_weight 0.1: auto, which weighs the unknown pairs 0 (the
 # source's masked loss) wherever a round has at least as many fp rows as tp rows
 VARIANTS["defaults_unknown_weight_auto"] = {"relabel": {"unknown_weight": "auto"}}
+# The defaults with two more rounds (4 and 5, as rounds 2 and 3: soft targets from the previous
+# round's out-of-fold model): does the gain keep growing? Rounds 1-3 are the defaults' own, so
+# a copy of the defaults' run trains rounds 4 and 5 alone
+VARIANTS["defaults_5_rounds"] = {"relabel": {"n_rounds": 5}}
 # The defaults' runs as they are, the submission averaging every stage's fold models instead of
 # the last stage's alone: the rounds as an ensemble of differently trained models (only the
 # ensemble job reruns)

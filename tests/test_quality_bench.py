@@ -634,6 +634,16 @@ def test_defaults_variants_change_rounds_2_and_3_alone():
     assert calibrated["relabel"]["rounds"][3] == {**hard, "pseudo_target_precision": 0.95}
 
 
+def test_five_rounds_variant_differs_from_the_defaults_in_the_round_count_alone():
+    """defaults_5_rounds keeps every setting of the defaults but relabel.n_rounds (5), so a copy
+    of the defaults' run keeps rounds 1-3 and trains rounds 4 and 5."""
+    quality = load_quality()
+    defaults = method_defaults_run(quality, "defaults")
+    run = method_defaults_run(quality, "defaults_5_rounds")
+    assert run["relabel"]["n_rounds"] == 5 and defaults["relabel"]["n_rounds"] == 3
+    assert {**run, "relabel": {**run["relabel"], "n_rounds": 3}} == defaults
+
+
 def test_weak_negatives_are_the_defaults_and_the_auto_variant_the_defaults_before():
     """defaults_weak_negatives_0.1 (measured before it became the default) is now the defaults
     themselves; defaults_unknown_weight_auto differs from them in unknown_weight alone."""
