@@ -448,3 +448,32 @@ def test_rfcx_size_seed_preset_on_draw_1_numbers_are_the_report_s():
     runs = per_run_lwlrap(report, "seed_preset_5_folds")
     assert sorted(runs) == ["0/1", "1/1", "2/1"]
     assert all(scores[3] < scores[1] for scores in runs.values())
+
+
+def test_rfcx_size_five_rounds_numbers_are_the_report_s():
+    """The README's sentence on two more rounds at RFCx's size:
+    bench/results/quality_rfcx_shaped_5_rounds.md's cells, the runs where round 5 beats round
+    3, and its verdict against stage 1."""
+    report = RESULTS / "quality_rfcx_shaped_5_rounds.md"
+    cells = section_cells(report, "defaults_5_rounds")
+    runs = per_run_lwlrap(report, "defaults_5_rounds")  # stage1, round1..round5, ensemble
+    assert len(runs) == 6
+    above = sum(scores[5] > scores[3] for scores in runs.values())
+    verdict = re.search(
+        r"- round5 above stage1: mean gain \+(\d\.\d+) .*?seed spread \(std\) (\d\.\d+): "
+        r"\*\*(yes|no)\*\*",
+        report.read_text(),
+    )
+    assert verdict, "no round-5 verdict line"
+    gain, spread = round(float(verdict[1]), 3), round(float(verdict[2]), 3)
+    assert (
+        f"scored round 5 {cells['round5']} against round 3 {cells['round3']}, above round 3 on "
+        f"{above} of the 6 runs and above stage 1 by +{gain:.3f} on average"
+    ) in FLAT
+    precision = section_cells(report, "defaults_5_rounds", 4)
+    low = {stage: precision[stage].split(" ± ")[0] for stage in ("round3", "round5")}
+    assert f"precision at 0.5 fell from {low['round3']} to {low['round5']}" in FLAT
+    if verdict[3] == "no":
+        assert f"not by more than the spread between runs ({spread:.3f})" in FLAT
+    else:
+        assert "meeting the bar" in FLAT
