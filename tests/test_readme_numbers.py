@@ -42,6 +42,19 @@ def submission_rows(report: Path) -> dict[str, list[str]]:
     return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
 
 
+def stage1_verdict(report: Path, stage: str) -> tuple[float, float, str]:
+    """A bench/quality.py report's verdict line on ``stage`` against stage 1 (the first such
+    line: the first variant's): mean gain and seed spread, rounded to 3 decimals, and whether
+    the gain is more than the spread ("yes" or "no")."""
+    verdict = re.search(
+        rf"- {stage} above stage1: mean gain \+(\d\.\d+) .*?seed spread \(std\) (\d\.\d+): "
+        r"\*\*(yes|no)\*\*",
+        report.read_text(),
+    )
+    assert verdict, f"{report.name} has no {stage} verdict line"
+    return round(float(verdict[1]), 3), round(float(verdict[2]), 3), verdict[3]
+
+
 def test_section_cells_reads_a_report_table(tmp_path):
     report = tmp_path / "r.md"
     report.write_text(
@@ -372,13 +385,8 @@ def test_rfcx_size_numbers_are_the_reports():
     assert f"precision at 0.5 in round 3 {precision['defaults']} against {precision[before]}" in (
         FLAT
     )
-    verdict = re.search(
-        r"- round3 above stage1: mean gain \+(\d\.\d+) .*?"
-        r"seed spread \(std\) (\d\.\d+): \*\*no\*\*",
-        defaults_report.read_text(),
-    )
-    assert verdict, "no stage-1 verdict line"
-    gain, spread = round(float(verdict[1]), 3), round(float(verdict[2]), 3)
+    gain, spread, met = stage1_verdict(defaults_report, "round3")
+    assert met == "no"
     assert f"by +{gain:.3f} over stage 1 on average, less than the spread between runs" in FLAT
     assert f"({spread:.3f})" in FLAT
     preset_report = RESULTS / "quality_rfcx_shaped_preset.md"
@@ -459,13 +467,7 @@ def test_rfcx_size_five_rounds_numbers_are_the_report_s():
     runs = per_run_lwlrap(report, "defaults_5_rounds")  # stage1, round1..round5, ensemble
     assert len(runs) == 6
     above = sum(scores[5] > scores[3] for scores in runs.values())
-    verdict = re.search(
-        r"- round5 above stage1: mean gain \+(\d\.\d+) .*?seed spread \(std\) (\d\.\d+): "
-        r"\*\*(yes|no)\*\*",
-        report.read_text(),
-    )
-    assert verdict, "no round-5 verdict line"
-    gain, spread = round(float(verdict[1]), 3), round(float(verdict[2]), 3)
+    gain, spread, met = stage1_verdict(report, "round5")
     assert (
         f"scored round 5 {cells['round5']} against round 3 {cells['round3']}, above round 3 on "
         f"{above} of the 6 runs and above stage 1 by +{gain:.3f} on average"
@@ -473,7 +475,7 @@ def test_rfcx_size_five_rounds_numbers_are_the_report_s():
     precision = section_cells(report, "defaults_5_rounds", 4)
     low = {stage: precision[stage].split(" ± ")[0] for stage in ("round3", "round5")}
     assert f"precision at 0.5 fell from {low['round3']} to {low['round5']}" in FLAT
-    if verdict[3] == "no":
+    if met == "no":
         assert f"not by more than the spread between runs ({spread:.3f})" in FLAT
     else:
         assert "meeting the bar" in FLAT
