@@ -5,9 +5,8 @@ from sedcycle.settings import (
     MODEL_KEYS,
     ROUND_KEYS,
     STAGE1_KEYS,
-    STAGE1_SWITCHES,
     round_switches,
-    switches_on,
+    stage1_switches,
 )
 from sedcycle.recordings import shard_files
 
@@ -73,15 +72,9 @@ def stage1_settings():
         **model_settings(),
         "loss": "clipwise",
         **{key: stage1[key] for key in STAGE1_KEYS},
-        # only when on: a run from before the switch existed keeps its params (no rerun)
-        **switches_on(stage1, STAGE1_SWITCHES),
-        # the grid's overlap: only grid crops (or auto, which may resolve to them) read
-        # windows.cover, so only they rerun on it
-        **(
-            {"cover": config["windows"]["cover"]}
-            if stage1["crops"] in ("grid", "auto")
-            else {}
-        ),
+        # only when on: a run from before the switch existed keeps its params (no rerun);
+        # the grid's overlap (windows.cover) only with grid (or auto) crops
+        **stage1_switches(stage1, config["windows"]["cover"]),
     }
 
 

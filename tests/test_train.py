@@ -9,11 +9,10 @@ from sedcycle.crops import fold_labels, pseudo_positive_crops
 from sedcycle.labels import ANNOTATION_COLUMNS, FrameLabels
 from sedcycle.model import load_model
 from sedcycle.settings import (
-    STAGE1_SWITCHES,
     resolve_crops,
     resolve_unknown_weight,
     round_switches,
-    switches_on,
+    stage1_switches,
 )
 from sedcycle.train import (
     Teacher,
@@ -625,14 +624,15 @@ def test_crops_auto_resolves_from_the_fp_count():
         "time counted absent)"
     )
     # a round (masked loss) names its own key, and its unlabelled time is unknown pairs
-    assert resolve_crops(settings(crops="auto"), 69, 0, "relabel.crops")[1] == (
+    assert resolve_crops(settings(loss="masked", crops="auto"), 69, 0)[1] == (
         "relabel.crops auto: no fp row (69 tp rows), so grid (every fixed window, unlabelled "
         "time seen as unknown pairs)"
     )
-    assert resolve_crops(settings(crops="auto"), n_tp=243, n_fp=70) == (
+    assert resolve_crops(settings(loss="clipwise", crops="auto"), n_tp=243, n_fp=70) == (
         "events",
         "stage1.crops auto: 70 fp rows, so events",
     )
+    assert resolve_crops(settings(loss="masked", crops="grid"), 5, 0)[1] == "relabel.crops grid"
     assert resolve_crops(settings(crops="auto"), n_tp=5, n_fp=1)[0] == "events"
     assert resolve_crops(settings(crops="events"), n_tp=5, n_fp=0)[0] == "events"
     assert resolve_crops(settings(crops="grid"), n_tp=5, n_fp=400)[0] == "grid"
@@ -710,9 +710,12 @@ def test_event_crops_are_no_param_and_grid_crops_are():
     """params hold crops only when it is not its off value, events (no rerun of a run that
     predates the setting); the off value is TrainSettings' default."""
     section = {"mixup_alpha": 0.0, "crops": "events", "min_steps": 0}
-    assert switches_on(section, STAGE1_SWITCHES) == {}
-    assert switches_on({**section, "crops": "grid"}, STAGE1_SWITCHES) == {"crops": "grid"}
-    assert switches_on({**section, "crops": "auto"}, STAGE1_SWITCHES) == {"crops": "auto"}
+    assert stage1_switches(section, 49) == {}
+    assert stage1_switches({**section, "crops": "grid"}, 49) == {"crops": "grid", "cover": 49}
+    assert stage1_switches({**section, "crops": "auto"}, 49) == {"crops": "auto", "cover": 49}
+    assert stage1_switches({**section, "mixup_alpha": 0.4}, 49) == {"mixup_alpha": 0.4}
+    with pytest.raises(ValueError, match="stage1.crops must be one of events, grid, auto"):
+        stage1_switches({**section, "crops": "random"}, 49)
     assert settings().crops == "events" and settings().cover is None
 
 

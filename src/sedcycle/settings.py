@@ -130,6 +130,26 @@ def switches_on(section: dict[str, Any], switches: tuple[str, ...]) -> dict[str,
     }
 
 
+def with_grid_cover(switched: dict[str, Any], key: str, cover: int) -> dict[str, Any]:
+    """``switched`` with the grid's overlap ``cover`` (windows.cover) where its crops (config
+    ``key``: stage1.crops or relabel.crops) is on, "grid" or "auto" (which may resolve to the
+    grid): only such a stage reads windows.cover, so only it reruns on it. Another crops value
+    is refused, naming ``key``."""
+    if "crops" not in switched:
+        return switched
+    if switched["crops"] not in (*CROPS, AUTO):
+        raise ValueError(
+            f"{key} must be one of {', '.join((*CROPS, AUTO))}, got {switched['crops']!r}"
+        )
+    return {**switched, "cover": cover}
+
+
+def stage1_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
+    """The switches of the stage1 settings ``section`` that are on (STAGE1_SWITCHES), and the
+    grid's overlap ``cover`` (windows.cover) where its crops need it."""
+    return with_grid_cover(switches_on(section, STAGE1_SWITCHES), "stage1.crops", cover)
+
+
 def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
     """The switches of a relabel round's settings ``section`` that are on (ROUND_SWITCHES), and
     the grid's overlap ``cover`` (windows.cover) where they need it; with unknown_weight
@@ -154,14 +174,7 @@ def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
                 f"got {switched['pseudo_targets']!r}"
             )
         switched["cover"] = cover
-    if "crops" in switched:
-        if switched["crops"] not in (*CROPS, AUTO):
-            raise ValueError(
-                f"relabel.crops must be one of {', '.join((*CROPS, AUTO))}, "
-                f"got {switched['crops']!r}"
-            )
-        switched["cover"] = cover
-    return switched
+    return with_grid_cover(switched, "relabel.crops", cover)
 
 
 def data_source(config: dict[str, Any]) -> str:
@@ -195,11 +208,9 @@ def data_source(config: dict[str, Any]) -> str:
     return source
 
 
-def resolve_crops(
-    settings: TrainSettings, n_tp: int, n_fp: int, key: str = "stage1.crops"
-) -> tuple[str, str]:
-    """The crops a stage trains on, and a line for its log naming its config ``key``
-    (stage1.crops, or relabel.crops in a round).
+def resolve_crops(settings: TrainSettings, n_tp: int, n_fp: int) -> tuple[str, str]:
+    """The crops a stage trains on, and a line for its log naming its config key: stage1.crops
+    with stage 1's clipwise loss, relabel.crops with a round's masked loss.
 
     "events" and "grid" are kept. "auto" is "grid" when the tp/fp tables hold
     no fp row (no known negative), else "events": stage 1 counts every unlabelled pair as
@@ -214,13 +225,13 @@ def resolve_crops(
     in every labelled crop.
     """
     crops = settings.crops
+    stage1 = settings.loss == "clipwise"
+    key = "stage1.crops" if stage1 else "relabel.crops"
     if crops != AUTO:
         return crops, f"{key} {crops}"
     if n_fp == 0:
         unlabelled = (
-            "unlabelled time counted absent"
-            if settings.loss == "clipwise"
-            else "unlabelled time seen as unknown pairs"
+            "unlabelled time counted absent" if stage1 else "unlabelled time seen as unknown pairs"
         )
         return "grid", (
             f"{key} auto: no fp row ({n_tp} tp rows), so grid (every fixed window, {unlabelled})"

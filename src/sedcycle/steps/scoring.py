@@ -83,7 +83,7 @@ def pseudo_crop_targets(
     alone, replayed from the round's ``settings`` fold by fold as train_round builds each
     fold's labels and crops: fold, epoch, recording_id, start, species_id. crops "auto" is
     resolved from the tables' row counts, as the training job does."""
-    crops, _ = resolve_crops(settings, len(tp), len(fp), "relabel.crops")
+    crops, _ = resolve_crops(settings, len(tp), len(fp))
     settings = replace(settings, crops=crops)
     events = labelled_events(tp, fp, n_frames, clip_seconds)
     found = []

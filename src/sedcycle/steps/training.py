@@ -183,12 +183,7 @@ def train_round(
         weight, line = resolve_unknown_weight(settings, len(tp_rows), len(fp_rows))
         print(line, file=sys.stderr)
         settings = replace(settings, unknown_weight=weight)
-    crops, line = resolve_crops(
-        settings,
-        len(tp_rows),
-        len(fp_rows),
-        "relabel.crops" if settings.loss == "masked" else "stage1.crops",
-    )
+    crops, line = resolve_crops(settings, len(tp_rows), len(fp_rows))
     print(line, file=sys.stderr)
     settings = replace(settings, crops=crops)
     pseudo_rows = pd.read_parquet(pseudo) if pseudo else None
