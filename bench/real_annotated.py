@@ -140,6 +140,41 @@ def too_small(truth: np.ndarray) -> str:
     return ""
 
 
+def one_clip_drop(truth: np.ndarray, metric: str) -> float:
+    """How much one test clip can lower ``metric`` (lwlrap | mean_ap) from a perfect ranking of
+    test ``truth`` [clips, species]: the largest drop over clips when that clip alone is ranked
+    worst (its true species below every other score, its absent species above every other).
+    With one species, a clip without it scored above every clip with it. A verdict threshold
+    below this can turn on a single clip's rank."""
+    truth = np.asarray(truth, dtype=bool)
+    # distinct scores (models' are), true pairs above absent ones: a tie would count as one
+    # threshold and hide the clip's rank
+    distinct = np.arange(truth.size, dtype=float).reshape(truth.shape) / truth.size
+    perfect = 2.0 * truth + distinct
+    best = score(truth, perfect)[metric]
+    drops = []
+    for clip in range(len(truth)):
+        worst = perfect.copy()
+        worst[clip] = np.where(truth[clip], -1.0 - distinct[clip], 3.0 + distinct[clip])
+        drops.append(best - score(truth, worst)[metric])
+    return float(max(drops, default=0.0))
+
+
+def resolution(one_clip: float, random: dict, metric: str) -> str:
+    """A sentence on what one test clip can do to the verdicts' ``metric`` against the
+    threshold they use (the random baseline's std)."""
+    std = random[metric][1]
+    return (
+        f"From a perfect ranking, one test clip ranked worst lowers {metric} by {one_clip:.3f}, "
+        + (
+            f"more than the random std {std:.3f}: a round below stage 1 by that std can be one "
+            "clip's rank, so this test set is too small to show that verdict reliably."
+            if one_clip > std
+            else f"less than the random std {std:.3f}: no verdict here turns on one clip."
+        )
+    )
+
+
 def round_stages(stages: dict[str, dict]) -> list[str]:
     """The relabel rounds among a run's ``stages`` (round1, round2, ... in their order)."""
     return [s for s in stages if s.startswith("round")]
@@ -313,6 +348,7 @@ def evaluate_run(workdir: Path) -> dict:
             {k: v for k, v in stages.items() if k != "ensemble"}, random, metric, too_small(truth)
         ),
         "still_falling": still_falling(workdir / "logs" / "stage1"),
+        "one_clip": one_clip_drop(truth, metric),
     }
 
 
@@ -400,6 +436,9 @@ def set_section(name: str, result: dict) -> list[str]:
     ]
     final = round_stages(result["stages"])
     lines += result["verdict"].lines(final[-1] if final else "the last round")
+    if not result["verdict"].reason:
+        metric = result["verdict"].metric
+        lines.append(f"- {resolution(result['one_clip'], result['random'], metric)}")
     return lines + [""]
 
 
@@ -501,7 +540,8 @@ def comparison_report(
             f"## {name}",
             "",
             f"Test {metric} ({first['sizes']['test_clips']} test clips, "
-            f"{first['sizes']['test_labels']} true pairs of {n_pairs}).",
+            f"{first['sizes']['test_labels']} true pairs of {n_pairs}). "
+            + resolution(first["one_clip"], first["random"], metric),
             "",
             "| variant | stage1 | "
             + " | ".join(rounds)

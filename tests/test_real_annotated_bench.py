@@ -195,6 +195,30 @@ def test_a_set_too_small_gets_a_reason_instead_of_verdicts():
     assert bench.too_small(enough) == ""
 
 
+def test_one_clip_drop_is_what_one_clip_ranked_worst_costs_from_a_perfect_ranking():
+    """One species, P clips with it: a clip without it scored above all of them leaves the
+    k-th call at precision k/(k+1), so AP falls by (1/P) * sum 1/(k+1); LWLRAP with one of S
+    species a clip: that clip's label ranked last scores 1/S instead of 1, over N labels."""
+    piha = np.zeros((25, 1), dtype=bool)
+    piha[:21] = True  # Piha's test set: 21 clips with a call of 25
+    expected = sum(1 / (k + 1) for k in range(1, 22)) / 21
+    assert bench.one_clip_drop(piha, "mean_ap") == pytest.approx(expected)
+    assert expected == pytest.approx(0.128, abs=5e-4)
+    assert bench.one_clip_drop(np.ones((12, 1), dtype=bool), "mean_ap") == 0.0  # no negative
+    one_label = np.zeros((75, 32), dtype=bool)
+    one_label[np.arange(75), np.arange(75) % 32] = True
+    assert bench.one_clip_drop(one_label, "lwlrap") == pytest.approx((1 - 1 / 32) / 75)
+
+
+def test_resolution_says_when_one_clip_can_decide_a_verdict():
+    random = {"mean_ap": (0.858, 0.056)}
+    above = bench.resolution(0.128, random, "mean_ap")
+    assert "lowers mean_ap by 0.128, more than the random std 0.056" in above
+    assert "too small to show that verdict reliably" in above
+    below = bench.resolution(0.013, {"lwlrap": (0.13, 0.022)}, "lwlrap")
+    assert "less than the random std 0.022" in below and "too small" not in below
+
+
 def test_random_baseline_is_seeded_and_near_the_positive_share_for_ap():
     truth = np.zeros((40, 1), dtype=bool)
     truth[:10, 0] = True
@@ -386,6 +410,9 @@ def test_report_of_fake_runs_says_yes_for_a_set_that_learns_and_no_for_a_planted
     assert "more than its std (lwlrap): yes" in good_part
     assert "more than its std (lwlrap): no" in bad_part
     assert "| *random (200 draws)* |" in text and "| *constant prior* |" in text
+    # 30 test clips of one species of 2 each: one clip ranked worst costs (1 - 1/2) / 30
+    assert good["one_clip"] == pytest.approx(0.5 / 30)
+    assert "one test clip ranked worst lowers lwlrap by 0.017, less than" in good_part
 
 
 def test_a_variant_layers_its_configs_last_and_can_start_from_a_finished_run(tmp_path, monkeypatch):
@@ -448,6 +475,7 @@ def test_comparison_report_puts_the_variants_side_by_side(tmp_path, monkeypatch)
     assert cells[-1] == "1 of 2"  # stage-1 fold models whose loss was still falling
     assert [c.strip() for c in bad.split("|")[1:-1]][-5] == "no"
     assert "`variants/x.yaml`" in text and "| round1 | round2 | round3 |" in table
+    assert "one test clip ranked worst lowers lwlrap by 0.017" in table.splitlines()[2]
 
 
 def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
