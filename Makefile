@@ -6,7 +6,7 @@ CORES ?= all
 
 .PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
 	real-data real-data-no-negatives real-data-seeds real-data-weak-negatives \
-	real-data-defaults real-data-rounds-grid \
+	real-data-defaults real-data-rounds-grid real-data-relabel-min-steps \
 	setup-cluster test-cluster bench-scaling bench-review
 
 setup: $(VENV)/.installed
@@ -227,6 +227,21 @@ real-data-defaults: setup
 	$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --out bench/results/real_annotated_defaults.md --compare \
 		"defaults, 2 threads=bench/real_runs:bench/real_runs/defaults_seed1:bench/real_runs/defaults_seed2" \
 		"defaults, 1 thread=$(ONE_THREAD):$(ONE_THREAD)_seed1:$(ONE_THREAD)_seed2"
+
+# The rounds' step floor: relabel.min_steps 90 (what the RFCx-shaped benchmark's rounds take;
+# Bobwhite's take 12, Piha's 36) on the one-species sets, from copies of real-data-defaults'
+# 1-thread runs (stage 1 kept, the rounds retrained), over training seeds 0, 1, 2, on 1
+# thread; side by side with those runs in bench/results/real_annotated_relabel_min_steps.md.
+MIN_STEPS = bench/real_runs/relabel_min_steps_90
+real-data-relabel-min-steps: real-data-defaults
+	for s in 0 1 2; do \
+		$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --cores 1 --root $(MIN_STEPS)$(SUFFIX) \
+			--start-from $(ONE_THREAD)$(SUFFIX) --config $(VARIANTS_DIR)/relabel_min_steps_90.yaml \
+			$(SEED) --out $(MIN_STEPS)$(SUFFIX)/report.md || exit 1; \
+	done
+	$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --out bench/results/real_annotated_relabel_min_steps.md --compare \
+		"defaults, 1 thread=$(ONE_THREAD):$(ONE_THREAD)_seed1:$(ONE_THREAD)_seed2" \
+		"relabel.min_steps 90, 1 thread=$(MIN_STEPS):$(MIN_STEPS)_seed1:$(MIN_STEPS)_seed2"
 
 # Rounds without negatives: data.annotated.negatives none on the one-species sets with what the
 # defaults resolve to then (variants/no_negatives_weak.yaml: stage 1 on the grid, weak negatives

@@ -177,6 +177,19 @@ def test_real_recordings_numbers_are_the_real_data_reports():
     )
 
 
+def test_round_step_floor_numbers_are_the_report_s():
+    """The README's sentence on relabel.min_steps 90: Bobwhite's round 3 over the 3 seeds
+    without and with the floor, from bench/results/real_annotated_relabel_min_steps.md, and
+    the floor lower on every seed (why it is not the default)."""
+    report = (RESULTS / "real_annotated_relabel_min_steps.md").read_text()
+    groups = ("defaults, 1 thread", "relabel.min_steps 90, 1 thread")
+    round3 = [
+        real_cells(report, "bobwhite", f"**{group}: mean ± std of 3 runs**")[3] for group in groups
+    ]
+    assert f"Bobwhite's round 3 fell from {round3[0]} to {round3[1]} on 1 thread" in FLAT
+    assert "last round higher on 0 of 3" in report.split("\n## bobwhite\n")[1]
+
+
 def demo_seed_scores() -> dict[int, dict[str, float]]:
     """seed -> {stage: test LWLRAP} of bench/results/demo_seeds.md's seed rows."""
     report = (RESULTS / "demo_seeds.md").read_text()
