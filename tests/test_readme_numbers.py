@@ -109,19 +109,57 @@ def real_cells(report: str, set_name: str, row: str) -> list[str]:
     return [cell.strip() for cell in line.split("|")[2:-1]]
 
 
+def real_resolution(report: str, set_name: str) -> str:
+    """How much one test clip can lower a perfect score in ``set_name``'s section of a
+    bench/real_annotated.py report (its resolution line), as printed."""
+    section = report.split(f"\n## {set_name}\n")[1].split("\n## ")[0]
+    found = re.search(r"one test clip ranked worst lowers \w+ by (\d\.\d+), (more|less)", section)
+    assert found, f"{set_name} has no resolution line"
+    return found[1]
+
+
 def test_real_recordings_numbers_are_the_real_data_reports():
     report = (RESULTS / "real_annotated.md").read_text()
-    insects = {row: real_cells(report, "insects", row)[0] for row in ("stage1", "round3")}
+    insects = {
+        row: real_cells(report, "insects", row)[0] for row in ("stage1", "round2", "round3")
+    }
     random = real_cells(report, "insects", "*random (200 draws)*")[0]
     assert (
-        f"test LWLRAP stage 1 {insects['stage1']}, round 3 {insects['round3']} (random {random})"
-        in FLAT
+        f"test LWLRAP stage 1 {insects['stage1']}, round 2 {insects['round2']}, round 3 "
+        f"{insects['round3']} (random {random})"
+    ) in FLAT
+    piha = {row: real_cells(report, "piha", row)[1] for row in ("stage1", "round1", "round3")}
+    assert (
+        f"test AP stage 1 {piha['stage1']}, round 1 {piha['round1']}, round 3 {piha['round3']} "
+        f"(random {real_cells(report, 'piha', '*random (200 draws)*')[1]})"
+    ) in FLAT
+    bobwhite = " → ".join(real_cells(report, "bobwhite", row)[1] for row in ("stage1", "round3"))
+    assert f"Northern Bobwhite clips, one species, {bobwhite} (random" in FLAT
+    verdicts = {
+        name: report.split(f"\n## {name}\n")[1].split("\n## ")[0].count(
+            "no round below stage 1 by more than that std: no"
+        )
+        for name in ("insects", "piha", "bobwhite")
+    }
+    assert verdicts == {"insects": 1, "piha": 1, "bobwhite": 0}  # "on two of the three"
+    assert "on two of the three a round fell below stage 1" in FLAT
+    assert f"lowers a perfect AP by {real_resolution(report, 'piha')}, more than" in FLAT
+    assert f"LWLRAP by at most {real_resolution(report, 'insects')} from a perfect" in FLAT
+    defaults_report = (RESULTS / "real_annotated_defaults.md").read_text()
+    insects_group = real_cells(
+        defaults_report, "insects", "**defaults, 2 threads: mean ± std of 3 runs**"
     )
-    one_species = [
-        " → ".join(real_cells(report, name, stage)[1] for stage in ("stage1", "round3"))
-        for name in ("piha", "bobwhite")
-    ]
-    assert f"test AP {one_species[0]} and {one_species[1]}." in FLAT
+    assert (
+        f"its test LWLRAP went from {insects_group[0]} in stage 1 to {insects_group[3]} in round 3"
+    ) in FLAT
+    assert insects_group[7] == "2 of 3"  # meet "no round below stage 1": 1 of 3 fails
+    assert "more than random's std on 1 of the 3 runs (seed 0's round 2)" in FLAT
+    assert real_cells(defaults_report, "insects", "defaults, 2 threads: real_runs")[7] == (
+        "no (round2)"
+    )
+    earlier = (RESULTS / "real_annotated_earlier_defaults.md").read_text()
+    before = [real_cells(earlier, "insects", row)[0] for row in ("stage1", "round3")]
+    assert f"went from {before[0]} in stage 1 to {before[1]} in round 3" in FLAT
     defaults = (RESULTS / "real_annotated_defaults.md").read_text()
 
     def stage1_to_round3(report: str, group: str, set_name: str) -> str:
