@@ -120,9 +120,7 @@ def real_resolution(report: str, set_name: str) -> str:
 
 def test_real_recordings_numbers_are_the_real_data_reports():
     report = (RESULTS / "real_annotated.md").read_text()
-    insects = {
-        row: real_cells(report, "insects", row)[0] for row in ("stage1", "round2", "round3")
-    }
+    insects = {row: real_cells(report, "insects", row)[0] for row in ("stage1", "round2", "round3")}
     random = real_cells(report, "insects", "*random (200 draws)*")[0]
     assert (
         f"test LWLRAP stage 1 {insects['stage1']}, round 2 {insects['round2']}, round 3 "
@@ -136,31 +134,26 @@ def test_real_recordings_numbers_are_the_real_data_reports():
     bobwhite = " → ".join(real_cells(report, "bobwhite", row)[1] for row in ("stage1", "round3"))
     assert f"Northern Bobwhite clips, one species, {bobwhite} (random" in FLAT
     verdicts = {
-        name: report.split(f"\n## {name}\n")[1].split("\n## ")[0].count(
-            "no round below stage 1 by more than that std: no"
-        )
+        name: report.split(f"\n## {name}\n")[1]
+        .split("\n## ")[0]
+        .count("no round below stage 1 by more than that std: no")
         for name in ("insects", "piha", "bobwhite")
     }
     assert verdicts == {"insects": 1, "piha": 1, "bobwhite": 0}  # "on two of the three"
     assert "on two of the three a round fell below stage 1" in FLAT
     assert f"lowers a perfect AP by {real_resolution(report, 'piha')}, more than" in FLAT
     assert f"LWLRAP by at most {real_resolution(report, 'insects')} from a perfect" in FLAT
-    defaults_report = (RESULTS / "real_annotated_defaults.md").read_text()
-    insects_group = real_cells(
-        defaults_report, "insects", "**defaults, 2 threads: mean ± std of 3 runs**"
-    )
+    defaults = (RESULTS / "real_annotated_defaults.md").read_text()
+    insects_group = real_cells(defaults, "insects", "**defaults, 2 threads: mean ± std of 3 runs**")
     assert (
         f"its test LWLRAP went from {insects_group[0]} in stage 1 to {insects_group[3]} in round 3"
     ) in FLAT
     assert insects_group[7] == "2 of 3"  # meet "no round below stage 1": 1 of 3 fails
     assert "more than random's std on 1 of the 3 runs (seed 0's round 2)" in FLAT
-    assert real_cells(defaults_report, "insects", "defaults, 2 threads: real_runs")[7] == (
-        "no (round2)"
-    )
+    assert real_cells(defaults, "insects", "defaults, 2 threads: real_runs")[7] == "no (round2)"
     earlier = (RESULTS / "real_annotated_earlier_defaults.md").read_text()
     before = [real_cells(earlier, "insects", row)[0] for row in ("stage1", "round3")]
     assert f"went from {before[0]} in stage 1 to {before[1]} in round 3" in FLAT
-    defaults = (RESULTS / "real_annotated_defaults.md").read_text()
 
     def stage1_to_round3(report: str, group: str, set_name: str) -> str:
         cells = real_cells(report, set_name, f"**{group}: mean ± std of 3 runs**")
