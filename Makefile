@@ -166,28 +166,27 @@ real-data-no-negatives: real-data
 SEED_RUNS = bench/real_runs
 SEED = $$([ $$s = 0 ] || echo "--config bench/real_data/seeds/seed$$s.yaml")
 SUFFIX = $$([ $$s = 0 ] || echo _seed$$s)
+# In a `for s in ...` loop, seed $$s's run of bench/real_annotated.py on sets $(1) in root $(2)
+# (its seed's folder, with the seed's config), more arguments $(3)
+RUN_SEED = $(BIN)/python bench/real_annotated.py $(1) --root $(2)$(SUFFIX) $(3) $(SEED) --out $(2)$(SUFFIX)/report.md || exit 1;
+# the roots of training seeds 0, 1, 2 of root $(1), as one --compare group
+SEEDS_OF = $(1):$(1)_seed1:$(1)_seed2
 real-data-seeds: real-data-no-negatives
 	for s in 0 1 2; do \
 		for v in stage1_min_steps_0 stage1_min_steps; do \
-			$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) --root $(SEED_RUNS)/$$v$(SUFFIX) \
-				--start-from bench/real_runs --config $(VARIANTS_DIR)/$$v.yaml $(SEED) \
-				--out $(SEED_RUNS)/$$v$(SUFFIX)/report.md || exit 1; \
+			$(call RUN_SEED,$(NO_NEGATIVES_SETS),$(SEED_RUNS)/$$v,--start-from bench/real_runs --config $(VARIANTS_DIR)/$$v.yaml) \
 		done; \
-		[ $$s = 0 ] || $(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) \
-			--root $(SEED_RUNS)/no_negatives_auto_grid$(SUFFIX) --start-from bench/real_runs/no_negatives_auto_grid \
-			--config $(VARIANTS_DIR)/no_negatives_auto_grid.yaml $(SEED) \
-			--out $(SEED_RUNS)/no_negatives_auto_grid$(SUFFIX)/report.md || exit 1; \
-		$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) \
-			--root $(SEED_RUNS)/no_negatives_auto_grid_min_steps$(SUFFIX) \
+		[ $$s = 0 ] || $(call RUN_SEED,$(NO_NEGATIVES_SETS),$(SEED_RUNS)/no_negatives_auto_grid,\
+			--start-from bench/real_runs/no_negatives_auto_grid --config $(VARIANTS_DIR)/no_negatives_auto_grid.yaml) \
+		$(call RUN_SEED,$(NO_NEGATIVES_SETS),$(SEED_RUNS)/no_negatives_auto_grid_min_steps,\
 			--start-from $(SEED_RUNS)/no_negatives_auto_grid$(SUFFIX) \
-			--config $(VARIANTS_DIR)/no_negatives_auto_grid_min_steps.yaml $(SEED) \
-			--out $(SEED_RUNS)/no_negatives_auto_grid_min_steps$(SUFFIX)/report.md || exit 1; \
+			--config $(VARIANTS_DIR)/no_negatives_auto_grid_min_steps.yaml) \
 	done
 	$(BIN)/python bench/real_annotated.py $(NO_NEGATIVES_SETS) --out bench/results/real_annotated_seeds.md --compare \
-		"stage1.min_steps 0=$(SEED_RUNS)/stage1_min_steps_0:$(SEED_RUNS)/stage1_min_steps_0_seed1:$(SEED_RUNS)/stage1_min_steps_0_seed2" \
-		"stage1.min_steps 360=$(SEED_RUNS)/stage1_min_steps:$(SEED_RUNS)/stage1_min_steps_seed1:$(SEED_RUNS)/stage1_min_steps_seed2" \
-		"no negatives, min_steps 0=bench/real_runs/no_negatives_auto_grid:$(SEED_RUNS)/no_negatives_auto_grid_seed1:$(SEED_RUNS)/no_negatives_auto_grid_seed2" \
-		"no negatives, min_steps 360=$(SEED_RUNS)/no_negatives_auto_grid_min_steps:$(SEED_RUNS)/no_negatives_auto_grid_min_steps_seed1:$(SEED_RUNS)/no_negatives_auto_grid_min_steps_seed2"
+		"stage1.min_steps 0=$(call SEEDS_OF,$(SEED_RUNS)/stage1_min_steps_0)" \
+		"stage1.min_steps 360=$(call SEEDS_OF,$(SEED_RUNS)/stage1_min_steps)" \
+		"no negatives, min_steps 0=$(call SEEDS_OF,$(SEED_RUNS)/no_negatives_auto_grid)" \
+		"no negatives, min_steps 360=$(call SEEDS_OF,$(SEED_RUNS)/no_negatives_auto_grid_min_steps)"
 
 # The weak negatives in every round (relabel.unknown_weight 0.1, the default since 6f68d71)
 # against the defaults before (unknown_weight auto), i.e. real-data-seeds' stage1.min_steps 360
@@ -199,8 +198,7 @@ real-data-seeds: real-data-no-negatives
 WEAK = bench/real_runs/defaults_weak
 real-data-weak-negatives: real-data-seeds
 	for s in 0 1; do \
-		$(BIN)/python bench/real_annotated.py --sets bobwhite --root $(WEAK)$(SUFFIX) \
-			$$([ $$s = 0 ] || echo --start-from $(WEAK)) $(SEED) --out $(WEAK)$(SUFFIX)/report.md || exit 1; \
+		$(call RUN_SEED,--sets bobwhite,$(WEAK),$$([ $$s = 0 ] || echo --start-from $(WEAK))) \
 	done
 	$(BIN)/python bench/real_annotated.py --sets bobwhite --out bench/results/real_annotated_weak_negatives.md --compare \
 		"unknown_weight auto=$(SEED_RUNS)/stage1_min_steps:$(SEED_RUNS)/stage1_min_steps_seed1" \
@@ -219,16 +217,14 @@ real-data-defaults: setup
 	$(BIN)/python bench/real_data/assemble.py $(REPOS)
 	$(BIN)/python bench/real_annotated.py $(ALL_SETS) --out bench/real_runs/report_all_sets.md
 	for s in 1 2; do \
-		$(BIN)/python bench/real_annotated.py $(ALL_SETS) --root bench/real_runs/defaults$(SUFFIX) \
-			--start-from bench/real_runs $(SEED) --out bench/real_runs/defaults$(SUFFIX)/report.md || exit 1; \
+		$(call RUN_SEED,$(ALL_SETS),bench/real_runs/defaults,--start-from bench/real_runs) \
 	done
 	for s in 0 1 2; do \
-		$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --cores 1 --root $(ONE_THREAD)$(SUFFIX) \
-			$(SEED) --out $(ONE_THREAD)$(SUFFIX)/report.md || exit 1; \
+		$(call RUN_SEED,$(ONE_SPECIES),$(ONE_THREAD),--cores 1) \
 	done
 	$(BIN)/python bench/real_annotated.py $(ALL_SETS) --out bench/results/real_annotated_defaults.md --compare \
 		"defaults, 2 threads=bench/real_runs:bench/real_runs/defaults_seed1:bench/real_runs/defaults_seed2" \
-		"defaults, 1 thread=$(ONE_THREAD):$(ONE_THREAD)_seed1:$(ONE_THREAD)_seed2"
+		"defaults, 1 thread=$(call SEEDS_OF,$(ONE_THREAD))"
 
 # The rounds' step floor: relabel.min_steps 90 (what the RFCx-shaped benchmark's rounds take;
 # Bobwhite's take 12, Piha's 36) on the one-species sets, from copies of real-data-defaults'
@@ -237,13 +233,12 @@ real-data-defaults: setup
 MIN_STEPS = bench/real_runs/relabel_min_steps_90
 real-data-relabel-min-steps: real-data-defaults
 	for s in 0 1 2; do \
-		$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --cores 1 --root $(MIN_STEPS)$(SUFFIX) \
-			--start-from $(ONE_THREAD)$(SUFFIX) --config $(VARIANTS_DIR)/relabel_min_steps_90.yaml \
-			$(SEED) --out $(MIN_STEPS)$(SUFFIX)/report.md || exit 1; \
+		$(call RUN_SEED,$(ONE_SPECIES),$(MIN_STEPS),--cores 1 --start-from $(ONE_THREAD)$(SUFFIX) \
+			--config $(VARIANTS_DIR)/relabel_min_steps_90.yaml) \
 	done
 	$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --out bench/results/real_annotated_relabel_min_steps.md --compare \
-		"defaults, 1 thread=$(ONE_THREAD):$(ONE_THREAD)_seed1:$(ONE_THREAD)_seed2" \
-		"relabel.min_steps 90, 1 thread=$(MIN_STEPS):$(MIN_STEPS)_seed1:$(MIN_STEPS)_seed2"
+		"defaults, 1 thread=$(call SEEDS_OF,$(ONE_THREAD))" \
+		"relabel.min_steps 90, 1 thread=$(call SEEDS_OF,$(MIN_STEPS))"
 
 # Rounds without negatives: data.annotated.negatives none on the one-species sets with what the
 # defaults resolve to then (variants/no_negatives_weak.yaml: stage 1 on the grid, weak negatives
@@ -254,12 +249,10 @@ NN = bench/real_runs/nn_weak
 real-data-rounds-grid: setup
 	$(BIN)/python bench/real_data/assemble.py $(REPOS)
 	for s in 0 1 2; do \
-		$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --root $(NN)$(SUFFIX) \
-			--config $(VARIANTS_DIR)/no_negatives_weak.yaml $(SEED) --out $(NN)$(SUFFIX)/report.md || exit 1; \
-		$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --root $(NN)_grid$(SUFFIX) --start-from $(NN)$(SUFFIX) \
-			--config $(VARIANTS_DIR)/no_negatives_weak_rounds_grid.yaml $(SEED) \
-			--out $(NN)_grid$(SUFFIX)/report.md || exit 1; \
+		$(call RUN_SEED,$(ONE_SPECIES),$(NN),--config $(VARIANTS_DIR)/no_negatives_weak.yaml) \
+		$(call RUN_SEED,$(ONE_SPECIES),$(NN)_grid,--start-from $(NN)$(SUFFIX) \
+			--config $(VARIANTS_DIR)/no_negatives_weak_rounds_grid.yaml) \
 	done
 	$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --out bench/results/real_annotated_rounds_grid.md --compare \
-		"rounds on event crops=$(NN):$(NN)_seed1:$(NN)_seed2" \
-		"rounds on the grid=$(NN)_grid:$(NN)_grid_seed1:$(NN)_grid_seed2"
+		"rounds on event crops=$(call SEEDS_OF,$(NN))" \
+		"rounds on the grid=$(call SEEDS_OF,$(NN)_grid)"
