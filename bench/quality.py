@@ -170,6 +170,10 @@ VARIANTS["defaults_unknown_weight_auto"] = {"relabel": {"unknown_weight": "auto"
 # round's out-of-fold model): does the gain keep growing? Rounds 1-3 are the defaults' own, so
 # a copy of the defaults' run trains rounds 4 and 5 alone
 VARIANTS["defaults_5_rounds"] = {"relabel": {"n_rounds": 5}}
+# The defaults' rounds as long as stage 1's floor (stage1.min_steps' 360, not tuned): at RFCx's
+# shape a round takes 90 steps (3 epochs of 30 batches), a quarter of stage 1's; are the rounds
+# too short to learn from their targets? Rounds 1-3 rerun on copies of the defaults' runs
+VARIANTS["defaults_relabel_min_steps_360"] = {"relabel": {"min_steps": 360}}
 # The defaults' runs as they are, the submission averaging every stage's fold models instead of
 # the last stage's alone: the rounds as an ensemble of differently trained models (only the
 # ensemble job reruns)

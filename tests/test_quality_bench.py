@@ -634,14 +634,22 @@ def test_defaults_variants_change_rounds_2_and_3_alone():
     assert calibrated["relabel"]["rounds"][3] == {**hard, "pseudo_target_precision": 0.95}
 
 
-def test_five_rounds_variant_differs_from_the_defaults_in_the_round_count_alone():
+@pytest.mark.parametrize(
+    ("variant", "key", "value", "default"),
+    [
+        ("defaults_5_rounds", "n_rounds", 5, 3),
+        ("defaults_relabel_min_steps_360", "min_steps", 360, 0),
+    ],
+)
+def test_rounds_variant_differs_from_the_defaults_in_one_relabel_key(variant, key, value, default):
     """defaults_5_rounds keeps every setting of the defaults but relabel.n_rounds (5), so a copy
-    of the defaults' run keeps rounds 1-3 and trains rounds 4 and 5."""
+    of the defaults' run keeps rounds 1-3 and trains rounds 4 and 5; defaults_relabel_min_steps_360
+    keeps stage 1 and reruns the rounds at stage1.min_steps' floor."""
     quality = load_quality()
     defaults = method_defaults_run(quality, "defaults")
-    run = method_defaults_run(quality, "defaults_5_rounds")
-    assert run["relabel"]["n_rounds"] == 5 and defaults["relabel"]["n_rounds"] == 3
-    assert {**run, "relabel": {**run["relabel"], "n_rounds": 3}} == defaults
+    run = method_defaults_run(quality, variant)
+    assert run["relabel"][key] == value and defaults["relabel"][key] == default
+    assert {**run, "relabel": {**run["relabel"], key: default}} == defaults
 
 
 def test_weak_negatives_are_the_defaults_and_the_auto_variant_the_defaults_before():
