@@ -7,6 +7,7 @@ CORES ?= all
 .PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
 	real-data real-data-no-negatives real-data-seeds real-data-weak-negatives \
 	real-data-defaults real-data-rounds-grid real-data-relabel-min-steps \
+	real-data-relabel-min-steps-360 \
 	setup-cluster test-cluster bench-scaling bench-review
 
 setup: $(VENV)/.installed
@@ -239,6 +240,28 @@ real-data-relabel-min-steps: real-data-defaults
 	$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --out bench/results/real_annotated_relabel_min_steps.md --compare \
 		"defaults, 1 thread=$(call SEEDS_OF,$(ONE_THREAD))" \
 		"relabel.min_steps 90, 1 thread=$(call SEEDS_OF,$(MIN_STEPS))"
+
+# The rounds' step floor at stage 1's value: relabel.min_steps 360 (variants/relabel_min_steps_360.yaml)
+# on the one-species sets from copies of real-data-defaults' 1-thread runs (1 thread), and on the
+# insects set from copies of its 2-thread runs (seed 0 in bench/real_runs, seeds 1 and 2 in
+# bench/real_runs/defaults_seed{1,2}; 2 threads), stage 1 kept and the rounds retrained, over
+# training seeds 0, 1, 2; side by side with those runs in
+# bench/results/real_annotated_relabel_min_steps_360{,_insects}.md.
+MIN_STEPS_360 = bench/real_runs/relabel_min_steps_360
+DEFAULTS_2T = $$([ $$s = 0 ] && echo bench/real_runs || echo bench/real_runs/defaults_seed$$s)
+real-data-relabel-min-steps-360: real-data-defaults
+	for s in 0 1 2; do \
+		$(call RUN_SEED,$(ONE_SPECIES),$(MIN_STEPS_360),--cores 1 --start-from $(ONE_THREAD)$(SUFFIX) \
+			--config $(VARIANTS_DIR)/relabel_min_steps_360.yaml) \
+		$(call RUN_SEED,--sets insects,$(MIN_STEPS_360)_insects,--start-from $(DEFAULTS_2T) \
+			--config $(VARIANTS_DIR)/relabel_min_steps_360.yaml) \
+	done
+	$(BIN)/python bench/real_annotated.py $(ONE_SPECIES) --out bench/results/real_annotated_relabel_min_steps_360.md --compare \
+		"defaults, 1 thread=$(call SEEDS_OF,$(ONE_THREAD))" \
+		"relabel.min_steps 360, 1 thread=$(call SEEDS_OF,$(MIN_STEPS_360))"
+	$(BIN)/python bench/real_annotated.py --sets insects --out bench/results/real_annotated_relabel_min_steps_360_insects.md --compare \
+		"defaults, 2 threads=bench/real_runs:bench/real_runs/defaults_seed1:bench/real_runs/defaults_seed2" \
+		"relabel.min_steps 360, 2 threads=$(call SEEDS_OF,$(MIN_STEPS_360)_insects)"
 
 # Rounds without negatives: data.annotated.negatives none on the one-species sets with what the
 # defaults resolve to then (variants/no_negatives_weak.yaml: stage 1 on the grid, weak negatives

@@ -221,6 +221,28 @@ def test_round_step_floor_numbers_are_the_report_s():
     assert "last round higher on 0 of 3" in report.split("\n## bobwhite\n")[1]
 
 
+def test_stage_one_step_floor_in_the_rounds_numbers_are_the_report_s():
+    """The README's sentence on relabel.min_steps 360: Bobwhite's round 3 over the 3 seeds with
+    the floor, from bench/results/real_annotated_relabel_min_steps_360.md, against the same
+    defaults as the 90 floor's report, and the seed whose round 3 fails a verdict."""
+    report = (RESULTS / "real_annotated_relabel_min_steps_360.md").read_text()
+    defaults, floor = (
+        real_cells(report, "bobwhite", f"**{group}: mean ± std of 3 runs**")[3]
+        for group in ("defaults, 1 thread", "relabel.min_steps 360, 1 thread")
+    )
+    assert f"Bobwhite's round 3 fell from {defaults} to" in FLAT
+    assert (
+        f"Bobwhite's round 3 fell to {floor}, below stage 1 by more than random's std on seed 1"
+        in FLAT
+    )
+    assert real_cells(
+        report, "bobwhite", "relabel.min_steps 360, 1 thread: relabel_min_steps_360_seed1"
+    )[7].startswith("no")
+    assert real_cells(report, "bobwhite", "defaults, 1 thread: defaults_1thread_seed1")[
+        7
+    ].startswith("yes")
+
+
 def demo_seed_scores() -> dict[int, dict[str, float]]:
     """seed -> {stage: test LWLRAP} of bench/results/demo_seeds.md's seed rows."""
     report = (RESULTS / "demo_seeds.md").read_text()
