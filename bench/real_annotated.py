@@ -46,6 +46,7 @@ from assemble import MANIFEST, SETS, SETS_DIR  # noqa: E402
 
 from sedcycle import metrics  # noqa: E402
 from sedcycle.evaluation import read_truth  # noqa: E402
+from sedcycle.labels import FrameLabels, read_annotations  # noqa: E402
 from sedcycle.schedule import STILL_FALLING  # noqa: E402
 
 DEFAULT_ROOT = ROOT / "bench" / "real_runs"
@@ -349,7 +350,60 @@ def evaluate_run(workdir: Path) -> dict:
         ),
         "still_falling": still_falling(workdir / "logs" / "stage1"),
         "one_clip": one_clip_drop(truth, metric),
+        "unlabelled": unlabelled_pairs(workdir, n),
     }
+
+
+def unlabelled_pairs(workdir: Path, n_species: int) -> tuple[int, int, int] | None:
+    """(train (clip, species) pairs that the run's tp/fp tables leave a window of unlabelled
+    time, all train pairs, the window in frames): what the rounds can relabel
+    (:meth:`sedcycle.labels.FrameLabels.unknown_pairs`; pseudo-labels, soft targets and weak
+    negatives act on those pairs alone). The window is the one round 1 trained with (its fold-0
+    checkpoint); None for a run without one."""
+    import torch
+
+    checkpoint = workdir / "models" / "round1" / "fold0.pt"
+    if not checkpoint.exists():
+        return None
+    window = int(
+        torch.load(checkpoint, map_location="cpu", weights_only=True)["settings"]["window"]
+    )
+    data = workdir / "prepared"
+    clips = pd.read_csv(data / "clips.csv", dtype={"recording_id": str})
+    train = clips[clips["split"] == "train"]
+    clip_seconds = float((train["end"].astype(float) - train["start"].astype(float)).max())
+    manifest = pd.read_csv(workdir / "features" / "train" / "manifest.csv")
+    n_frames = int(manifest["n_frames"].iloc[0])
+    labels = FrameLabels.from_annotations(
+        *(
+            read_annotations(data / f"train_{kind}.csv", n_species, clip_seconds)
+            for kind in ("tp", "fp")
+        ),
+        n_species,
+        n_frames,
+        clip_seconds,
+    )
+    ids = train["recording_id"].tolist()
+    return labels.unknown_pairs(ids, window), len(ids) * n_species, window
+
+
+def unlabelled_line(result: dict) -> str:
+    """The report's line on what the rounds could relabel in a run (:func:`unlabelled_pairs`)."""
+    found = result.get("unlabelled")
+    if found is None:
+        return "Unlabelled pairs: not counted (the run has no round-1 checkpoint)."
+    unknown, pairs, window = found
+    line = (
+        f"Unlabelled pairs: tp/fp leave {unknown} of the {pairs} (train clip, species) pairs a "
+        f"window ({window} frames) without a label"
+    )
+    if unknown:
+        return line + ": these are what the rounds relabel."
+    return (
+        line + ", so the rounds have nothing to relabel (pseudo-labels, soft targets and weak "
+        "negatives act on unlabelled pairs alone): each trains on stage 1's labels again, and "
+        "its verdicts measure more training, not relabelling."
+    )
 
 
 def still_falling(logs: Path) -> tuple[int, int]:
@@ -439,7 +493,7 @@ def set_section(name: str, result: dict) -> list[str]:
     if not result["verdict"].reason:
         metric = result["verdict"].metric
         lines.append(f"- {resolution(result['one_clip'], result['random'], metric)}")
-    return lines + [""]
+    return lines + ["", unlabelled_line(result), ""]
 
 
 def report(results: dict[str, dict], command: str) -> str:
@@ -546,8 +600,9 @@ def comparison_report(
             "| variant | stage1 | "
             + " | ".join(rounds)
             + " | random | stage 1 > random | last > random | no round below stage 1 "
-            + f"| last round pairs >= 0.5 (of {n_pairs}) | stage-1 folds with loss still falling |",
-            "|---|" + "---:|" * (len(rounds) + 2) + "---|---|---|---:|---:|",
+            + f"| last round pairs >= 0.5 (of {n_pairs}) | stage-1 folds with loss still falling "
+            + "| train pairs left unlabelled |",
+            "|---|" + "---:|" * (len(rounds) + 2) + "---|---|---|---:|---:|---:|",
         ]
         for label, result in runs.items():
             stages, v = result["stages"], result["verdict"]
@@ -558,7 +613,8 @@ def comparison_report(
                 + " | ".join(fmt(stages[r][metric]) if r in stages else "–" for r in rounds)
                 + f" | {fmt_random(result['random'][metric])} | {yes[v.stage1_above_random]} | "
                 f"{yes[v.final_above_random]} | {yes[v.no_round_below_stage1]}{below} | "
-                f"{stages[last[-1]]['called']:.0f} | {falling(result)} |"
+                f"{stages[last[-1]]['called']:.0f} | {falling(result)} | "
+                f"{unlabelled_cell(result)} |"
                 if last
                 else f"| {label} | {fmt(stages['stage1'][metric])} | (no rounds) |"
             )
@@ -576,6 +632,9 @@ def comparison_report(
             if len(found) == len((groups or {})[group])
         }
         lines += paired_lines(complete, metric)
+        found = [r.get("unlabelled") for r in runs.values()]
+        if all(f is not None and f[0] == 0 for f in found):
+            lines += ["", unlabelled_line(first)]
         lines.append("")
     return "\n".join(lines)
 
@@ -603,8 +662,18 @@ def group_row(group: str, runs: list[dict], metric: str, rounds: list[str]) -> s
         + " | ".join(spread(r) for r in rounds)
         + f" | {fmt_random(runs[0]['random'][metric])} | {count('stage1_above_random')} | "
         f"{count('final_above_random')} | {count('no_round_below_stage1')} | "
-        f"{np.mean(called):.1f} | {falling(*runs)} |"
+        f"{np.mean(called):.1f} | {falling(*runs)} | {unlabelled_cell(*runs)} |"
     )
+
+
+def unlabelled_cell(*runs: dict) -> str:
+    """'u of n': the train (clip, species) pairs tp/fp leave a window of unlabelled time
+    (:func:`unlabelled_pairs`), where the runs agree; '–' where not counted, 'varies'."""
+    found = {tuple(r["unlabelled"][:2]) if r.get("unlabelled") else None for r in runs}
+    if len(found) > 1:
+        return "varies"
+    only = found.pop()
+    return "–" if only is None else f"{only[0]} of {only[1]}"
 
 
 def falling(*runs: dict) -> str:

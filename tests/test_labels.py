@@ -41,6 +41,30 @@ def test_tp_marks_positive_fp_negative_and_tp_wins_overlap():
     assert (labels["unlabelled"] == 0).all() and "unlabelled" not in labels
 
 
+def test_unknown_pairs_are_those_with_a_window_of_unlabelled_time():
+    """A (recording, species) pair counts when some window-long stretch has no tp/fp frame: a
+    gap shorter than the window does not, a recording without a label counts every species,
+    a clip shorter than the window counts only if wholly unlabelled, pseudo-labels change
+    nothing (they fill such pairs; the count is of what tp/fp leave)."""
+    tp = rows(("a", 0, 1, 0.0, 100, 5.9, 2000))  # frames 0..59: species 0 labelled throughout
+    fp = rows(
+        ("a", 1, 1, 0.0, 100, 2.0, 2000),  # species 1: frames 0..20 and 29..59 (gap of 8)
+        ("a", 1, 1, 2.9, 100, 5.9, 2000),
+        ("a", 2, 1, 0.0, 100, 2.0, 2000),  # species 2: frames 0..20 and 31..59 (gap of 10)
+        ("a", 2, 1, 3.1, 100, 5.9, 2000),
+    )
+    labels = FrameLabels.from_annotations(tp, fp, n_species=3, n_frames=60, clip_seconds=6.0)
+    assert labels.unknown_pairs(["a"], 10) == 1  # species 2's gap holds a window
+    assert labels.unknown_pairs(["a"], 11) == 0  # no gap holds 11 frames
+    assert labels.unknown_pairs(["a"], 8) == 2  # species 1's gap too
+    assert labels.unknown_pairs(["a", "unlabelled"], 10) == 1 + 3
+    assert labels.unknown_pairs(["a", "unlabelled"], 100) == 0 + 3  # the whole clip, shorter
+    labels.add_pseudo(
+        pd.DataFrame({"recording_id": ["a"], "species_id": [2], "start": [21], "end": [31]})
+    )
+    assert labels.unknown_pairs(["a"], 10) == 1
+
+
 def test_pseudo_positive_never_overrides_a_rejection():
     fp = rows(("a", 0, 1, 0.0, 100, 0.4, 2000))
     labels = FrameLabels.from_annotations(rows(), fp, 1, 20, 2.0)

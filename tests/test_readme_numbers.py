@@ -221,6 +221,24 @@ def test_round_step_floor_numbers_are_the_report_s():
     assert "last round higher on 0 of 3" in report.split("\n## bobwhite\n")[1]
 
 
+def test_unlabelled_pairs_of_the_real_sets_are_the_report_s():
+    """The README's counts of the (train clip, species) pairs that the real sets' tp/fp leave
+    a window without a label: each set's "Unlabelled pairs" line of
+    bench/results/real_annotated.md, every one 0 (the rounds have nothing to relabel)."""
+    report = (RESULTS / "real_annotated.md").read_text()
+    pairs = {}
+    for set_name in ("insects", "piha", "bobwhite"):
+        section = report.split(f"\n## {set_name}\n")[1].split("\n## ")[0]
+        found = re.search(r"tp/fp leave (\d+) of the (\d+) \(train clip, species\) pairs", section)
+        assert found and found[1] == "0", set_name
+        assert "so the rounds have nothing to relabel" in section
+        pairs[set_name] = found[2]
+    assert (
+        f"lines: 0 of {pairs['insects']} insects pairs, 0 of {pairs['piha']} Piha, "
+        f"0 of {pairs['bobwhite']} Bobwhite)"
+    ) in FLAT
+
+
 def test_stage_one_step_floor_in_the_rounds_numbers_are_the_report_s():
     """The README's sentence on relabel.min_steps 360: Bobwhite's round 3 over the 3 seeds with
     the floor, from bench/results/real_annotated_relabel_min_steps_360.md, against the same

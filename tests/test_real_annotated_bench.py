@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from sedcycle.schedule import falling_warning
@@ -360,9 +361,21 @@ def test_assembled_sets_match_the_manifest():
             assert hashlib.sha256(path.read_bytes()).hexdigest() == row["sha256"], path
 
 
-def fake_run(workdir: Path, n_train: int, n_test: int, informative: bool, seed: int) -> None:
+def fake_run(
+    workdir: Path,
+    n_train: int,
+    n_test: int,
+    informative: bool,
+    seed: int,
+    window: int | None = None,
+    fully_labelled: bool = False,
+) -> None:
     """A finished run's files as evaluate_run reads them: 2 species, clips, truth, and each
-    stage's fold-averaged test scores (informative: they track the truth; else uniform)."""
+    stage's fold-averaged test scores (informative: they track the truth; else uniform).
+    ``window``: round 1's fold-0 checkpoint (its settings alone) and the train features'
+    manifest (5 s clips of 50 frames), so that the unlabelled pairs are counted;
+    ``fully_labelled``: fp rows mark both species absent throughout every train clip (tp wins
+    where it says present)."""
     rng = np.random.default_rng(seed)
     data = workdir / "prepared"
     data.mkdir(parents=True)
@@ -376,6 +389,16 @@ def fake_run(workdir: Path, n_train: int, n_test: int, informative: bool, seed: 
     tp = ["recording_id,species_id,songtype_id,t_min,f_min,t_max,f_max"]
     tp += [f"{c},{i % 2},1,0,0,1,100" for i, c in enumerate(train_ids)]
     (data / "train_tp.csv").write_text("\n".join(tp) + "\n")
+    fp = tp[:1]
+    if fully_labelled:
+        fp += [f"{c},{sp},1,0,0,5,100" for c in train_ids for sp in (0, 1)]
+    (data / "train_fp.csv").write_text("\n".join(fp) + "\n")
+    if window is not None:
+        (workdir / "models" / "round1").mkdir(parents=True)
+        torch.save({"settings": {"window": window}}, workdir / "models" / "round1" / "fold0.pt")
+        (workdir / "features" / "train").mkdir(parents=True)
+        manifest = pd.DataFrame({"recording_id": train_ids, "n_mels": 8, "n_frames": 50})
+        manifest.to_csv(workdir / "features" / "train" / "manifest.csv", index=False)
     truth = np.zeros((n_test, 2), dtype=bool)
     truth[np.arange(n_test), np.arange(n_test) % 2] = True
     rows = ["recording_id,species_id,t_min,t_max,f_min,f_max"]
@@ -473,11 +496,38 @@ def test_comparison_report_puts_the_variants_side_by_side(tmp_path, monkeypatch)
     good = next(line for line in table.splitlines() if line.startswith("| good |"))
     bad = next(line for line in table.splitlines() if line.startswith("| bad |"))
     cells = [c.strip() for c in good.split("|")[1:-1]]
-    assert cells[-5:-2] == ["yes", "yes", "yes"]
-    assert cells[-1] == "1 of 2"  # stage-1 fold models whose loss was still falling
-    assert [c.strip() for c in bad.split("|")[1:-1]][-5] == "no"
+    assert cells[-6:-3] == ["yes", "yes", "yes"]
+    assert cells[-2] == "1 of 2"  # stage-1 fold models whose loss was still falling
+    assert cells[-1] == "–"  # no round-1 checkpoint: the unlabelled pairs are not counted
+    assert [c.strip() for c in bad.split("|")[1:-1]][-6] == "no"
     assert "`variants/x.yaml`" in text and "| round1 | round2 | round3 |" in table
     assert "one test clip ranked worst lowers lwlrap by 0.017" in table.splitlines()[2]
+
+
+@pytest.mark.parametrize("fully_labelled", [False, True])
+def test_reports_count_the_train_pairs_left_unlabelled(tmp_path, monkeypatch, fully_labelled):
+    """Each run's (train clip, species) pairs that tp/fp leave a window of unlabelled time, at
+    round 1's window: with a tp of 1 s alone in each 5 s clip every pair is; with fp rows over
+    every clip none is, and the reports say the rounds then have nothing to relabel."""
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    for name in ("a", "b"):
+        fake_run(
+            tmp_path / name / "piha", 20, 30, True, 1, window=20, fully_labelled=fully_labelled
+        )
+    result = bench.evaluate_run(tmp_path / "a" / "piha")
+    assert result["unlabelled"] == ((0 if fully_labelled else 40), 40, 20)
+    text = bench.report({"piha": result}, "bench/real_annotated.py --summary-only")
+    counted = "tp/fp leave {} of the 40 (train clip, species) pairs a window (20 frames)"
+    assert counted.format(0 if fully_labelled else 40) in text
+    assert ("so the rounds have nothing to relabel" in text) == fully_labelled
+    assert ("these are what the rounds relabel" in text) != fully_labelled
+    out = tmp_path / "compare.md"
+    argv = ["--sets", "piha", "--compare", f"group={tmp_path / 'a'}:{tmp_path / 'b'}"]
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    compared = out.read_text()
+    summary = next(line for line in compared.splitlines() if line.startswith("| **group"))
+    assert summary.split("|")[-2].strip() == f"{0 if fully_labelled else 40} of 40"
+    assert ("so the rounds have nothing to relabel" in compared) == fully_labelled
 
 
 def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
@@ -508,7 +558,7 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
     assert {"base: a0", "base: a1", "base: a2", "other: b0"} <= set(rows)
     assert not any(label.startswith("none") for label in rows)
     summary = rows["**base: mean ± std of 3 runs**"]
-    assert summary[-1] == "0 of 0"  # no training logs in the fake runs
+    assert summary[-2:] == ["0 of 0", "–"]  # no training logs nor checkpoints in the fake runs
     stage1 = [float(rows[f"base: a{i}"][0]) for i in range(3)]
     assert summary[0] == f"{np.mean(stage1):.3f} ± {np.std(stage1, ddof=1):.3f}"
     verdicts = [rows[f"base: a{i}"][5:8] for i in range(3)]

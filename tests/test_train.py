@@ -677,6 +677,47 @@ def test_training_job_resolves_crops_auto_and_stores_the_outcome(
     assert torch.load(out, weights_only=True)["settings"]["crops"] == expected
 
 
+@pytest.mark.parametrize("labelled", ["sparse", "fully"])
+@pytest.mark.parametrize("loss", ["clipwise", "masked"])
+def test_a_round_says_when_tp_fp_leave_it_nothing_to_relabel(
+    tmp_path, feature_dir, annotations, capsys, labelled, loss
+):
+    """A round's job (masked loss) logs how many (recording, species) pairs of its training
+    recordings have a window without a tp/fp label, and warns where none has: pseudo-labels,
+    soft targets and weak negatives would have nothing to act on. Stage 1 (clipwise) logs
+    neither."""
+    from sedcycle.steps.training import train_round
+
+    tp, fp = annotations
+    if labelled == "fully":  # every species absent throughout where tp does not say present
+        fp = pd.DataFrame(
+            [(rec, sp, 1, 0.0, 500.0, CLIP_SECONDS, 900.0) for rec in IDS for sp in range(3)],
+            columns=ANNOTATION_COLUMNS,
+        )
+    paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
+    tp.to_csv(paths["tp"], index=False)
+    fp.to_csv(paths["fp"], index=False)
+    pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
+    base = settings(loss=loss, epochs=1)
+    job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
+    out = tmp_path / "fold1.pt"  # trains on fold 0: rec0, rec2, rec4
+    train_round(
+        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
+        settings=job, clip_seconds=CLIP_SECONDS, threads=1,
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    counted = "of 9 (recording, species) pairs of the training recordings have a window (128"
+    if loss == "clipwise":
+        assert "unknown pairs" not in err and "nothing to relabel" not in err
+    elif labelled == "sparse":  # tp for species 0 on frames 100-140 alone: all 9 pairs
+        assert f"unknown pairs: 9 {counted}" in err and "nothing to relabel" not in err
+    else:
+        assert f"unknown pairs: 0 {counted}" in err
+        assert f"WARNING: {out}: tp/fp label every window of every species" in err
+        assert "this round has nothing to relabel" in err
+    assert out.exists()
+
+
 def test_grid_crops_change_what_a_round_trains_on(tmp_path, feature_dir, annotations):
     """A round (masked loss) on grid crops trains every fixed window once an epoch, not the
     event crops: another model from the same start, and as many batches as windows / batch."""

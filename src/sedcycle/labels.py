@@ -229,6 +229,25 @@ class FrameLabels:
         pseudo = self._pseudo.get(recording_id)
         return labels if pseudo is None else np.where(labels == UNKNOWN, pseudo, labels)
 
+    def unknown_pairs(self, recording_ids: list[str], window: int) -> int:
+        """How many (recording, species) pairs of ``recording_ids`` have a stretch of ``window``
+        frames (the whole clip where it is shorter) without a tp or fp frame: the pairs a crop
+        can leave unknown, which alone pseudo-labels, soft targets and weak negatives act on.
+        tp/fp alone (pseudo-labels are what fills them); a recording without a label counts
+        every species."""
+        span = min(window, self.n_frames)
+        count = 0
+        for rec in recording_ids:
+            frames = self._labels.get(rec)
+            if frames is None:
+                count += self.n_species
+                continue
+            unlabelled = np.cumsum(frames == UNKNOWN, axis=1, dtype=np.int64)
+            unlabelled = np.pad(unlabelled, ((0, 0), (1, 0)))
+            stretch = unlabelled[:, span:] - unlabelled[:, :-span]  # unlabelled frames a window
+            count += int((stretch.max(axis=1) >= span).sum())
+        return count
+
     def __contains__(self, recording_id: str) -> bool:
         return recording_id in self._labels or recording_id in self._pseudo
 

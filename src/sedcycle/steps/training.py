@@ -16,7 +16,7 @@ import pandas as pd
 
 from sedcycle.crops import fold_labels, fold_recordings
 from sedcycle.files import write_csv, write_parquet
-from sedcycle.labels import read_annotations
+from sedcycle.labels import FrameLabels, read_annotations
 from sedcycle.pseudo import (
     labelled_windows,
     out_of_fold_scores,
@@ -120,6 +120,31 @@ def calibrated(
     return table["start_threshold"].to_numpy(dtype=np.float64)
 
 
+def unknown_pairs_lines(
+    labels: FrameLabels, recording_ids: list[str], window: int, model: str
+) -> list[str]:
+    """A round's log lines on what it can relabel: how many (recording, species) pairs of its
+    training recordings tp/fp leave a window of unlabelled time
+    (:meth:`sedcycle.labels.FrameLabels.unknown_pairs`), and a warning where none: pseudo-labels,
+    soft targets and weak negatives act on such pairs alone, so the round then trains on the
+    labels the stage before it had (more training, not relabelling)."""
+    unknown = labels.unknown_pairs(recording_ids, window)
+    pairs = len(recording_ids) * labels.n_species
+    lines = [
+        f"unknown pairs: {unknown} of {pairs} (recording, species) pairs of the training "
+        f"recordings have a window ({window} frames) without a tp/fp label"
+    ]
+    if unknown == 0:
+        lines.append(
+            f"WARNING: {model}: tp/fp label every window of every species in its training "
+            "recordings, so this round has nothing to relabel (pseudo-labels, soft targets and "
+            "weak negatives act on unlabelled pairs alone): it trains on the labels the stage "
+            "before it had, and its scores differ from that stage's by training alone "
+            "(docs/own-data.md#fully-labelled-recordings)"
+        )
+    return lines
+
+
 def train_stage1(**arguments) -> None:
     """Train one fold of stage 1: :func:`train_round`, on the tp/fp labels alone (the stage-1
     rule has no pseudo-labels, initial model or teacher among its inputs)."""
@@ -188,6 +213,9 @@ def train_round(
     settings = replace(settings, crops=crops)
     pseudo_rows = pd.read_parquet(pseudo) if pseudo else None
     labels = fold_labels(tp_rows, fp_rows, pseudo_rows, train_ids, settings, n_frames, clip_seconds)
+    if settings.loss == "masked":
+        for line in unknown_pairs_lines(labels, train_ids, settings.window, model):
+            print(line, file=sys.stderr)
     events = labelled_events(tp_rows, fp_rows, n_frames, clip_seconds)
     teacher_models = None
     if teacher:
