@@ -201,9 +201,10 @@ def verdict(stages: dict[str, dict], random: dict, metric: str, reason: str = ""
 
 
 # ---------------------------------------------------------------- running a set
-def set_config(name: str, workdir: Path) -> Path:
+def set_config(name: str, workdir: Path, hide: tuple[float, int] | None = None) -> Path:
     """The run's config: bench/real_data/{name}.yaml with its data paths (PATH_KEYS of
-    data.annotated, and folds.groups) made absolute."""
+    data.annotated, and folds.groups) made absolute; ``hide`` (fraction, seed):
+    :func:`hide_labels`."""
     source = ROOT / "bench" / "real_data" / f"{name}.yaml"
     config = yaml.safe_load(source.read_text())
     paths = [(config["data"]["annotated"], f"data.annotated.{key}", key) for key in PATH_KEYS]
@@ -218,9 +219,60 @@ def set_config(name: str, workdir: Path) -> Path:
                 )
             section[key] = str(path)
     workdir.mkdir(parents=True, exist_ok=True)
+    if hide is not None:
+        hide_labels(config["data"]["annotated"], workdir, *hide)
     out = workdir / "set.yaml"
     out.write_text(yaml.safe_dump(config, sort_keys=False))
     return out
+
+
+def hidden_text(hidden: dict) -> str:
+    """run_info.yaml's ``hidden`` (:func:`run_set`) as the reports say it."""
+    return (
+        f"the annotations of {hidden['recordings']} of the {hidden['of']} train recordings left "
+        f"out (--hide-labels {hidden['fraction']:g}, --hide-seed {hidden['seed']})"
+    )
+
+
+def hidden_recordings(annotations: pd.DataFrame, stems: list[str], fraction: float, seed: int):
+    """The train recordings (file stems) whose labels a run leaves out: ``fraction`` of them,
+    drawn with ``seed`` within each stratum of recordings annotated with the same species (none
+    being one), each stratum keeping at least one recording, so every species keeps a label."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"--hide-labels takes a fraction in (0, 1), got {fraction}")
+    species = annotations.groupby("recording")["species"].agg(lambda s: "|".join(sorted(set(s))))
+    strata: dict[str, list[str]] = {}
+    for stem in sorted(stems):
+        strata.setdefault(species.get(stem, ""), []).append(stem)
+    rng = np.random.default_rng(seed)
+    hidden = []
+    for key in sorted(strata):
+        members = strata[key]
+        count = min(round(fraction * len(members)), len(members) - 1)
+        hidden += [members[i] for i in sorted(rng.permutation(len(members))[:count])]
+    return sorted(hidden)
+
+
+def hide_labels(annotated: dict, workdir: Path, fraction: float, seed: int) -> None:
+    """Leave out the labels of :func:`hidden_recordings`: their rows of the train annotations
+    and their lines of ``fully_annotated`` go, into copies in ``{workdir}/labels/`` that
+    ``annotated`` (the set config's data.annotated) then names; the recordings stay, unlabelled,
+    as RFCx's train recordings without a tp row do. The test annotations are untouched.
+    Writes ``{workdir}/labels/hidden.txt`` (the hidden stems)."""
+    table = pd.read_csv(annotated["annotations"], dtype={"recording": str})
+    stems = [p.stem for p in sorted(Path(annotated["recordings"]).iterdir()) if p.is_file()]
+    hidden = hidden_recordings(table, stems, fraction, seed)
+    labels = workdir / "labels"
+    labels.mkdir(parents=True, exist_ok=True)
+    (labels / "hidden.txt").write_text("".join(f"{stem}\n" for stem in hidden))
+    kept = table[~table["recording"].isin(set(hidden))]
+    kept.to_csv(labels / "train_annotations.csv", index=False)
+    annotated["annotations"] = str(labels / "train_annotations.csv")
+    if annotated.get("fully_annotated"):
+        listed = Path(annotated["fully_annotated"]).read_text().split()
+        kept_list = [stem for stem in listed if stem not in set(hidden)]
+        (labels / "fully_annotated.txt").write_text("".join(f"{s}\n" for s in kept_list))
+        annotated["fully_annotated"] = str(labels / "fully_annotated.txt")
 
 
 WORKFLOW_PATHS = ("Snakefile", "config.yaml", "rules", "workflow", "src", "schemas")
@@ -246,11 +298,14 @@ def run_set(
     cores: int,
     extra: list[Path] | None = None,
     start_from: Path | None = None,
+    hide: tuple[float, int] | None = None,
 ) -> Path:
     """Run set ``name`` in ``{root}/{name}`` unless it has finished there; ``extra``: configs
     layered over the set's (recorded in run_info.yaml as ``configs``). ``start_from``: a root
     whose finished run of the set is copied first (outputs, times and snakemake's records), so
-    that the run redoes only the jobs whose params or inputs ``extra`` changes."""
+    that the run redoes only the jobs whose params or inputs ``extra`` changes. ``hide``
+    (fraction, seed): the labels of that fraction of the train recordings are left out
+    (:func:`hide_labels`; recorded in run_info.yaml as ``hidden``)."""
     workdir = root / name
     if (workdir / "scores.csv").exists():
         print(f"{name}: finished run in {workdir}, not run again", flush=True)
@@ -268,8 +323,18 @@ def run_set(
             (workdir / stale).unlink(missing_ok=True)
         info["started_from"] = variant_name(source)
     workdir.mkdir(parents=True, exist_ok=True)
+    config = set_config(name, workdir, hide)
+    if hide is not None:
+        hidden = (workdir / "labels" / "hidden.txt").read_text().split()
+        stems = Path(yaml.safe_load(config.read_text())["data"]["annotated"]["recordings"])
+        info["hidden"] = {
+            "fraction": hide[0],
+            "seed": hide[1],
+            "recordings": len(hidden),
+            "of": sum(1 for p in stems.iterdir() if p.is_file()),
+        }
     (workdir / "run_info.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
-    command = benchlib.workflow_command(workdir, cores, [set_config(name, workdir), *extra])
+    command = benchlib.workflow_command(workdir, cores, [config, *extra])
     print(f"{name}: {' '.join(command)}", flush=True)
     with open(workdir / "snakemake.log", "w") as log:
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
@@ -467,6 +532,8 @@ def set_section(name: str, result: dict) -> list[str]:
         )
         if code.get("note"):
             lines.append(f"({code['note']}.)")
+        if code.get("hidden"):
+            lines.append(f"Labels hidden: {hidden_text(code['hidden'])}.")
     lines += [f"Note: {note}." for note in real_set.notes]
     lines += [
         "",
@@ -579,6 +646,7 @@ def comparison_report(
                 + (f" with uncommitted {', '.join(dirty)}" if dirty else "")
                 + (f"; copied from {code['started_from']}" if code.get("started_from") else "")
                 + (f"; {code['note']}" if code.get("note") else "")
+                + (f"; labels hidden: {hidden_text(code['hidden'])}" if code.get("hidden") else "")
             )
         lines.append(f"| {label} | {some['root']} | {configs} | {'<br>'.join(runs)} |")
     lines.append("")
@@ -733,6 +801,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="a root of finished runs to copy each set's run from (redoes what --config changes)",
     )
+    parser.add_argument(
+        "--hide-labels",
+        type=float,
+        metavar="FRACTION",
+        help="leave out the labels of this fraction of each set's train recordings (drawn within "
+        "recordings of the same species, each keeping one), as RFCx's unlabelled recordings",
+    )
+    parser.add_argument("--hide-seed", type=int, default=0, help="the draw of --hide-labels")
     parser.add_argument("--summary-only", action="store_true", help="report finished runs only")
     parser.add_argument(
         "--compare",
@@ -744,6 +820,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    if args.hide_labels is not None and not 0 < args.hide_labels < 1:
+        parser.error(f"--hide-labels takes a fraction in (0, 1), got {args.hide_labels}")
     command = "bench/real_annotated.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.compare:
         variants, groups = {}, {}
@@ -774,7 +852,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets:
         workdir = args.root / name
         if not args.summary_only:
-            run_set(name, args.root, args.cores, args.config, args.start_from)
+            hide = None if args.hide_labels is None else (args.hide_labels, args.hide_seed)
+            run_set(name, args.root, args.cores, args.config, args.start_from, hide)
         if not (workdir / "scores.csv").exists():
             print(f"{name}: no finished run in {workdir}, left out of the report", file=sys.stderr)
             continue

@@ -440,6 +440,91 @@ def test_report_of_fake_runs_says_yes_for_a_set_that_learns_and_no_for_a_planted
     assert "one test clip ranked worst lowers lwlrap by 0.017, less than" in good_part
 
 
+def labelled_set(tmp_path: Path) -> dict:
+    """A set's data.annotated: 12 train recordings, 4 with species A, 4 with B, 4 without an
+    event (listed as fully annotated, so known absent), test annotations apart."""
+    recordings = tmp_path / "train"
+    recordings.mkdir(parents=True)
+    stems = [f"{kind}{i}" for kind in "abn" for i in range(4)]
+    for stem in stems:
+        (recordings / f"{stem}.wav").write_bytes(b"")
+    rows = [f"{s},0.0,1.0,{s[0].upper()}" for s in stems if s[0] != "n"]
+    rows += ["a0,2.0,3.0,A"]  # a second event of one recording
+    (tmp_path / "train.csv").write_text("recording,begin,end,species\n" + "\n".join(rows) + "\n")
+    (tmp_path / "fully.txt").write_text("".join(f"{s}\n" for s in stems if s[0] == "n"))
+    (tmp_path / "test.csv").write_text("recording,begin,end,species\nt0,0.0,1.0,A\n")
+    return {
+        "recordings": str(recordings),
+        "annotations": str(tmp_path / "train.csv"),
+        "fully_annotated": str(tmp_path / "fully.txt"),
+        "test_annotations": str(tmp_path / "test.csv"),
+    }
+
+
+def test_hidden_labels_are_a_seeded_share_of_each_species_stratum(tmp_path):
+    """--hide-labels draws the fraction within recordings annotated with the same species
+    (none being a stratum too), keeping at least one of each, so every species keeps a label;
+    one seed gives one draw."""
+    annotated = labelled_set(tmp_path)
+    table = pd.read_csv(annotated["annotations"])
+    stems = [p.stem for p in Path(annotated["recordings"]).iterdir()]
+    hidden = bench.hidden_recordings(table, stems, 0.75, 0)
+    assert len(hidden) == 9 and hidden == sorted(hidden)
+    assert {s[0] for s in set(stems) - set(hidden)} == {"a", "b", "n"}  # one of each kept
+    assert bench.hidden_recordings(table, stems, 0.75, 0) == hidden
+    assert any(bench.hidden_recordings(table, stems, 0.75, seed) != hidden for seed in (1, 2, 3))
+    assert bench.hidden_recordings(table, stems, 0.1, 0) == []  # round(0.4) of 4: none
+    assert len(bench.hidden_recordings(table, ["a0", "b0"], 0.99, 0)) == 0  # strata of one
+    for fraction in (0.0, 1.0):
+        with pytest.raises(ValueError, match="fraction in \\(0, 1\\)"):
+            bench.hidden_recordings(table, stems, fraction, 0)
+
+
+def test_hide_labels_writes_the_kept_labels_and_the_run_records_them(tmp_path, monkeypatch):
+    """The hidden recordings' annotation rows and fully_annotated lines go (into copies the
+    run's config names); their audio and the test annotations stay. run_set records the draw
+    in run_info.yaml, and the report says it."""
+    annotated = labelled_set(tmp_path)
+    before = dict(annotated)
+    workdir = tmp_path / "run"
+    bench.hide_labels(annotated, workdir, 0.75, 0)
+    hidden = (workdir / "labels" / "hidden.txt").read_text().split()
+    assert len(hidden) == 9
+    kept = pd.read_csv(annotated["annotations"])
+    assert annotated["annotations"] == str(workdir / "labels" / "train_annotations.csv")
+    assert not set(kept["recording"]) & set(hidden)
+    assert len(kept) == 1 + 1 + (1 if "a0" not in hidden else 0)  # a0 has two events
+    fully = Path(annotated["fully_annotated"]).read_text().split()
+    assert len(fully) == 1 and fully[0] not in hidden
+    assert annotated["test_annotations"] == before["test_annotations"]
+    assert annotated["recordings"] == before["recordings"]
+    assert pd.read_csv(before["annotations"]).shape[0] == 9  # the set's own file untouched
+
+    def fake_set_config(name, workdir, hide=None):
+        config = {"data": {"annotated": labelled_set(workdir.parent / "set")}}
+        bench.hide_labels(config["data"]["annotated"], workdir, *hide)
+        (workdir / "set.yaml").write_text(yaml.safe_dump(config))
+        return workdir / "set.yaml"
+
+    def fake_snakemake(command, **_):
+        workdir = Path(command[command.index("--directory") + 1])
+        (workdir / "scores.csv").write_text("stage\nstage1\n")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_snakemake)
+    monkeypatch.setattr(bench, "code_state", lambda: {"commit": "abc1234", "uncommitted": []})
+    monkeypatch.setattr(bench, "set_config", fake_set_config)
+    workdir = bench.run_set("piha", tmp_path / "hidden", 1, hide=(0.75, 0))
+    info = yaml.safe_load((workdir / "run_info.yaml").read_text())
+    assert info["hidden"] == {"fraction": 0.75, "seed": 0, "recordings": 9, "of": 12}
+    assert bench.hidden_text(info["hidden"]) == (
+        "the annotations of 9 of the 12 train recordings left out (--hide-labels 0.75, "
+        "--hide-seed 0)"
+    )
+    with pytest.raises(SystemExit):
+        bench.main(["--sets", "piha", "--hide-labels", "1.5", "--root", str(tmp_path / "x")])
+
+
 def test_a_variant_layers_its_configs_last_and_can_start_from_a_finished_run(tmp_path, monkeypatch):
     """--config files come after config.yaml and the set's config (so they win) and are
     recorded in run_info.yaml; --start-from copies the finished run (its outputs and
@@ -454,7 +539,7 @@ def test_a_variant_layers_its_configs_last_and_can_start_from_a_finished_run(tmp
 
     monkeypatch.setattr(bench.subprocess, "run", fake_snakemake)
     monkeypatch.setattr(bench, "code_state", lambda: {"commit": "abc1234", "uncommitted": []})
-    monkeypatch.setattr(bench, "set_config", lambda name, workdir: workdir / "set.yaml")
+    monkeypatch.setattr(bench, "set_config", lambda name, workdir, hide=None: workdir / "set.yaml")
     finished = tmp_path / "base" / "piha"
     (finished / "models").mkdir(parents=True)
     (finished / "models" / "fold0.pt").write_text("weights")
