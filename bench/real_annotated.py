@@ -262,7 +262,7 @@ def hide_labels(annotated: dict, workdir: Path, fraction: float, seed: int) -> N
     table = pd.read_csv(annotated["annotations"], dtype={"recording": str})
     stems = [p.stem for p in sorted(Path(annotated["recordings"]).iterdir()) if p.is_file()]
     hidden = hidden_recordings(table, stems, fraction, seed)
-    labels = workdir / "labels"
+    labels = Path(os.path.abspath(workdir / "labels"))  # snakemake runs in the run's folder
     labels.mkdir(parents=True, exist_ok=True)
     (labels / "hidden.txt").write_text("".join(f"{stem}\n" for stem in hidden))
     kept = table[~table["recording"].isin(set(hidden))]

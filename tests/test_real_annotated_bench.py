@@ -492,6 +492,12 @@ def test_hide_labels_writes_the_kept_labels_and_the_run_records_them(tmp_path, m
     assert len(hidden) == 9
     kept = pd.read_csv(annotated["annotations"])
     assert annotated["annotations"] == str(workdir / "labels" / "train_annotations.csv")
+    # absolute paths, as snakemake runs in the run's folder: a relative run folder too
+    monkeypatch.chdir(tmp_path)
+    relative = dict(before)
+    bench.hide_labels(relative, Path("run2"), 0.75, 0)
+    assert relative["annotations"] == str(tmp_path / "run2" / "labels" / "train_annotations.csv")
+    assert relative["fully_annotated"] == str(tmp_path / "run2" / "labels" / "fully_annotated.txt")
     assert not set(kept["recording"]) & set(hidden)
     assert len(kept) == 1 + 1 + (1 if "a0" not in hidden else 0)  # a0 has two events
     fully = Path(annotated["fully_annotated"]).read_text().split()
