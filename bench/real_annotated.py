@@ -3,8 +3,8 @@ annotated sets of real animal recordings (bench/real_data/), then one report of 
 test scores against two baselines measured on the same test clips.
 
 .venv/bin/python bench/real_annotated.py [--sets piha bobwhite insects] [--root bench/real_runs]
-    [--config extra.yaml ...] [--start-from ROOT] [--summary-only]
-    [--out bench/results/real_annotated.md]
+    [--config extra.yaml ...] [--start-from ROOT] [--hide-labels 0.75 [--hide-seed 0]]
+    [--summary-only] [--out bench/results/real_annotated.md]
 
 bench/real_data/assemble.py must have written bench/real_data/sets/ first (`make real-data`
 runs both). Each set runs in ``{root}/{set}``: ``snakemake --cores 2 scores.csv --configfile
@@ -12,13 +12,16 @@ config.yaml bench/real_data/{set}.yaml`` (its paths made absolute), then each ``
 layered over both (a variant of the method or of the data's negatives: give it its own
 ``--root`` and ``--out``; ``--start-from`` copies a finished root's run of each set first, so
 that only the jobs the variant changes run again); a set whose run has a scores.csv is not run
-again, and the sets run one after another.
+again, and the sets run one after another. ``--hide-labels`` leaves out the labels of a share of
+each set's train recordings (:func:`hide_labels`), so that the rounds have calls to find.
 
 The report gives per set its sizes and, per stage, test LWLRAP (two or more species), mean AP
 over species, precision and recall at 0.5 of the fold-averaged clip scores, computed here from
 predictions/{stage}/test.parquet against the run's test_truth.csv with sedcycle's metrics,
 next to two baselines: uniform random scores (mean ± std over seeded draws) and a constant
-prior (each species' share of the train clips as every test clip's score).
+prior (each species' share of the train clips as every test clip's score), and how many train
+(clip, species) pairs the tp/fp tables leave a window without a label (what the rounds can
+relabel).
 """
 
 from __future__ import annotations
