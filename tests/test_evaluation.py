@@ -226,6 +226,36 @@ def test_collect_scores_writes_csv_with_pseudo_quality(tmp_path):
     assert json.loads(out_json.read_text())["round1"]["pseudo"]["count"] == 2
 
 
+@pytest.mark.parametrize("labelled", ["sparse", "fully"])
+def test_collect_scores_says_when_the_rounds_had_nothing_to_relabel(tmp_path, capsys, labelled):
+    """The log ends with a warning where tp/fp label every window of every species of the train
+    recordings (the features' manifest): the rounds then only trained again; with a window of
+    unlabelled time left (one species' tp alone in a) it says nothing."""
+    columns = ["recording_id", "species_id", "songtype_id", "t_min", "f_min", "t_max", "f_max"]
+    tp = pd.DataFrame([("a", 0, 1, 0.5, 100, 1.0, 200)], columns=columns)
+    fp = pd.DataFrame(columns=columns)
+    if labelled == "fully":
+        fp = pd.DataFrame(
+            [(r, s, 1, 0.0, 100, CLIP_SECONDS, 200) for r in "ab" for s in range(2)],
+            columns=columns,
+        )
+    tp.to_csv(tmp_path / "tp.csv", index=False)
+    fp.to_csv(tmp_path / "fp.csv", index=False)
+    collect_scores(
+        {"stage1": write_stage(tmp_path, "stage1"), "round1": write_stage(tmp_path, "round1")},
+        str(tmp_path / "scores.json"),
+        n_species=2,
+        tp_csv=str(tmp_path / "tp.csv"),
+        fp_csv=str(tmp_path / "fp.csv"),
+        features_dir=features_manifest(tmp_path),
+        window=WINDOW,
+        clip_seconds=CLIP_SECONDS,
+    )
+    err = capsys.readouterr().err
+    warned = "round1 had nothing to relabel: their scores differ from stage 1's by training alone"
+    assert (warned in err) == (labelled == "fully")
+
+
 def test_collect_scores_without_train_truth_writes_null_quality(tmp_path):
     tp_csv = tmp_path / "tp.csv"
     tp_csv.write_text("recording_id,species_id,songtype_id,t_min,f_min,t_max,f_max\n")

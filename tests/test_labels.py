@@ -9,6 +9,7 @@ from sedcycle.labels import (
     presence_matrix,
     read_annotations,
     time_to_frame,
+    unknown_pairs_of,
     window_target,
 )
 
@@ -63,6 +64,18 @@ def test_unknown_pairs_are_those_with_a_window_of_unlabelled_time():
         pd.DataFrame({"recording_id": ["a"], "species_id": [2], "start": [21], "end": [31]})
     )
     assert labels.unknown_pairs(["a"], 10) == 1
+
+
+def test_unknown_pairs_from_the_tables_are_the_same_a_chunk_at_a_time():
+    """unknown_pairs_of builds the frame labels a chunk of recordings at a time: the count is
+    FrameLabels.unknown_pairs' over all of them, whatever the chunk."""
+    tp = rows(("a", 0, 1, 0.0, 100, 5.9, 2000), ("c", 1, 1, 1.0, 100, 2.0, 2000))
+    fp = rows(("a", 1, 1, 0.0, 100, 5.9, 2000), ("b", 0, 1, 0.0, 100, 5.9, 2000))
+    ids = ["a", "b", "c", "d"]
+    whole = FrameLabels.from_annotations(tp, fp, 2, 60, 6.0).unknown_pairs(ids, 10)
+    assert whole == 0 + 1 + 2 + 2  # a labelled throughout; b's species 1; c, d both species
+    for chunk in (1, 2, 3, 256):
+        assert unknown_pairs_of(tp, fp, ids, 2, 60, 6.0, 10, chunk=chunk) == whole
 
 
 def test_pseudo_positive_never_overrides_a_rejection():

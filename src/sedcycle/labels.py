@@ -252,6 +252,34 @@ class FrameLabels:
         return recording_id in self._labels or recording_id in self._pseudo
 
 
+def unknown_pairs_of(
+    tp: pd.DataFrame,
+    fp: pd.DataFrame,
+    recording_ids: list[str],
+    n_species: int,
+    n_frames: int,
+    clip_seconds: float,
+    window: int,
+    chunk: int = 256,
+) -> int:
+    """:meth:`FrameLabels.unknown_pairs` of ``recording_ids`` under the tp/fp tables, built
+    ``chunk`` recordings at a time, so that thousands of recordings (RFCx's) never hold all
+    their frame labels at once."""
+    total = 0
+    for first in range(0, len(recording_ids), chunk):
+        ids = recording_ids[first : first + chunk]
+        keep = set(ids)
+        labels = FrameLabels.from_annotations(
+            tp[tp["recording_id"].isin(keep)],
+            fp[fp["recording_id"].isin(keep)],
+            n_species,
+            n_frames,
+            clip_seconds,
+        )
+        total += labels.unknown_pairs(ids, window)
+    return total
+
+
 def window_target(frame_labels: np.ndarray) -> np.ndarray:
     """Targets [..., n_species] of windows of frame labels [..., n_species, window]:
     +1 if any positive frame, else -1 if any negative frame, else 0 (unknown)."""

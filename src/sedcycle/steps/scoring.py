@@ -18,7 +18,7 @@ from sedcycle import evaluation, metrics
 from sedcycle.crops import fold_labels, fold_recordings, labelled_events, pseudo_positive_crops
 from sedcycle.evaluation import evaluate, read_truth, score_against_truth
 from sedcycle.files import write_csv, write_json, write_parquet
-from sedcycle.labels import presence_matrix, read_annotations
+from sedcycle.labels import presence_matrix, read_annotations, unknown_pairs_of
 from sedcycle.settings import TrainSettings, resolve_crops
 from sedcycle.steps.data import MANIFEST
 from sedcycle.submission import mean_scores
@@ -119,6 +119,8 @@ def collect_scores(
     With test truth, every stage's test LWLRAP is set against random scores' (mean and std
     over evaluation.RANDOM_DRAWS seeded draws, on the same test clips): a stage within
     mean + std is flagged (test_within_random), and the log ends with a warning naming it.
+    Where the rounds had nothing to relabel (tp/fp label every window of every species of the
+    train recordings in ``features_dir``), the log ends with a warning saying so.
 
     pseudo / pseudo_windows: per round stage name, its pseudo/round{r}.parquet and one of the
     previous stage's train prediction tables (the windows the pseudo-labels were chosen from).
@@ -173,3 +175,22 @@ def collect_scores(
             f"({baseline[0] + baseline[1]:.4f}): no better than chance on this test set",
             file=sys.stderr,
         )
+    rounds = [stage for stage in stage_scores if stage.startswith("round")]
+    if rounds and tp_csv and fp_csv and features_dir:
+        manifest = pd.read_csv(Path(features_dir) / MANIFEST, dtype={"recording_id": str})
+        unknown = unknown_pairs_of(
+            read_annotations(tp_csv, n_species, clip_seconds),
+            read_annotations(fp_csv, n_species, clip_seconds),
+            manifest["recording_id"].tolist(),
+            n_species,
+            int(manifest["n_frames"].iloc[0]),
+            clip_seconds,
+            window,
+        )
+        if unknown == 0:
+            print(
+                "WARNING: tp/fp label every window of every species of the train recordings, so "
+                f"{', '.join(rounds)} had nothing to relabel: their scores differ from stage "
+                "1's by training alone (docs/own-data.md#fully-labelled-recordings)",
+                file=sys.stderr,
+            )
