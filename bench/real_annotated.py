@@ -49,7 +49,7 @@ from assemble import MANIFEST, SETS, SETS_DIR  # noqa: E402
 
 from sedcycle import metrics  # noqa: E402
 from sedcycle.evaluation import read_truth  # noqa: E402
-from sedcycle.labels import FrameLabels, read_annotations  # noqa: E402
+from sedcycle.labels import read_annotations, unknown_pairs_of  # noqa: E402
 from sedcycle.schedule import STILL_FALLING  # noqa: E402
 
 DEFAULT_ROOT = ROOT / "bench" / "real_runs"
@@ -425,7 +425,7 @@ def evaluate_run(workdir: Path) -> dict:
 def unlabelled_pairs(workdir: Path, n_species: int) -> tuple[int, int, int] | None:
     """(train (clip, species) pairs that the run's tp/fp tables leave a window of unlabelled
     time, all train pairs, the window in frames): what the rounds can relabel
-    (:meth:`sedcycle.labels.FrameLabels.unknown_pairs`; pseudo-labels, soft targets and weak
+    (:func:`sedcycle.labels.unknown_pairs_of`; pseudo-labels, soft targets and weak
     negatives act on those pairs alone). The window is the one round 1 trained with (its fold-0
     checkpoint); None for a run without one."""
     import torch
@@ -442,17 +442,13 @@ def unlabelled_pairs(workdir: Path, n_species: int) -> tuple[int, int, int] | No
     clip_seconds = float((train["end"].astype(float) - train["start"].astype(float)).max())
     manifest = pd.read_csv(workdir / "features" / "train" / "manifest.csv")
     n_frames = int(manifest["n_frames"].iloc[0])
-    labels = FrameLabels.from_annotations(
-        *(
-            read_annotations(data / f"train_{kind}.csv", n_species, clip_seconds)
-            for kind in ("tp", "fp")
-        ),
-        n_species,
-        n_frames,
-        clip_seconds,
+    tp, fp = (
+        read_annotations(data / f"train_{kind}.csv", n_species, clip_seconds)
+        for kind in ("tp", "fp")
     )
     ids = train["recording_id"].tolist()
-    return labels.unknown_pairs(ids, window), len(ids) * n_species, window
+    unknown = unknown_pairs_of(tp, fp, ids, n_species, n_frames, clip_seconds, window)
+    return unknown, len(ids) * n_species, window
 
 
 def unlabelled_line(result: dict) -> str:

@@ -6,6 +6,7 @@ The scoring itself is :mod:`sedcycle.evaluation` (against the hidden truth where
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from dataclasses import replace
@@ -129,14 +130,24 @@ def collect_scores(
     (:func:`pseudo_crop_targets`) for the pseudo entries crop_targets and crop_precision.
     """
     result = {stage: json.loads(Path(path).read_text()) for stage, path in stage_scores.items()}
+
+    # the tp/fp tables and the train features' manifest, read once for both uses below
+    @functools.cache
+    def annotations(path: str) -> pd.DataFrame:
+        return read_annotations(path, n_species, clip_seconds)
+
+    @functools.cache
+    def manifest() -> pd.DataFrame:
+        return pd.read_csv(Path(features_dir) / MANIFEST, dtype={"recording_id": str})
+
     if ensemble_test and test_truth:
         scores = pd.read_parquet(ensemble_test).set_index("recording_id")
         result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
     if pseudo:
-        tp = read_annotations(tp_csv, n_species, clip_seconds)
+        tp = annotations(tp_csv)
         truth = pd.read_csv(train_truth, dtype={"recording_id": str}) if train_truth else None
-        n_frames = int(pd.read_csv(Path(features_dir) / MANIFEST)["n_frames"].iloc[0])
-        fp = read_annotations(fp_csv, n_species, clip_seconds) if fp_csv else None
+        n_frames = int(manifest()["n_frames"].iloc[0])
+        fp = annotations(fp_csv) if fp_csv else None
         folds = pd.read_csv(folds_csv, dtype={"recording_id": str}) if folds_csv else None
         for stage, path in pseudo.items():
             windows = pd.read_parquet(pseudo_windows[stage], columns=["recording_id", "start"])
@@ -177,13 +188,12 @@ def collect_scores(
         )
     rounds = [stage for stage in stage_scores if stage.startswith("round")]
     if rounds and tp_csv and fp_csv and features_dir:
-        manifest = pd.read_csv(Path(features_dir) / MANIFEST, dtype={"recording_id": str})
         unknown = unknown_pairs_of(
-            read_annotations(tp_csv, n_species, clip_seconds),
-            read_annotations(fp_csv, n_species, clip_seconds),
-            manifest["recording_id"].tolist(),
+            annotations(tp_csv),
+            annotations(fp_csv),
+            manifest()["recording_id"].tolist(),
             n_species,
-            int(manifest["n_frames"].iloc[0]),
+            int(manifest()["n_frames"].iloc[0]),
             clip_seconds,
             window,
         )
