@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -646,6 +648,25 @@ def test_crops_auto_is_resolved_before_training(tmp_path, feature_dir, annotatio
     assert not out.exists()
 
 
+def run_training_job(tmp_path, feature_dir, tp, fp, base) -> Path:
+    """The training job (sedcycle.steps.training.train_round) of fold 1 with ``base``'s
+    settings on tables ``tp``/``fp`` written as csvs: it trains on fold 0 (rec0, rec2, rec4,
+    the fixture's tp rows' recordings); returns the checkpoint written."""
+    from sedcycle.steps.training import train_round
+
+    paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
+    tp.to_csv(paths["tp"], index=False)
+    fp.to_csv(paths["fp"], index=False)
+    pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
+    job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
+    out = tmp_path / "fold1.pt"
+    train_round(
+        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
+        settings=job, clip_seconds=CLIP_SECONDS, threads=1,
+    )  # fmt: skip
+    return out
+
+
 @pytest.mark.parametrize(("n_fp", "expected"), [(0, "grid"), (1, "events")])
 @pytest.mark.parametrize(
     ("loss", "key"), [("clipwise", "stage1.crops"), ("masked", "relabel.crops")]
@@ -656,21 +677,9 @@ def test_training_job_resolves_crops_auto_and_stores_the_outcome(
     """The training job, stage 1's (clipwise) or a round's (masked), counts the whole tables' fp
     rows: none gives grid crops, one (to 3 tp rows) events; the log line names the setting and
     says so, and the checkpoint holds it."""
-    from sedcycle.steps.training import train_round
-
     tp, fp = annotations
-    fp = fp.head(n_fp)
-    paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
-    tp.to_csv(paths["tp"], index=False)
-    fp.to_csv(paths["fp"], index=False)
-    pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
     base = settings(loss=loss, epochs=1, crops="auto", cover=20, unknown_weight=0.1)
-    job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
-    out = tmp_path / "fold1.pt"  # trains on fold 0: rec0, rec2, rec4, the tp rows' recordings
-    train_round(
-        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
-        settings=job, clip_seconds=CLIP_SECONDS, threads=1,
-    )  # fmt: skip
+    out = run_training_job(tmp_path, feature_dir, tp, fp.head(n_fp), base)
     err = capsys.readouterr().err
     assert f"{key} auto: {'no fp row (3 tp rows)' if n_fp == 0 else '1 fp rows'}" in err
     assert f"so {expected}" in err
@@ -686,25 +695,13 @@ def test_a_round_says_when_tp_fp_leave_it_nothing_to_relabel(
     recordings have a window without a tp/fp label, and warns where none has: pseudo-labels,
     soft targets and weak negatives would have nothing to act on. Stage 1 (clipwise) logs
     neither."""
-    from sedcycle.steps.training import train_round
-
     tp, fp = annotations
     if labelled == "fully":  # every species absent throughout where tp does not say present
         fp = pd.DataFrame(
             [(rec, sp, 1, 0.0, 500.0, CLIP_SECONDS, 900.0) for rec in IDS for sp in range(3)],
             columns=ANNOTATION_COLUMNS,
         )
-    paths = {name: tmp_path / f"{name}.csv" for name in ("tp", "fp", "folds")}
-    tp.to_csv(paths["tp"], index=False)
-    fp.to_csv(paths["fp"], index=False)
-    pd.DataFrame({"recording_id": IDS, "fold": [0, 1] * 3}).to_csv(paths["folds"], index=False)
-    base = settings(loss=loss, epochs=1)
-    job = {key: getattr(base, key) for key in base.__dataclass_fields__ if key != "resume"}
-    out = tmp_path / "fold1.pt"  # trains on fold 0: rec0, rec2, rec4
-    train_round(
-        str(feature_dir), str(paths["tp"]), str(paths["fp"]), str(paths["folds"]), 1, str(out),
-        settings=job, clip_seconds=CLIP_SECONDS, threads=1,
-    )  # fmt: skip
+    out = run_training_job(tmp_path, feature_dir, tp, fp, settings(loss=loss, epochs=1))
     err = capsys.readouterr().err
     counted = "of 9 (recording, species) pairs of the training recordings have a window (128"
     if loss == "clipwise":
