@@ -7,7 +7,7 @@ CORES ?= all
 .PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
 	real-data real-data-no-negatives real-data-seeds real-data-weak-negatives \
 	real-data-defaults real-data-rounds-grid real-data-relabel-min-steps \
-	real-data-relabel-min-steps-360 real-data-hidden-labels \
+	real-data-relabel-min-steps-360 real-data-hidden-labels stage-selection \
 	setup-cluster test-cluster bench-scaling bench-review
 
 setup: $(VENV)/.installed
@@ -284,6 +284,26 @@ real-data-hidden-labels: real-data-defaults
 		"75 % hidden, 1 thread=$(call SEEDS_OF,$(HIDDEN))" \
 		"75 % hidden, 2 threads=$(call SEEDS_OF,$(HIDDEN)_insects)" \
 		"75 % hidden (draw 1), 2 threads=$(call SEEDS_OF,$(HIDDEN)_draw1_insects)"
+
+# Choosing the stage to submit from a run's own labels (bench/stage_selection.py, nothing
+# trained): each stage's out-of-fold AP against the tp/fp tables the run trained on, next to its
+# test score, on the finished runs of the RFCx-shaped quality benchmark's defaults (6 runs: `make
+# quality` with its rfcx_shaped config) and of the real-data defaults and hidden-label runs above
+# (real-data-defaults, real-data-hidden-labels): bench/results/stage_selection.md.
+RQ = bench/quality_runs_rfcx_shaped_defaults/defaults
+RUNS_OF = $(1)/$(2):$(1)_seed1/$(2):$(1)_seed2/$(2)
+stage-selection: setup
+	$(BIN)/python bench/stage_selection.py \
+		--group "RFCx-shaped synthetic=$(RQ)/seed0_draw0:$(RQ)/seed0_draw1:$(RQ)/seed1_draw0:$(RQ)/seed1_draw1:$(RQ)/seed2_draw0:$(RQ)/seed2_draw1" \
+		--group "piha, every label, 2 threads=bench/real_runs/piha:bench/real_runs/defaults_seed1/piha:bench/real_runs/defaults_seed2/piha" \
+		--group "piha, every label, 1 thread=$(call RUNS_OF,$(ONE_THREAD),piha)" \
+		--group "piha, 75 % hidden=$(call RUNS_OF,$(HIDDEN),piha)" \
+		--group "bobwhite, every label, 2 threads=bench/real_runs/bobwhite:bench/real_runs/defaults_seed1/bobwhite:bench/real_runs/defaults_seed2/bobwhite" \
+		--group "bobwhite, every label, 1 thread=$(call RUNS_OF,$(ONE_THREAD),bobwhite)" \
+		--group "bobwhite, 75 % hidden=$(call RUNS_OF,$(HIDDEN),bobwhite)" \
+		--group "insects, every label, 2 threads=bench/real_runs/insects:bench/real_runs/defaults_seed1/insects:bench/real_runs/defaults_seed2/insects" \
+		--group "insects, 75 % hidden=$(call RUNS_OF,$(HIDDEN)_insects,insects)" \
+		--group "insects, 75 % hidden (draw 1)=$(call RUNS_OF,$(HIDDEN)_draw1_insects,insects)"
 
 # Rounds without negatives: data.annotated.negatives none on the one-species sets with what the
 # defaults resolve to then (variants/no_negatives_weak.yaml: stage 1 on the grid, weak negatives
