@@ -576,3 +576,20 @@ def test_five_rounds_on_the_quality_benchmark_numbers_are_the_report_s():
     assert {run: scores[:4] for run, scores in runs.items()} == {
         run: scores[:4] for run, scores in defaults.items()
     }
+
+
+def test_stage_selection_numbers_are_the_report_s():
+    """The README's sentence on choosing a stage from a run's own labels: the hidden-label
+    insects runs' rises of labelled AP and of the test score from stage 1 to the last round, and
+    how often the two agree over all runs, from bench/results/stage_selection.md."""
+    report = (RESULTS / "stage_selection.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| insects, 75 % hidden |"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    labelled, test = cells[7], cells[9]
+    agree = re.search(r"the two agree on which of the two is higher in (\d+) of (\d+)\.", report)
+    assert agree, "stage_selection.md has no agreement line"
+    assert (
+        f"rose from stage 1 to round 3 on {labelled} while the test score rose on {test}, and "
+        f"over {agree[2]} benchmark runs the two agreed on which of stage 1 and the last round "
+        f"was better in {agree[1]}"
+    ) in FLAT

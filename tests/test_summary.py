@@ -86,7 +86,10 @@ def test_without_truth_shows_out_of_fold_lwlrap_on_tp_labels_and_counts(tmp_path
     header, rows = table_rows(text)
     assert header == ["stage", "OOF LWLRAP (tp)", "pseudo-labels"]  # no precision: no truth
     assert rows == {"stage1": ["0.412", "-"], "round1": ["0.500", "12"]}
-    assert "OOF LWLRAP (tp): out-of-fold, vs the tp labels only (no test truth)." in text
+    assert (
+        "OOF LWLRAP (tp): out-of-fold, vs the tp labels only (no test truth); it does not say "
+        "which stage is better (docs/evaluation.md#without-test-truth)." in text
+    )
     assert "Random" not in text
 
 

@@ -35,7 +35,12 @@ REPORT_COMMAND = ".venv/bin/snakemake --report report.html"
 # against the tp labels (always there for a stage; docs/evaluation.md).
 LWLRAP_COLUMNS = (
     ("test_lwlrap", "test LWLRAP", "fold models averaged on the test clips, vs test_truth.csv"),
-    ("oof_tp_lwlrap", "OOF LWLRAP (tp)", "out-of-fold, vs the tp labels only (no test truth)"),
+    (
+        "oof_tp_lwlrap",
+        "OOF LWLRAP (tp)",
+        "out-of-fold, vs the tp labels only (no test truth); it does not say which stage is "
+        "better (docs/evaluation.md#without-test-truth)",
+    ),
 )
 # test LWLRAP of random scores on the same test clips (mean, std), where test truth exists
 RANDOM = ("random_lwlrap_mean", "random_lwlrap_std")
