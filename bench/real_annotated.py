@@ -259,23 +259,33 @@ def hidden_recordings(annotations: pd.DataFrame, stems: list[str], fraction: flo
 def hide_labels(annotated: dict, workdir: Path, fraction: float, seed: int) -> None:
     """Leave out the labels of :func:`hidden_recordings`: their rows of the train annotations
     and their lines of ``fully_annotated`` go, into copies in ``{workdir}/labels/`` that
-    ``annotated`` (the set config's data.annotated) then names; the recordings stay, unlabelled,
-    as RFCx's train recordings without a tp row do. The test annotations are untouched.
-    Writes ``{workdir}/labels/hidden.txt`` (the hidden stems)."""
+    ``annotated`` (the set config's data.annotated) then names, relative to ``workdir`` (where
+    snakemake runs), so a copy of the run (``--start-from``) names the same files; the
+    recordings stay, unlabelled, as RFCx's train recordings without a tp row do. The test
+    annotations are untouched. A file whose text is already what it would write is left as it
+    is (its time too: a copied run does not see its labels as updated). Writes
+    ``{workdir}/labels/hidden.txt`` (the hidden stems)."""
     table = pd.read_csv(annotated["annotations"], dtype={"recording": str})
     stems = [p.stem for p in sorted(Path(annotated["recordings"]).iterdir()) if p.is_file()]
     hidden = hidden_recordings(table, stems, fraction, seed)
-    labels = Path(os.path.abspath(workdir / "labels"))  # snakemake runs in the run's folder
+    labels = workdir / "labels"
     labels.mkdir(parents=True, exist_ok=True)
-    (labels / "hidden.txt").write_text("".join(f"{stem}\n" for stem in hidden))
+
+    def write(name: str, text: str) -> str:
+        path = labels / name
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        return f"labels/{name}"
+
+    write("hidden.txt", "".join(f"{stem}\n" for stem in hidden))
     kept = table[~table["recording"].isin(set(hidden))]
-    kept.to_csv(labels / "train_annotations.csv", index=False)
-    annotated["annotations"] = str(labels / "train_annotations.csv")
+    annotated["annotations"] = write("train_annotations.csv", kept.to_csv(index=False))
     if annotated.get("fully_annotated"):
         listed = Path(annotated["fully_annotated"]).read_text().split()
         kept_list = [stem for stem in listed if stem not in set(hidden)]
-        (labels / "fully_annotated.txt").write_text("".join(f"{s}\n" for s in kept_list))
-        annotated["fully_annotated"] = str(labels / "fully_annotated.txt")
+        annotated["fully_annotated"] = write(
+            "fully_annotated.txt", "".join(f"{s}\n" for s in kept_list)
+        )
 
 
 WORKFLOW_PATHS = ("Snakefile", "config.yaml", "rules", "workflow", "src", "schemas")

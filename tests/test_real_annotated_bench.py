@@ -490,21 +490,27 @@ def test_hide_labels_writes_the_kept_labels_and_the_run_records_them(tmp_path, m
     bench.hide_labels(annotated, workdir, 0.75, 0)
     hidden = (workdir / "labels" / "hidden.txt").read_text().split()
     assert len(hidden) == 9
-    kept = pd.read_csv(annotated["annotations"])
-    assert annotated["annotations"] == str(workdir / "labels" / "train_annotations.csv")
-    # absolute paths, as snakemake runs in the run's folder: a relative run folder too
-    monkeypatch.chdir(tmp_path)
-    relative = dict(before)
-    bench.hide_labels(relative, Path("run2"), 0.75, 0)
-    assert relative["annotations"] == str(tmp_path / "run2" / "labels" / "train_annotations.csv")
-    assert relative["fully_annotated"] == str(tmp_path / "run2" / "labels" / "fully_annotated.txt")
+    # named relative to the run's folder, where snakemake runs: a copy of it names its own
+    assert annotated["annotations"] == "labels/train_annotations.csv"
+    assert annotated["fully_annotated"] == "labels/fully_annotated.txt"
+    kept = pd.read_csv(workdir / annotated["annotations"])
     assert not set(kept["recording"]) & set(hidden)
     assert len(kept) == 1 + 1 + (1 if "a0" not in hidden else 0)  # a0 has two events
-    fully = Path(annotated["fully_annotated"]).read_text().split()
+    fully = (workdir / annotated["fully_annotated"]).read_text().split()
     assert len(fully) == 1 and fully[0] not in hidden
     assert annotated["test_annotations"] == before["test_annotations"]
     assert annotated["recordings"] == before["recordings"]
     assert pd.read_csv(before["annotations"]).shape[0] == 9  # the set's own file untouched
+    # the same draw again (a --start-from copy of the run) leaves the files and their times:
+    # snakemake must not see the copy's labels as updated
+    times = {p.name: p.stat().st_mtime_ns for p in (workdir / "labels").iterdir()}
+    again = dict(before)
+    bench.hide_labels(again, workdir, 0.75, 0)
+    assert again == annotated
+    assert times == {p.name: p.stat().st_mtime_ns for p in (workdir / "labels").iterdir()}
+    other = dict(before)  # another draw rewrites them
+    bench.hide_labels(other, workdir, 0.75, 1)
+    assert (workdir / "labels" / "hidden.txt").read_text().split() != hidden
 
     def fake_set_config(name, workdir, hide=None):
         config = {"data": {"annotated": labelled_set(workdir.parent / "set")}}
