@@ -357,8 +357,27 @@ def test_collect_scores_flags_stages_no_better_than_random(tmp_path, capsys):
     assert table["random_lwlrap_std"].to_numpy() == pytest.approx(std, rel=1e-5)
     assert table.loc["ensemble", "test_lwlrap"] == 1.0
     assert json.loads(out_json.read_text())["round2"]["test"]["within_random"] is True
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("WARNING: test LWLRAP of stage1, round2 is within random scores'")
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
+    assert warnings[0].startswith("WARNING: test LWLRAP of stage1, round2 is within random scores'")
+    # round2 (mean - std) is below stage 1 (mean + 0.5 std) by 1.5 std; round1 is above it
+    assert warnings[1].startswith(
+        f"WARNING: test LWLRAP of round2 is below stage 1's ({mean + 0.5 * std:.4f}) by more "
+        f"than random scores' std ({std:.4f}): on this test set the rounds lowered the score"
+    )
+    assert len(warnings) == 2
+
+
+def test_rounds_below_stage1_by_more_than_a_std():
+    def scores(*values):
+        names = ["stage1", *(f"round{i}" for i in range(1, len(values)))]
+        return {n: {"test": {"lwlrap": v}} for n, v in zip(names, values, strict=True)}
+
+    assert evaluation.rounds_below_stage1(scores(0.6, 0.59, 0.55, 0.58), 0.02) == ["round2"]
+    assert evaluation.rounds_below_stage1(scores(0.6, 0.58, 0.61), 0.02) == []  # 0.02: within
+    assert evaluation.rounds_below_stage1(scores(0.6, 0.5), math.nan) == []
+    assert evaluation.rounds_below_stage1({"round1": {"test": {"lwlrap": 0.1}}}, 0.02) == []
+    no_test = scores(0.6, 0.5) | {"round2": {"oof_tp": {"lwlrap": 0.1}}}
+    assert evaluation.rounds_below_stage1(no_test, 0.02) == ["round1"]
 
 
 def test_collect_scores_without_test_truth_has_no_random_baseline(tmp_path, capsys):

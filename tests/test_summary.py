@@ -212,3 +212,19 @@ def test_print_run_summary_never_raises(tmp_path, monkeypatch, broken):
     assert out.getvalue() == ""
     assert err.getvalue().startswith("sedcycle: no end-of-run summary (")
     assert len(err.getvalue().splitlines()) == 1 and "Traceback" not in err.getvalue()
+
+
+def test_rounds_below_stage_one_by_more_than_random_std_are_named(tmp_path):
+    # WITH_TRUTH's rounds are above stage 1 (0.231, 0.1875 against 0.18068): no line
+    assert "Below stage 1" not in run_summary(finished(tmp_path, WITH_TRUTH), ALL)
+    # round2 0.1875 -> 0.15: below stage 1 by 0.031 > std 0.02; round1 0.231 -> 0.17: by 0.011
+    lower = WITH_TRUTH.replace("round2,0.1875,", "round2,0.15,").replace(
+        "round1,0.231022,", "round1,0.17,"
+    )
+    text = run_summary(finished(tmp_path, lower), ALL)
+    assert (
+        "Below stage 1 by more than random's std: round2 (the rounds lowered the score here; "
+        "docs/evaluation.md#when-the-rounds-lower-the-score)." in text
+    )
+    # without test truth there is nothing to compare
+    assert "Below stage 1" not in run_summary(finished(tmp_path, WITHOUT_TRUTH), ALL)

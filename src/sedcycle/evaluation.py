@@ -97,6 +97,22 @@ def flag_random(scores: dict, mean: float, std: float) -> list[str]:
     return flagged
 
 
+def rounds_below_stage1(scores: dict, std: float) -> list[str]:
+    """The rounds (``roundN`` keys of a scores.json dict, in order) whose test LWLRAP is below
+    stage 1's by more than ``std`` (random scores' std on the same test clips: less is within
+    what one test set's draw moves). [] without stage 1's test LWLRAP."""
+    first = (scores.get("stage1") or {}).get("test", {}).get("lwlrap")
+    if first is None or math.isnan(first) or math.isnan(std):
+        return []
+    return [
+        stage
+        for stage, parts in scores.items()
+        if stage.startswith("round")
+        and (parts.get("test") or {}).get("lwlrap") is not None
+        and parts["test"]["lwlrap"] < first - std
+    ]
+
+
 def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) -> dict:
     """:func:`evaluate` of clip scores (index: recording_id) against a truth csv."""
     truth = read_truth(truth_csv, scores.index.tolist(), n_species)

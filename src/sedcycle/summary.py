@@ -107,6 +107,22 @@ def score_table(rows: list[dict[str, str]]) -> list[str]:
         ]
         verdict = f"no better: {', '.join(flagged)}" if flagged else "every stage does better"
         lines.append(f"Random scores: test LWLRAP {mean:.3f} +/- {std:.3f}; {verdict}.")
+        first = next(
+            (number(row.get("test_lwlrap")) for row in rows if row.get("stage") == "stage1"), None
+        )
+        below = [
+            row["stage"]
+            for row in rows
+            if (row.get("stage") or "").startswith("round")
+            and first is not None
+            and (value := number(row.get("test_lwlrap"))) is not None
+            and value < first - std
+        ]
+        if below:
+            lines.append(
+                f"Below stage 1 by more than random's std: {', '.join(below)} (the rounds "
+                "lowered the score here; docs/evaluation.md#when-the-rounds-lower-the-score)."
+            )
     return lines
 
 

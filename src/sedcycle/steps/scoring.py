@@ -119,7 +119,8 @@ def collect_scores(
 
     With test truth, every stage's test LWLRAP is set against random scores' (mean and std
     over evaluation.RANDOM_DRAWS seeded draws, on the same test clips): a stage within
-    mean + std is flagged (test_within_random), and the log ends with a warning naming it.
+    mean + std is flagged (test_within_random), and the log ends with a warning naming it; so
+    is a round below stage 1 by more than that std.
     Where the rounds had nothing to relabel (tp/fp label every window of every species of the
     train recordings in ``features_dir``), the log ends with a warning saying so.
 
@@ -184,6 +185,16 @@ def collect_scores(
         print(
             f"WARNING: test LWLRAP of {', '.join(flagged)} is within random scores' mean + std "
             f"({baseline[0] + baseline[1]:.4f}): no better than chance on this test set",
+            file=sys.stderr,
+        )
+    below = evaluation.rounds_below_stage1(result, baseline[1]) if baseline else []
+    if below:
+        print(
+            f"WARNING: test LWLRAP of {', '.join(below)} is below stage 1's "
+            f"({result['stage1']['test']['lwlrap']:.4f}) by more than random scores' std "
+            f"({baseline[1]:.4f}): on this test set the rounds lowered the score; "
+            "`ensemble.stages: [stage1]` submits stage 1's models "
+            "(docs/evaluation.md#when-the-rounds-lower-the-score)",
             file=sys.stderr,
         )
     rounds = [stage for stage in stage_scores if stage.startswith("round")]
