@@ -585,10 +585,16 @@ def test_scores_set_each_stage_against_random_scores(finished):
     lines = (finished / "logs/collect_scores.log").read_text().strip().splitlines()
     assert any(line.startswith("random scores' test LWLRAP:") for line in lines)
     flagged = table.loc[table["test_within_random"], "stage"].tolist()
-    if flagged:
-        assert lines[-1].startswith(f"WARNING: test LWLRAP of {', '.join(flagged)} is within")
-    else:
-        assert not any("WARNING" in line for line in lines)
+    first, std = table.loc[0, "test_lwlrap"], table.loc[0, "random_lwlrap_std"]
+    below = table.loc[
+        table["stage"].str.startswith("round") & (table["test_lwlrap"] < first - std), "stage"
+    ].tolist()
+    expected = [f"WARNING: test LWLRAP of {', '.join(flagged)} is within"] if flagged else []
+    if below:
+        expected.append(f"WARNING: test LWLRAP of {', '.join(below)} is below stage 1's")
+    warnings = [line for line in lines if "WARNING" in line]
+    assert len(warnings) == len(expected)
+    assert all(w.startswith(e) for w, e in zip(warnings, expected, strict=True))
 
 
 def test_fold_model_lost_to_a_failed_retraining_is_rebuilt(finished, tmp_path):
