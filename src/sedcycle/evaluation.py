@@ -99,8 +99,8 @@ def flag_random(scores: dict, mean: float, std: float) -> list[str]:
 
 def rounds_below_stage1(scores: dict, std: float) -> list[str]:
     """The rounds (``roundN`` keys of a scores.json dict, in order) whose test LWLRAP is below
-    stage 1's by more than ``std`` (random scores' std on the same test clips: less is within
-    what one test set's draw moves). [] without stage 1's test LWLRAP."""
+    stage 1's by more than ``std`` (random scores' std on the same test clips, the yardstick of
+    the benchmarks' verdicts). [] without stage 1's test LWLRAP."""
     first = (scores.get("stage1") or {}).get("test", {}).get("lwlrap")
     if first is None or math.isnan(first) or math.isnan(std):
         return []
