@@ -117,23 +117,28 @@ def test_the_report_chooses_by_labelled_ap_and_scores_it_on_the_test_truth(tmp_p
     assert "**Not met.** Lower by more than that in: toy (-0.5000)" in text
     assert "| round1 | 0.500 | 1.000 |" in text  # the run's row: chosen, its test, the last's
 
-    # run b: the labelled AP prefers the last round, rightly: level with submitting it
-    write_run(
-        tmp_path / "b",
-        {"stage1": BAD_OOF, "round1": GOOD_OOF},
-        {"stage1": BAD_TEST, "round1": GOOD_TEST},
-    )
-    text = bench.report({"toy": [bench.evaluate(tmp_path / "b")]}, "cmd")
-    assert "**Not met.** Higher by more than that in no group." in text
-
-    # run c: it prefers stage 1, rightly, where the last round is worse: met
-    write_run(
-        tmp_path / "c",
-        {"stage1": GOOD_OOF, "round1": BAD_OOF},
-        {"stage1": GOOD_TEST, "round1": BAD_TEST},
-    )
-    text = bench.report({"toy": [bench.evaluate(tmp_path / "c")]}, "cmd")
-    assert "**Met.** Higher by more than that in: toy (+0.5000)." in text
+    # b: it prefers the last round, rightly: level with submitting it; c: it prefers stage 1,
+    # rightly, where the last round is worse: met
+    for name, first, last, said in (
+        (
+            "b",
+            (BAD_OOF, BAD_TEST),
+            (GOOD_OOF, GOOD_TEST),
+            "**Not met.** Higher by more than that in no group.",
+        ),
+        (
+            "c",
+            (GOOD_OOF, GOOD_TEST),
+            (BAD_OOF, BAD_TEST),
+            "**Met.** Higher by more than that in: toy (+0.5000).",
+        ),
+    ):
+        write_run(
+            tmp_path / name,
+            {"stage1": first[0], "round1": last[0]},
+            {"stage1": first[1], "round1": last[1]},
+        )
+        assert said in bench.report({"toy": [bench.evaluate(tmp_path / name)]}, "cmd")
 
 
 def test_a_run_without_its_tables_is_an_error_naming_it(tmp_path, capsys):
