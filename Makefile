@@ -8,6 +8,7 @@ CORES ?= all
 	real-data real-data-no-negatives real-data-seeds real-data-weak-negatives \
 	real-data-defaults real-data-rounds-grid real-data-relabel-min-steps \
 	real-data-relabel-min-steps-360 real-data-hidden-labels real-data-hidden-unknown-weight \
+	real-data-hidden-rounds-grid \
 	stage-selection \
 	setup-cluster test-cluster bench-scaling bench-review
 
@@ -309,6 +310,24 @@ real-data-hidden-unknown-weight: real-data-hidden-labels
 		"unknown_weight 0.1 (the defaults), draw 1=$(call SEEDS_OF,$(HIDDEN)_draw1_insects)" \
 		"unknown_weight 0, draw 1=$(call SEEDS_OF,$(UW)_0_draw1_insects)" \
 		"unknown_weight 1, draw 1=$(call SEEDS_OF,$(UW)_1_draw1_insects)"
+
+# The rounds on every fixed window of every train recording (relabel.crops grid) on the
+# hidden-label insects, draws 0 and 1, training seeds 0, 1, 2, rounds only (from copies of the
+# unknown_weight 0 runs above, whose stage 1 is the defaults'), against the defaults' event
+# crops: bench/results/real_annotated_hidden_rounds_grid.md.
+GRID = bench/real_runs/hidden_rounds_grid
+real-data-hidden-rounds-grid: real-data-hidden-unknown-weight
+	for s in 0 1 2; do \
+		$(call RUN_SEED,--sets insects,$(GRID)_insects,--start-from $(UW)_0_insects$(SUFFIX) $(HIDE) \
+			--config $(VARIANTS_DIR)/hidden_rounds_grid.yaml) \
+		$(call RUN_SEED,--sets insects,$(GRID)_draw1_insects,--start-from $(UW)_0_draw1_insects$(SUFFIX) \
+			--hide-labels 0.75 --hide-seed 1 --config $(VARIANTS_DIR)/hidden_rounds_grid.yaml) \
+	done
+	$(BIN)/python bench/real_annotated.py --sets insects --out bench/results/real_annotated_hidden_rounds_grid.md --compare \
+		"event crops (the defaults)=$(call SEEDS_OF,$(HIDDEN)_insects)" \
+		"every window (relabel.crops grid)=$(call SEEDS_OF,$(GRID)_insects)" \
+		"event crops (the defaults), draw 1=$(call SEEDS_OF,$(HIDDEN)_draw1_insects)" \
+		"every window (relabel.crops grid), draw 1=$(call SEEDS_OF,$(GRID)_draw1_insects)"
 
 # Choosing the stage to submit from a run's own labels (bench/stage_selection.py, nothing
 # trained): each stage's out-of-fold AP against the tp/fp tables the run trained on, next to its

@@ -616,3 +616,25 @@ def test_hidden_unknown_weight_numbers_are_the_report_s():
         float(cells[3].split()[0]) < float(cells[0].split()[0])
         for cells in (one, zero, one_1, zero_1)
     )
+
+
+def test_hidden_rounds_grid_numbers_are_the_report_s():
+    """The README's sentence on relabel.crops grid on the hidden-label insects: how many runs'
+    round 1 is above their stage 1, and round 3 over the 3 seeds of each draw, from
+    bench/results/real_annotated_hidden_rounds_grid.md."""
+    report = (RESULTS / "real_annotated_hidden_rounds_grid.md").read_text()
+    label = "every window (relabel.crops grid)"
+    runs = [
+        real_cells(report, "insects", f"{label}{draw}: hidden_rounds_grid{tag}_insects{suffix}")
+        for draw, tag in (("", ""), (", draw 1", "_draw1"))
+        for suffix in ("", "_seed1", "_seed2")
+    ]
+    above = sum(float(run[1]) > float(run[0]) for run in runs)
+    first, second = (
+        real_cells(report, "insects", f"**{label}{draw}: mean ± std of 3 runs**")
+        for draw in ("", ", draw 1")
+    )
+    assert (
+        f"lifted round 1 above stage 1 on {above} of {len(runs)} runs, but the rounds with soft "
+        f"targets gave it back: round 3 {first[3]} on the first draw and {second[3]} on the second"
+    ) in FLAT
