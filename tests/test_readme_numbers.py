@@ -600,22 +600,20 @@ def test_hidden_unknown_weight_numbers_are_the_report_s():
     their round 3 over the 3 seeds, from bench/results/real_annotated_hidden_unknown_weight.md,
     both below the same runs' stage 1."""
     report = (RESULTS / "real_annotated_hidden_unknown_weight.md").read_text()
-    one, zero = (
-        real_cells(report, "insects", f"**unknown_weight {w}: mean ± std of 3 runs**")
+    cells = {
+        (w, draw): real_cells(
+            report, "insects", f"**unknown_weight {w}{draw}: mean ± std of 3 runs**"
+        )
         for w in ("1", "0")
-    )
-    one_1, zero_1 = (
-        real_cells(report, "insects", f"**unknown_weight {w}, draw 1: mean ± std of 3 runs**")
-        for w in ("1", "0")
-    )
+        for draw in ("", ", draw 1")
+    }
+    round3 = {key: row[3] for key, row in cells.items()}
     assert (
-        f"did not rescue the insects' rounds: round 3 {one[3]} and {zero[3]}, and on the second "
-        f"draw {one_1[3]} and {zero_1[3]} ([bench/results/real_annotated_hidden_unknown_weight.md]"
+        f"did not rescue the insects' rounds: round 3 {round3['1', '']} and {round3['0', '']}, and "
+        f"on the second draw {round3['1', ', draw 1']} and {round3['0', ', draw 1']} "
+        "([bench/results/real_annotated_hidden_unknown_weight.md]"
     ) in FLAT
-    assert all(
-        float(cells[3].split()[0]) < float(cells[0].split()[0])
-        for cells in (one, zero, one_1, zero_1)
-    )
+    assert all(float(row[3].split()[0]) < float(row[0].split()[0]) for row in cells.values())
 
 
 def test_hidden_rounds_grid_numbers_are_the_report_s():
