@@ -40,10 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import benchlib  # noqa: E402
+from real_annotated import primary_metric, score, stage_names  # noqa: E402
 
 from sedcycle import metrics  # noqa: E402
 from sedcycle.evaluation import read_truth  # noqa: E402
-from sedcycle.labels import read_annotations  # noqa: E402
+from sedcycle.labels import presence_matrix, read_annotations  # noqa: E402
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "stage_selection.md"
 # where a run keeps the tables it trained on: annotated runs, then synthetic ones
@@ -57,19 +58,12 @@ def labelled_ap(oof: pd.DataFrame, tp: pd.DataFrame, fp: pd.DataFrame) -> tuple[
     one column per species) on the clips the tp/fp tables label for that species: positive
     with a tp row, negative with an fp row and no tp row. Species without both a positive and
     a negative are left out. Returns (mean, species counted); (nan, 0) when none is."""
-    index = {rec: i for i, rec in enumerate(oof.index)}
-    shape = oof.shape
-    positive, negative = np.zeros(shape, bool), np.zeros(shape, bool)
-    for table, marks in ((tp, positive), (fp, negative)):
-        for rec, species in zip(
-            table["recording_id"], table["species_id"].astype(int), strict=True
-        ):
-            if rec in index:
-                marks[index[rec], species] = True
-    negative &= ~positive
+    ids, n_species = oof.index.tolist(), oof.shape[1]
+    positive = presence_matrix(tp, ids, n_species)
+    negative = presence_matrix(fp, ids, n_species) & ~positive
     scores = oof.to_numpy(dtype=float)
     values = []
-    for k in range(shape[1]):
+    for k in range(n_species):
         kept = positive[:, k] | negative[:, k]
         if positive[kept, k].any() and negative[kept, k].any():
             ap = metrics.per_class_average_precision(
@@ -86,24 +80,6 @@ def pick(values: dict[str, float]) -> str:
     if not known:
         return stages[-1]
     return stages[-max(known)[1]]
-
-
-def test_score(truth: np.ndarray, scores: np.ndarray) -> float:
-    """LWLRAP where two or more species, else mean AP over species (clips without a true
-    species left out of LWLRAP, as sedcycle.evaluation does)."""
-    if truth.shape[1] >= 2:
-        kept = truth.any(axis=1)
-        return metrics.lwlrap(truth[kept], scores[kept])
-    return float(np.nanmean(metrics.per_class_average_precision(truth, scores)))
-
-
-def stages_of(run: Path) -> list[str]:
-    """stage1 then round1, round2, ... as the run's predictions/ holds them."""
-    rounds = sorted(
-        (p.name for p in (run / "predictions").glob("round*") if (p / "oof.parquet").exists()),
-        key=lambda name: int(name[len("round") :]),
-    )
-    return ["stage1", *rounds]
 
 
 @dataclass
@@ -129,21 +105,19 @@ def evaluate(run: Path) -> Run:
     tables = next((run / d for d in TABLE_DIRS if (run / d / "train_tp.csv").exists()), None)
     if tables is None:
         raise FileNotFoundError(f"{run}: no train_tp.csv in {' or '.join(TABLE_DIRS)}")
-    stages = stages_of(run)
-    if not (run / "predictions" / "stage1" / "oof.parquet").exists() or len(stages) < 2:
-        raise FileNotFoundError(f"{run}: no finished stage 1 and round in predictions/")
+    stages = [stage for stage in stage_names(run) if stage != "ensemble"]
+    if stages[:1] != ["stage1"] or len(stages) < 2:
+        raise FileNotFoundError(f"{run}: no finished stage 1 and round in scores.csv")
+    predictions = run / "predictions"
+    n = pd.read_parquet(predictions / "stage1" / "oof.parquet").shape[1] - 1  # recording_id
+    tp, fp = (read_annotations(tables / f"train_{kind}.csv", n, math.inf) for kind in ("tp", "fp"))
     labelled, test, tp_lwlrap, counted = {}, {}, {}, 0
     for stage in stages:
-        oof = pd.read_parquet(run / "predictions" / stage / "oof.parquet").set_index("recording_id")
-        n = oof.shape[1]
-        if stage == "stage1":
-            tp = read_annotations(tables / "train_tp.csv", n, math.inf)
-            fp = read_annotations(tables / "train_fp.csv", n, math.inf)
+        oof = pd.read_parquet(predictions / stage / "oof.parquet").set_index("recording_id")
         labelled[stage], counted = labelled_ap(oof, tp, fp)
-        scores = pd.read_parquet(run / "predictions" / stage / "test.parquet")
-        scores = scores.set_index("recording_id")
+        scores = pd.read_parquet(predictions / stage / "test.parquet").set_index("recording_id")
         truth = read_truth(str(tables / "test_truth.csv"), scores.index.tolist(), n)
-        test[stage] = test_score(truth, scores.to_numpy())
+        test[stage] = score(truth, scores.to_numpy())[primary_metric(n)]
         summary_json = run / "scores" / f"{stage}.json"
         tp_lwlrap[stage] = (
             json.loads(summary_json.read_text())["oof_tp"]["lwlrap"]

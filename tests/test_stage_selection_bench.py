@@ -91,6 +91,7 @@ def write_run(run: Path, oof: dict[str, np.ndarray], test: dict[str, np.ndarray]
             frame.to_parquet(folder / f"{name}.parquet")
         (run / "scores").mkdir(exist_ok=True)
         (run / "scores" / f"{stage}.json").write_text(json.dumps({"oof_tp": {"lwlrap": 0.5}}))
+    (run / "scores.csv").write_text("stage\n" + "".join(f"{s}\n" for s in [*oof, "ensemble"]))
 
 
 GOOD_OOF = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.1]])  # every labelled pair right
