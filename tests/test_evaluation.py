@@ -353,6 +353,8 @@ def test_collect_scores_flags_stages_no_better_than_random(tmp_path, capsys):
     table = pd.read_csv(out_csv).set_index("stage")
     assert table.index.tolist() == ["stage1", "round1", "round2", "ensemble"]
     assert table["test_within_random"].tolist() == [True, False, True, False]
+    # round2 (mean - std) is below stage 1 (mean + 0.5 std) by 1.5 std; round1 is above it
+    assert table["test_below_stage1"].fillna("").astype(str).tolist() == ["", "False", "True", ""]
     assert table["random_lwlrap_mean"].to_numpy() == pytest.approx(mean, rel=1e-5)
     assert table["random_lwlrap_std"].to_numpy() == pytest.approx(std, rel=1e-5)
     assert table.loc["ensemble", "test_lwlrap"] == 1.0
@@ -367,17 +369,24 @@ def test_collect_scores_flags_stages_no_better_than_random(tmp_path, capsys):
     assert len(warnings) == 2
 
 
-def test_rounds_below_stage1_by_more_than_a_std():
+def test_rounds_below_stage1_by_more_than_a_std_are_marked():
     def scores(*values):
         names = ["stage1", *(f"round{i}" for i in range(1, len(values)))]
         return {n: {"test": {"lwlrap": v}} for n, v in zip(names, values, strict=True)}
 
-    assert evaluation.rounds_below_stage1(scores(0.6, 0.59, 0.55, 0.58), 0.02) == ["round2"]
-    assert evaluation.rounds_below_stage1(scores(0.6, 0.58, 0.61), 0.02) == []  # 0.02: within
-    assert evaluation.rounds_below_stage1(scores(0.6, 0.5), math.nan) == []
-    assert evaluation.rounds_below_stage1({"round1": {"test": {"lwlrap": 0.1}}}, 0.02) == []
+    marked = scores(0.6, 0.59, 0.55, 0.58)
+    assert evaluation.flag_below_stage1(marked, 0.02) == ["round2"]
+    # every round gets the mark, True or False; stage 1 none
+    assert [marked[f"round{i}"]["test"]["below_stage1"] for i in (1, 2, 3)] == [False, True, False]
+    assert "below_stage1" not in marked["stage1"]["test"]
+    assert evaluation.flag_below_stage1(scores(0.6, 0.58, 0.61), 0.02) == []  # 0.02: within
+    unmarked = scores(0.6, 0.5)
+    assert evaluation.flag_below_stage1(unmarked, math.nan) == []
+    assert "below_stage1" not in unmarked["round1"]["test"]
+    assert evaluation.flag_below_stage1({"round1": {"test": {"lwlrap": 0.1}}}, 0.02) == []
     no_test = scores(0.6, 0.5) | {"round2": {"oof_tp": {"lwlrap": 0.1}}}
-    assert evaluation.rounds_below_stage1(no_test, 0.02) == ["round1"]
+    assert evaluation.flag_below_stage1(no_test, 0.02) == ["round1"]
+    assert "test" not in no_test["round2"]
 
 
 def test_collect_scores_without_test_truth_has_no_random_baseline(tmp_path, capsys):
@@ -389,7 +398,8 @@ def test_collect_scores_without_test_truth_has_no_random_baseline(tmp_path, caps
         csv_out=str(out_csv),
     )
     table = pd.read_csv(out_csv)
-    assert table[["test_within_random", "random_lwlrap_mean"]].isna().all().all()
+    unmeasured = ["test_within_random", "random_lwlrap_mean", "test_below_stage1"]
+    assert table[unmeasured].isna().all().all()
     assert "WARNING" not in capsys.readouterr().err
 
 

@@ -16,14 +16,14 @@ HEADER = (
     "stage,test_lwlrap,test_precision,test_recall,test_lwlrap_prior,oof_lwlrap,oof_precision,"
     "oof_recall,oof_tp_lwlrap,pseudo_count,pseudo_new,pseudo_precision,pseudo_recall,"
     "pseudo_negatives,pseudo_negative_error,test_within_random,random_lwlrap_mean,"
-    "random_lwlrap_std"
+    "random_lwlrap_std,test_below_stage1"
 )
 # As collect_scores writes them (float_format %.6g, empty where not measured): a synthetic run
 WITH_TRUTH = f"""{HEADER}
-stage1,0.18068,0.0666667,0.222222,0.240158,0.232541,0.101695,0.27907,0.188053,,,,,,,True,0.19,0.02
-round1,0.231022,0.0285714,0.111111,0.18229,0.229342,0.0973451,0.255814,0.18891,80,74,0.1,0.186047,0,,False,0.19,0.02
-round2,0.1875,0.0333333,0.111111,0.16424,0.224415,0.0915493,0.302326,0.188465,81,74,0.1,0.186047,0,,True,0.19,0.02
-ensemble,0.2875,0.0333333,0.111111,,,,,,,,,,,,False,0.19,0.02
+stage1,0.18068,0.0666667,0.222222,0.240158,0.232541,0.101695,0.27907,0.188053,,,,,,,True,0.19,0.02,
+round1,0.231022,0.0285714,0.111111,0.18229,0.229342,0.0973451,0.255814,0.18891,80,74,0.1,0.186047,0,,False,0.19,0.02,False
+round2,0.1875,0.0333333,0.111111,0.16424,0.224415,0.0915493,0.302326,0.188465,81,74,0.1,0.186047,0,,True,0.19,0.02,False
+ensemble,0.2875,0.0333333,0.111111,,,,,,,,,,,,False,0.19,0.02,
 """  # noqa: E501
 # an RFCx folder without test_truth.csv and train_truth.csv: no ensemble row, no precision
 WITHOUT_TRUTH = f"""{HEADER}
@@ -217,14 +217,16 @@ def test_print_run_summary_never_raises(tmp_path, monkeypatch, broken):
 def test_rounds_below_stage_one_by_more_than_random_std_are_named(tmp_path):
     # WITH_TRUTH's rounds are above stage 1 (0.231, 0.1875 against 0.18068): no line
     assert "Below stage 1" not in run_summary(finished(tmp_path, WITH_TRUTH), ALL)
-    # round2 0.1875 -> 0.15: below stage 1 by 0.031 > std 0.02; round1 0.231 -> 0.17: by 0.011
-    lower = WITH_TRUTH.replace("round2,0.1875,", "round2,0.15,").replace(
-        "round1,0.231022,", "round1,0.17,"
-    )
-    text = run_summary(finished(tmp_path, lower), ALL)
+    # round2 0.1875 -> 0.15 (below stage 1 by 0.031 > std 0.02), marked so by collect_scores
+    lower = WITH_TRUTH.replace("round2,0.1875,", "round2,0.15,")
+    marked = lower.replace(",0.02,False\nensemble", ",0.02,True\nensemble")
+    assert marked.count(",True\nensemble") == 1
+    text = run_summary(finished(tmp_path, marked), ALL)
     assert (
         "Below stage 1 by more than random's std: round2 (the rounds lowered the score here; "
         "docs/evaluation.md#when-the-rounds-lower-the-score)." in text
     )
+    # the summary names what scores.csv marks (test_below_stage1), it does not recompute it
+    assert "Below stage 1" not in run_summary(finished(tmp_path, lower), ALL)
     # without test truth there is nothing to compare
     assert "Below stage 1" not in run_summary(finished(tmp_path, WITHOUT_TRUTH), ALL)

@@ -586,9 +586,13 @@ def test_scores_set_each_stage_against_random_scores(finished):
     assert any(line.startswith("random scores' test LWLRAP:") for line in lines)
     flagged = table.loc[table["test_within_random"], "stage"].tolist()
     first, std = table.loc[0, "test_lwlrap"], table.loc[0, "random_lwlrap_std"]
-    below = table.loc[
-        table["stage"].str.startswith("round") & (table["test_lwlrap"] < first - std), "stage"
-    ].tolist()
+    rounds = table["stage"].str.startswith("round")
+    below = table.loc[rounds & (table["test_lwlrap"] < first - std), "stage"].tolist()
+    assert (
+        table.loc[rounds, "test_below_stage1"].astype(bool).tolist()
+        == (table.loc[rounds, "test_lwlrap"] < first - std).tolist()
+    )
+    assert table.loc[~rounds, "test_below_stage1"].isna().all()
     expected = [f"WARNING: test LWLRAP of {', '.join(flagged)} is within"] if flagged else []
     if below:
         expected.append(f"WARNING: test LWLRAP of {', '.join(below)} is below stage 1's")

@@ -36,6 +36,9 @@ SCORE_COLUMNS = [
     "test_within_random",
     "random_lwlrap_mean",
     "random_lwlrap_std",
+    # a round's test LWLRAP below stage 1's by more than random_lwlrap_std (the yardstick of the
+    # benchmarks' verdicts): the rounds lowered the score on this test set
+    "test_below_stage1",
 ]
 # the random baseline of test LWLRAP: uniform random scores, this many seeded draws
 RANDOM_DRAWS = 200
@@ -97,20 +100,24 @@ def flag_random(scores: dict, mean: float, std: float) -> list[str]:
     return flagged
 
 
-def rounds_below_stage1(scores: dict, std: float) -> list[str]:
-    """The rounds (``roundN`` keys of a scores.json dict, in order) whose test LWLRAP is below
-    stage 1's by more than ``std`` (random scores' std on the same test clips, the yardstick of
-    the benchmarks' verdicts). [] without stage 1's test LWLRAP."""
+def flag_below_stage1(scores: dict, std: float) -> list[str]:
+    """Mark each round (``roundN`` key of a scores.json dict) with a test LWLRAP: its ``test``
+    gains below_stage1, whether that LWLRAP is below stage 1's by more than ``std`` (random
+    scores' std on the same test clips, the yardstick of the benchmarks' verdicts). Returns the
+    rounds marked True, in order; marks nothing without stage 1's test LWLRAP or with a nan std.
+    """
     first = (scores.get("stage1") or {}).get("test", {}).get("lwlrap")
     if first is None or math.isnan(first) or math.isnan(std):
         return []
-    return [
-        stage
-        for stage, parts in scores.items()
-        if stage.startswith("round")
-        and (parts.get("test") or {}).get("lwlrap") is not None
-        and parts["test"]["lwlrap"] < first - std
-    ]
+    below = []
+    for stage, parts in scores.items():
+        test = parts.get("test") or {}
+        if not stage.startswith("round") or test.get("lwlrap") is None:
+            continue
+        test["below_stage1"] = bool(test["lwlrap"] < first - std)
+        if test["below_stage1"]:
+            below.append(stage)
+    return below
 
 
 def score_against_truth(scores: pd.DataFrame, truth_csv: str, n_species: int) -> dict:
@@ -257,8 +264,8 @@ def score_table(scores: dict) -> pd.DataFrame:
             for name in ("lwlrap", "precision", "recall"):
                 row[f"{prefix}_{name}"] = parts.get(part, {}).get(name, math.nan)
         row["test_lwlrap_prior"] = parts.get("test_prior", {}).get("lwlrap", math.nan)
-        for name in ("within_random", "random_lwlrap_mean", "random_lwlrap_std"):
-            column = "test_within_random" if name == "within_random" else name
+        for name in ("within_random", "random_lwlrap_mean", "random_lwlrap_std", "below_stage1"):
+            column = name if name.startswith("random") else f"test_{name}"
             row[column] = parts.get("test", {}).get(name, math.nan)
         for name in (
             "count",

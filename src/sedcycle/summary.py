@@ -72,7 +72,8 @@ def score_table(rows: list[dict[str, str]]) -> list[str]:
     """The lines of the stage table for scores.csv's rows: stage, the LWLRAP (test where any
     stage has one, else out-of-fold on the tp labels), pseudo-label count and precision where
     any round has them; then a line saying which LWLRAP it is and, with test truth, how random
-    scores do and which stages do no better (test_within_random). [] when nothing is measured."""
+    scores do, which stages do no better (test_within_random) and which rounds fell below stage
+    1 (test_below_stage1). [] when nothing is measured."""
 
     def first(key: str) -> float | None:
         """A column's first measured value (random_lwlrap_* are the same in every row)."""
@@ -80,6 +81,14 @@ def score_table(rows: list[dict[str, str]]) -> list[str]:
 
     def measured(key: str) -> bool:
         return first(key) is not None
+
+    def marked(key: str) -> list[str]:
+        """The stages whose flag column ``key`` is true (test_within_random, test_below_stage1)."""
+        return [
+            row.get("stage") or "?"
+            for row in rows
+            if (row.get(key) or "").strip().lower() == "true"
+        ]
 
     shown = next((column for column in LWLRAP_COLUMNS if measured(column[0])), None)
     columns = [(shown[0], shown[1], decimal)] if shown else []
@@ -100,24 +109,10 @@ def score_table(rows: list[dict[str, str]]) -> list[str]:
         lines.append(f"{shown[1]}: {shown[2]}.")
     mean, std = (first(key) for key in RANDOM)
     if shown and shown[0] == "test_lwlrap" and mean is not None and std is not None:
-        flagged = [
-            row.get("stage") or "?"
-            for row in rows
-            if (row.get("test_within_random") or "").strip().lower() == "true"
-        ]
+        flagged = marked("test_within_random")
         verdict = f"no better: {', '.join(flagged)}" if flagged else "every stage does better"
         lines.append(f"Random scores: test LWLRAP {mean:.3f} +/- {std:.3f}; {verdict}.")
-        first = next(
-            (number(row.get("test_lwlrap")) for row in rows if row.get("stage") == "stage1"), None
-        )
-        below = [
-            row["stage"]
-            for row in rows
-            if (row.get("stage") or "").startswith("round")
-            and first is not None
-            and (value := number(row.get("test_lwlrap"))) is not None
-            and value < first - std
-        ]
+        below = marked("test_below_stage1")
         if below:
             lines.append(
                 f"Below stage 1 by more than random's std: {', '.join(below)} (the rounds "

@@ -167,11 +167,12 @@ def collect_scores(
                 targets, settings.window, n_frames, clip_seconds, truth
             )
             result[stage]["pseudo"] = {k: None if v != v else v for k, v in quality.items()}
-    flagged, baseline = [], None
+    flagged, below, baseline = [], [], None
     if ensemble_test and test_truth:
         ids = pd.read_parquet(ensemble_test, columns=["recording_id"])["recording_id"].tolist()
         baseline = evaluation.random_lwlrap(read_truth(test_truth, ids, n_species))
         flagged = evaluation.flag_random(result, *baseline)
+        below = evaluation.flag_below_stage1(result, baseline[1])
     write_json(result, out_path)
     if csv_out:
         write_csv(evaluation.score_table(result), csv_out, index=False, float_format="%.6g")
@@ -187,7 +188,6 @@ def collect_scores(
             f"({baseline[0] + baseline[1]:.4f}): no better than chance on this test set",
             file=sys.stderr,
         )
-    below = evaluation.rounds_below_stage1(result, baseline[1]) if baseline else []
     if below:
         print(
             f"WARNING: test LWLRAP of {', '.join(below)} is below stage 1's "
