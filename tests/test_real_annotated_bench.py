@@ -416,6 +416,12 @@ def fake_run(
     pd.DataFrame({"stage": stages}).to_csv(workdir / "scores.csv", index=False)
 
 
+def main_table(text: str, set_name: str) -> str:
+    """A --compare report's section of ``set_name`` up to its submission and prior table."""
+    section = text[text.index(f"## {set_name}") :].split("\n## ")[0]
+    return section.split("\nSubmission and prior scaling")[0]
+
+
 def test_report_of_fake_runs_says_yes_for_a_set_that_learns_and_no_for_a_planted_failure(
     tmp_path, monkeypatch
 ):
@@ -649,7 +655,7 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
     text = out.read_text()
     rows = {
         line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
-        for line in text[text.index("## piha") :].splitlines()
+        for line in main_table(text, "piha").splitlines()
         if line.startswith("| ") and not line.startswith("| variant")
     }
     assert {"base: a0", "base: a1", "base: a2", "other: b0"} <= set(rows)
@@ -714,9 +720,68 @@ def test_groups_pair_only_complete_runs_and_keep_roots_of_one_name_apart(tmp_pat
     argv = ["--sets", "piha", "--compare", f"x={x}", f"y={y}", f"z={z}", "--out", str(out)]
     assert bench.main(argv) == 0
     text = out.read_text()
-    section = text[text.index("## piha") :]
+    section = main_table(text, "piha")
     x_rows = [line for line in section.splitlines() if line.startswith("| x: ")]
     assert len(x_rows) == 3 and len({row.split("|")[1] for row in x_rows}) == 3
     assert "| **y: mean ± std of 2 runs** |" in section
     assert "| **z: mean ± std of 2 runs** |" in section
     assert "against" not in section  # x is the only complete group: nothing to pair
+
+
+def test_comparison_scores_each_submission_and_the_prior_scaled_stages(tmp_path, monkeypatch):
+    """The second table of a --compare section: each run's submission (its ensemble stage)
+    against its stage 1, and the scores.csv test_lwlrap_prior of stage 1 and of the last round
+    (LWLRAP sets only), with a mean ± std row per group counting the runs above stage 1."""
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    priors = [(0.50, 0.55), (0.60, 0.58), (0.40, 0.45)]  # stage 1, round 3: up, down, up
+    for i, (first, last) in enumerate(priors):
+        workdir = tmp_path / f"v{i}" / "insects"
+        fake_run(workdir, 20, 30, informative=True, seed=60 + i)
+        scores = pd.read_csv(workdir / "scores.csv")
+        scores["test_lwlrap_prior"] = [first, 0.0, 0.0, last, 0.0]
+        scores.to_csv(workdir / "scores.csv", index=False)
+    (tmp_path / "v0" / "insects" / "predictions" / "ensemble" / "test.parquet").unlink()
+    scores = pd.read_csv(tmp_path / "v0" / "insects" / "scores.csv")
+    scores[scores["stage"] != "ensemble"].to_csv(tmp_path / "v0" / "insects" / "scores.csv")
+    roots = ":".join(str(tmp_path / f"v{i}") for i in range(3))
+    out = tmp_path / "compare.md"
+    argv = ["--sets", "insects", "--compare", f"v={roots}", "--out", str(out)]
+    assert bench.main(argv) == 0
+    text = out.read_text()
+    results = [bench.evaluate_run(tmp_path / f"v{i}" / "insects") for i in range(3)]
+    insects = text[text.index("## insects") :].split("\n## ")[0]
+    table = insects.split("\nSubmission and prior scaling")[1]
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith("| variant")
+    }
+    # v0 has no ensemble: its submission cells say so, and the group's too
+    assert rows["v: v0"][1:3] == ["–", "–"]
+    for i in (1, 2):
+        stages = results[i]["stages"]
+        above = "yes" if stages["ensemble"]["lwlrap"] > stages["stage1"]["lwlrap"] else "no"
+        assert rows[f"v: v{i}"][:3] == [
+            f"{stages['stage1']['lwlrap']:.3f}",
+            f"{stages['ensemble']['lwlrap']:.3f}",
+            above,
+        ]
+    assert [rows[f"v: v{i}"][3:] for i in range(3)] == [
+        ["0.500", "0.550", "yes"],
+        ["0.600", "0.580", "no"],
+        ["0.400", "0.450", "yes"],
+    ]
+    group = rows["**v: mean ± std of 3 runs**"]
+    assert group[1:3] == ["–", "–"] and group[5] == "2 of 3"
+    assert group[3] == f"{np.mean([0.5, 0.6, 0.4]):.3f} ± {np.std([0.5, 0.6, 0.4], ddof=1):.3f}"
+    # where the metric is not LWLRAP (one species: mean AP) the prior columns stay empty
+    line = bench.submission_lines({"v: v1": results[1]}, {}, "mean_ap")[-1]
+    stages = results[1]["stages"]
+    assert [c.strip() for c in line.split("|")[2:-1]] == [
+        f"{stages['stage1']['mean_ap']:.3f}",
+        f"{stages['ensemble']['mean_ap']:.3f}",
+        "yes" if stages["ensemble"]["mean_ap"] > stages["stage1"]["mean_ap"] else "no",
+        "–",
+        "–",
+        "–",
+    ]
