@@ -377,7 +377,7 @@ def stage_names(workdir: Path) -> list[str]:
 
 def prior_scaled(workdir: Path) -> dict[str, float]:
     """Each stage's test LWLRAP after per-class prior scaling (each species' scores scaled to
-    its share of the train labels, ``ensemble.prior_scaling``), as the run's scores.csv gives it
+    its share of the train labels, ``postprocess.prior_scaling``), as the run's scores.csv gives it
     (test_lwlrap_prior); {} where it has none."""
     table = pd.read_csv(workdir / "scores.csv")
     if "test_lwlrap_prior" not in table:
@@ -784,7 +784,7 @@ def submission_lines(
         "Submission and prior scaling: `submission` is the run's ensemble (the fold models of "
         "the stages `ensemble.stages` averages: the last round's by default) scored as above; "
         "the prior-scaled columns are the run's scores.csv `test_lwlrap_prior` (each species' "
-        "test scores scaled to its share of the train labels, `ensemble.prior_scaling`), "
+        "test scores scaled to its share of the train labels, `postprocess.prior_scaling`), "
         "LWLRAP sets only.",
         "",
         "| variant | stage1 | submission | submission > stage 1 | stage1, prior-scaled "
