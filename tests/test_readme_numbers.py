@@ -639,7 +639,7 @@ def test_hidden_rounds_grid_numbers_are_the_report_s():
 
 
 def test_hidden_variants_numbers_are_the_report_s():
-    """The README's sentences on the three hidden-label variants and on the defaults' runs made
+    """The README's sentences on the four hidden-label variants and on the defaults' runs made
     again: round 3 of each group of bench/results/real_annotated_hidden_variants.md, how many
     runs each variant's round 3 is below the defaults' (paired seed by seed), how many runs'
     submission beats their stage 1 when every stage is averaged, and the defaults' first draw
@@ -661,6 +661,7 @@ def test_hidden_variants_numbers_are_the_report_s():
     for label, root in (
         ("relabel.min_steps 360", "hidden_min_steps_360"),
         ("no soft targets", "hidden_soft_weight_0"),
+        ("soft targets x3", "hidden_soft_weight_3"),
     ):
         variant = [run for d, t in draws for run in runs(label, root, d, t)]
         below[label] = sum(
@@ -675,6 +676,14 @@ def test_hidden_variants_numbers_are_the_report_s():
         f"and so did rounds without soft targets ({soft[0]} and {soft[1]}, on "
         f"{below['no soft targets']} of 6)"
     ) in FLAT
+    heavy = [run for d, t in draws for run in runs("soft targets x3", "hidden_soft_weight_3", d, t)]
+    above = sum(float(h[3]) > float(d[3]) for h, d in zip(heavy, defaults, strict=True))
+    means = [group("soft targets x3", d)[3] for d, _ in draws]
+    assert (
+        f"soft targets weighing 3 were above the defaults on {above} of 6 "
+        f"({means[0]} and {means[1]}: no difference shown)"
+    ) in FLAT
+    assert above < 5 and below["soft targets x3"] < 5  # the rule: 5 of 6 either way
     # the submission table: "submission > stage 1" per run of every stage averaged
     table = report.split("Submission and prior scaling")[1]
     averaged = [
