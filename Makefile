@@ -311,18 +311,22 @@ real-data-hidden-unknown-weight: real-data-hidden-labels
 		"unknown_weight 0, draw 1=$(call SEEDS_OF,$(UW)_0_draw1_insects)" \
 		"unknown_weight 1, draw 1=$(call SEEDS_OF,$(UW)_1_draw1_insects)"
 
+# In a `for s in ...` loop, seed $$s's hidden-label insects runs of variant $(2) (its config) in
+# roots $(1)_insects and $(1)_draw1_insects (draws 0 and 1), each copied from the finished run of
+# the same seed and draw in $(3)_insects / $(3)_draw1_insects (default: the defaults' runs)
+HIDDEN_VARIANT = $(call RUN_SEED,--sets insects,$(1)_insects,--start-from \
+	$(or $(3),$(HIDDEN))_insects$(SUFFIX) $(HIDE) --config $(VARIANTS_DIR)/$(2).yaml) \
+	$(call RUN_SEED,--sets insects,$(1)_draw1_insects,--start-from \
+	$(or $(3),$(HIDDEN))_draw1_insects$(SUFFIX) --hide-labels 0.75 --hide-seed 1 \
+	--config $(VARIANTS_DIR)/$(2).yaml)
+
 # The rounds on every fixed window of every train recording (relabel.crops grid) on the
 # hidden-label insects, draws 0 and 1, training seeds 0, 1, 2, rounds only (from copies of the
 # unknown_weight 0 runs above, whose stage 1 is the defaults'), against the defaults' event
 # crops: bench/results/real_annotated_hidden_rounds_grid.md.
 GRID = bench/real_runs/hidden_rounds_grid
 real-data-hidden-rounds-grid: real-data-hidden-unknown-weight
-	for s in 0 1 2; do \
-		$(call RUN_SEED,--sets insects,$(GRID)_insects,--start-from $(UW)_0_insects$(SUFFIX) $(HIDE) \
-			--config $(VARIANTS_DIR)/hidden_rounds_grid.yaml) \
-		$(call RUN_SEED,--sets insects,$(GRID)_draw1_insects,--start-from $(UW)_0_draw1_insects$(SUFFIX) \
-			--hide-labels 0.75 --hide-seed 1 --config $(VARIANTS_DIR)/hidden_rounds_grid.yaml) \
-	done
+	for s in 0 1 2; do $(call HIDDEN_VARIANT,$(GRID),hidden_rounds_grid,$(UW)_0) done
 	$(BIN)/python bench/real_annotated.py --sets insects --out bench/results/real_annotated_hidden_rounds_grid.md --compare \
 		"event crops (the defaults)=$(call SEEDS_OF,$(HIDDEN)_insects)" \
 		"every window (relabel.crops grid)=$(call SEEDS_OF,$(GRID)_insects)" \
@@ -337,11 +341,6 @@ real-data-hidden-rounds-grid: real-data-hidden-unknown-weight
 # without soft targets (relabel.soft_weight 0) and, decided after that one, with soft targets
 # weighing 3: bench/results/real_annotated_hidden_variants.md.
 HV = bench/real_runs/hidden
-# seed $$s's runs of variant $(2) (its config) in roots $(1)_insects and $(1)_draw1_insects
-HIDDEN_VARIANT = $(call RUN_SEED,--sets insects,$(1)_insects,--start-from $(HIDDEN)_insects$(SUFFIX) \
-	$(HIDE) --config $(VARIANTS_DIR)/$(2).yaml) \
-	$(call RUN_SEED,--sets insects,$(1)_draw1_insects,--start-from $(HIDDEN)_draw1_insects$(SUFFIX) \
-	--hide-labels 0.75 --hide-seed 1 --config $(VARIANTS_DIR)/$(2).yaml)
 real-data-hidden-variants: real-data-hidden-labels
 	for s in 0 1 2; do \
 		$(call HIDDEN_VARIANT,$(HV)_min_steps_360,relabel_min_steps_360) \
