@@ -514,6 +514,13 @@ def fmt(value: float) -> str:
     )
 
 
+def fmt_runs(values: list[float]) -> str:
+    """A group's values over its runs: the one value, or mean ± std (sample, ddof 1)."""
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+
+
 def fmt_random(pair: tuple[float, float]) -> str:
     mean, std = pair
     return "–" if math.isnan(mean) else f"{mean:.3f} ± {std:.3f}"
@@ -757,11 +764,7 @@ def submission_lines(
 
         def show(name: str) -> str:
             got = values[name]
-            if any(math.isnan(v) for v in got):
-                return "–"
-            if len(got) == 1:
-                return fmt(got[0])
-            return f"{np.mean(got):.3f} ± {np.std(got, ddof=1):.3f}"
+            return "–" if any(math.isnan(v) for v in got) else fmt_runs(got)
 
         def above(name: str, reference: str) -> str:
             pairs = list(zip(values[name], values[reference], strict=True))
@@ -805,11 +808,7 @@ def group_row(group: str, runs: list[dict], metric: str, rounds: list[str]) -> s
 
     def spread(stage: str) -> str:
         values = [r["stages"][stage][metric] for r in runs if stage in r["stages"]]
-        if len(values) < len(runs):
-            return "–"
-        if len(values) == 1:
-            return fmt(values[0])
-        return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+        return "–" if len(values) < len(runs) else fmt_runs(values)
 
     def count(field: str) -> str:
         return f"{sum(bool(getattr(r['verdict'], field)) for r in runs)} of {len(runs)}"
