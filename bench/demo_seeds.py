@@ -64,6 +64,45 @@ def seed_scores(workdir: Path) -> pd.Series:
     return scores
 
 
+def prior_scaled(workdir: Path) -> pd.Series:
+    """Test LWLRAP per stage after per-class prior scaling (scores.csv test_lwlrap_prior, what
+    ``postprocess.prior_scaling`` submits) of a finished run; not the ensemble."""
+    table = pd.read_csv(workdir / "scores.csv").set_index("stage")
+    return table.loc[[s for s in table.index if s != "ensemble"], "test_lwlrap_prior"]
+
+
+def prior_lines(runs: dict[int, Path], scores: pd.DataFrame) -> list[str]:
+    """Stage 1 and the last round with and without prior scaling, per seed, and how often the
+    scaling kept or raised the last round's score. [] when no run has the column measured."""
+    scaled = pd.DataFrame({seed: prior_scaled(workdir) for seed, workdir in runs.items()}).T
+    last = [c for c in scores.columns if c.startswith("round")][-1]
+    if scaled[["stage1", last]].isna().any().any():
+        return []
+    header = ["seed", "stage1", "stage1, prior-scaled", last, f"{last}, prior-scaled"]
+    lines = [
+        "",
+        "Prior scaling (`postprocess.prior_scaling`: each species' test scores scaled to its "
+        "share of the train recordings with a tp row; scores.csv `test_lwlrap_prior`):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for seed in scores.index:
+        cells = [scores.at[seed, "stage1"], scaled.at[seed, "stage1"]]
+        cells += [scores.at[seed, last], scaled.at[seed, last]]
+        lines.append(f"| {seed} | " + " | ".join(f"{v:.4f}" for v in cells) + " |")
+    columns = [scores["stage1"], scaled["stage1"], scores[last], scaled[last]]
+    mean = [f"{c.mean():.4f} ± {c.std(ddof=1):.4f}" for c in columns]
+    lines.append("| mean ± std | " + " | ".join(mean) + " |")
+    gain = scaled[last] - scores[last]
+    lines += [
+        "",
+        f"- {last} prior-scaled >= {last} on {int((gain >= 0).sum())} of {len(gain)} seeds "
+        f"(differences {', '.join(f'{g:+.4f}' for g in gain)}; mean {gain.mean():+.4f})",
+    ]
+    return lines
+
+
 def verdict_lines(scores: pd.DataFrame) -> list[str]:
     """Per-seed checks: stage 1 >= LEARNS, the last round >= stage 1 (and >= round 1)."""
     last = [c for c in scores.columns if c.startswith("round")][-1]
@@ -114,7 +153,7 @@ def report(root: Path, seeds: list[int], minutes: dict[int, float], max_threads:
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     mean = [f"{scores[s].mean():.4f} ± {scores[s].std(ddof=1):.4f}" for s in stages]
     lines.append("| mean ± std | " + " | ".join(mean) + " | | |")
-    lines += ["", *verdict_lines(scores)]
+    lines += ["", *verdict_lines(scores), *prior_lines(runs, scores)]
     if minutes:
         lines += [
             "",

@@ -16,11 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEEDS = ROOT / "bench" / "demo_seeds.py"
 
 
-def fake_run(workdir: Path, stages: tuple[float, ...], random=(0.53, 0.02)) -> None:
-    """A finished demo seed: scores.csv with these stage1, round1.. test LWLRAPs and random
-    scores' mean and std, and one timing file of 90 s."""
+def fake_run(
+    workdir: Path, stages: tuple[float, ...], random=(0.53, 0.02), prior: tuple | None = None
+) -> None:
+    """A finished demo seed: scores.csv with these stage1, round1.. test LWLRAPs (and prior-
+    scaled ones, not measured when None) and random scores' mean and std, and one timing file
+    of 90 s."""
     names = ["stage1", *(f"round{r}" for r in range(1, len(stages)))]
-    rows = [{"stage": s, "test_lwlrap": v} for s, v in zip(names, stages, strict=True)]
+    prior = prior or (float("nan"),) * len(stages)
+    rows = [
+        {"stage": s, "test_lwlrap": v, "test_lwlrap_prior": p}
+        for s, v, p in zip(names, stages, prior, strict=True)
+    ]
     rows.append({"stage": "ensemble", "test_lwlrap": stages[-1]})
     table = pd.DataFrame(rows).reindex(columns=SCORE_COLUMNS)
     table["random_lwlrap_mean"], table["random_lwlrap_std"] = random
@@ -49,6 +56,20 @@ def test_report_lists_every_seed_and_says_yes_when_every_seed_holds(tmp_path):
     # mean gain 0.02 within stage 1's spread (std of 0.80, 0.70, 0.75 = 0.05)
     assert "the gain is within the seed spread" in text
     assert "round3 >= round 1 on every seed: **no** (gains +0.0200, -0.0100, +0.0200)" in text
+
+
+def test_report_gives_the_prior_scaled_scores_where_the_runs_have_them(tmp_path):
+    fake_run(tmp_path / "seed0", (0.80, 0.81, 0.82), prior=(0.82, 0.83, 0.84))
+    fake_run(tmp_path / "seed1", (0.70, 0.72, 0.75), prior=(0.71, 0.73, 0.74))
+    text = summary(tmp_path, [0, 1])
+    assert "| seed | stage1 | stage1, prior-scaled | round2 | round2, prior-scaled |" in text
+    assert "| 1 | 0.7000 | 0.7100 | 0.7500 | 0.7400 |" in text
+    assert "| mean ± std | 0.7500 ± 0.0707 | 0.7650 ± 0.0778 | 0.7850 ± 0.0495 |" in text
+    assert "round2 prior-scaled >= round2 on 1 of 2 seeds (differences +0.0200, -0.0100;" in text
+    # runs without the column measured: no table
+    for seed in (0, 1):
+        fake_run(tmp_path / "old" / f"seed{seed}", (0.80, 0.81, 0.82))
+    assert "prior-scaled" not in summary(tmp_path / "old", [0, 1])
 
 
 def test_report_says_no_for_a_seed_that_does_not_learn_or_loses(tmp_path):
