@@ -369,6 +369,57 @@ def test_collect_scores_flags_stages_no_better_than_random(tmp_path, capsys):
     assert len(warnings) == 2
 
 
+def test_collect_scores_scores_the_ensemble_prior_scaled_too(tmp_path):
+    """The ensemble row's test_lwlrap_prior: its scores scaled to the species' shares of the
+    train recordings (folds.csv) with a tp row, as the ensemble rule submits them."""
+    ids = [f"c{i:02d}" for i in range(12)]  # species 0 in c00-c09, species 1 in c10, c11
+    truth_csv = tmp_path / "test_truth.csv"
+    calls(*[(rec, int(i >= 10), 0.0, 1.0) for i, rec in enumerate(ids)]).to_csv(
+        truth_csv, index=False
+    )
+    # the model scores species 1 above species 0 everywhere: raw LWLRAP (10 * 1/2 + 2) / 12
+    ensemble = pd.DataFrame({"recording_id": ids, "s0": 0.3, "s1": 0.6})
+    ensemble.to_parquet(tmp_path / "ensemble.parquet")
+    # species 0 in 8 of the 10 train recordings with a tp row, species 1 in 1
+    train = [f"t{i}" for i in range(10)]
+    tp_csv = tmp_path / "tp.csv"
+    pd.DataFrame(
+        [(rec, 0, 1, 0.5, 100, 1.0, 200) for rec in train[:8]]
+        + [(train[8], 1, 1, 0.5, 100, 1.0, 200)],
+        columns=ANNOTATION_COLUMNS,
+    ).to_csv(tp_csv, index=False)
+    folds_csv = tmp_path / "folds.csv"
+    pd.DataFrame({"recording_id": train, "fold": [i % 2 for i in range(10)]}).to_csv(
+        folds_csv, index=False
+    )
+    out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
+    collect_scores(
+        {"stage1": write_stage(tmp_path, "stage1", test=0.5)},
+        str(out_json),
+        n_species=2,
+        ensemble_test=str(tmp_path / "ensemble.parquet"),
+        test_truth=str(truth_csv),
+        csv_out=str(out_csv),
+        tp_csv=str(tp_csv),
+        folds_csv=str(folds_csv),
+    )
+    row = pd.read_csv(out_csv).set_index("stage").loc["ensemble"]
+    assert row["test_lwlrap"] == pytest.approx(7 / 12)
+    # scaled, species 0 ranks first everywhere: (10 + 2 * 1/2) / 12
+    assert row["test_lwlrap_prior"] == pytest.approx(11 / 12)
+    # without folds.csv the train recordings are unknown: not measured
+    collect_scores(
+        {"stage1": write_stage(tmp_path, "stage1", test=0.5)},
+        str(out_json),
+        n_species=2,
+        ensemble_test=str(tmp_path / "ensemble.parquet"),
+        test_truth=str(truth_csv),
+        csv_out=str(out_csv),
+        tp_csv=str(tp_csv),
+    )
+    assert pd.isna(pd.read_csv(out_csv).set_index("stage").loc["ensemble", "test_lwlrap_prior"])
+
+
 def test_rounds_below_stage1_by_more_than_a_std_are_marked():
     def scores(*values):
         names = ["stage1", *(f"round{i}" for i in range(1, len(values)))]

@@ -77,6 +77,10 @@ def test_scores_csv_has_a_row_per_stage_with_pseudo_quality(finished):
             scores[stage]["test"]["lwlrap"], abs=1e-6
         )
         assert 0 < table.loc[stage, "test_lwlrap_prior"] <= 1
+    # the ensemble is the last round's models (ensemble.stages [last]), scaled as the stages
+    assert table.loc["ensemble", "test_lwlrap_prior"] == pytest.approx(
+        table.loc["round2", "test_lwlrap_prior"], abs=1e-6
+    )
     assert pd.isna(table.loc["stage1", "pseudo_count"])  # stage 1 trains on tp/fp only
     for stage in ("round1", "round2"):
         pseudo = pd.read_parquet(finished / f"pseudo/{stage}.parquet")

@@ -255,6 +255,15 @@ def label_prior(tp: pd.DataFrame, recording_ids: list[str], n_species: int) -> n
     return (counts + 1) / (len(recording_ids) + 2)
 
 
+def scaled_to_train_prior(
+    scores: pd.DataFrame, tp: pd.DataFrame, recording_ids: list[str], n_species: int
+) -> pd.DataFrame:
+    """``scores`` prior-scaled (:func:`prior_scale`) to the species' shares of the train
+    recordings ``recording_ids`` with a tp row (:func:`label_prior`): what
+    ``postprocess.prior_scaling`` submits and scores.csv's ``test_lwlrap_prior`` scores."""
+    return prior_scale(scores, label_prior(tp, recording_ids, n_species))
+
+
 def score_table(scores: dict) -> pd.DataFrame:
     """scores.json as one row per stage (SCORE_COLUMNS); what is not measured stays nan."""
     rows = []

@@ -62,8 +62,7 @@ def summarise_stage(
         result["oof"] = score_against_truth(oof, train_truth, n_species)
     if test_truth:
         result["test"] = score_against_truth(test, test_truth, n_species)
-        prior = evaluation.label_prior(tp, oof.index.tolist(), n_species)
-        scaled = evaluation.prior_scale(test, prior)
+        scaled = evaluation.scaled_to_train_prior(test, tp, oof.index.tolist(), n_species)
         result["test_prior"] = score_against_truth(scaled, test_truth, n_species)
         truth = read_truth(test_truth, test.index.tolist(), n_species)
         ap = metrics.per_class_average_precision(truth, test.to_numpy())
@@ -144,6 +143,12 @@ def collect_scores(
     if ensemble_test and test_truth:
         scores = pd.read_parquet(ensemble_test).set_index("recording_id")
         result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
+        if tp_csv and folds_csv:  # as the stages' test_prior, and as the ensemble rule scales
+            train_ids = pd.read_csv(folds_csv, dtype={"recording_id": str})["recording_id"]
+            scaled = evaluation.scaled_to_train_prior(
+                scores, annotations(tp_csv), train_ids.tolist(), n_species
+            )
+            result["ensemble"]["test_prior"] = score_against_truth(scaled, test_truth, n_species)
     if pseudo:
         tp = annotations(tp_csv)
         truth = pd.read_csv(train_truth, dtype={"recording_id": str}) if train_truth else None
