@@ -230,3 +230,30 @@ def test_rounds_below_stage_one_by_more_than_random_std_are_named(tmp_path):
     assert "Below stage 1" not in run_summary(finished(tmp_path, lower), ALL)
     # without test truth there is nothing to compare
     assert "Below stage 1" not in run_summary(finished(tmp_path, WITHOUT_TRUTH), ALL)
+
+
+def test_a_prior_scaled_submission_is_said_with_its_test_lwlrap(tmp_path):
+    scaled = WITH_TRUTH.replace(
+        "ensemble,0.2875,0.0333333,0.111111,,", "ensemble,0.2875,0.03,0.1,0.3125,"
+    )
+    text = run_summary(finished(tmp_path, scaled), ALL, prior_scaling=True)
+    assert (
+        "submission.csv: the ensemble's scores, each species' scaled to its share of the train "
+        "labels (postprocess.prior_scaling); test LWLRAP 0.312." in text
+    )
+    assert "prior_scaling" not in run_summary(tmp_path, ALL)  # off: nothing said
+    # no submission.csv among the run's outputs: nothing said of it
+    assert "submission.csv" not in run_summary(tmp_path, ["scores.csv"], prior_scaling=True)
+    # without test truth: said, without a score
+    text = run_summary(finished(tmp_path / "rfcx", WITHOUT_TRUTH), ALL, prior_scaling=True)
+    assert "labels (postprocess.prior_scaling)." in text
+
+
+def test_print_run_summary_reads_prior_scaling_from_the_run_s_config(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(finished(tmp_path, WITH_TRUTH))
+    workflow = fake_workflow(*ALL)
+    print_run_summary(workflow, argv=["snakemake"])
+    assert "postprocess.prior_scaling" not in capsys.readouterr().out
+    workflow.config = {"postprocess": {"prior_scaling": True}}
+    print_run_summary(workflow, argv=["snakemake"])
+    assert "(postprocess.prior_scaling)" in capsys.readouterr().out

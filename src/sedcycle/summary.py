@@ -68,12 +68,14 @@ def count(value: float | None) -> str:
     return "-" if value is None else str(round(value))
 
 
-def score_table(rows: list[dict[str, str]]) -> list[str]:
+def score_table(rows: list[dict[str, str]], prior_scaled: bool = False) -> list[str]:
     """The lines of the stage table for scores.csv's rows: stage, the LWLRAP (test where any
     stage has one, else out-of-fold on the tp labels), pseudo-label count and precision where
     any round has them; then a line saying which LWLRAP it is and, with test truth, how random
     scores do, which stages do no better (test_within_random) and which rounds fell below stage
-    1 (test_below_stage1). [] when nothing is measured."""
+    1 (test_below_stage1). ``prior_scaled``: submission.csv holds the ensemble's scores after
+    prior scaling (postprocess.prior_scaling), said in a line with their test LWLRAP (the
+    ensemble row's test_lwlrap_prior) where it is measured. [] when nothing is measured."""
 
     def first(key: str) -> float | None:
         """A column's first measured value (random_lwlrap_* are the same in every row)."""
@@ -107,6 +109,14 @@ def score_table(rows: list[dict[str, str]]) -> list[str]:
         lines.append("  ".join([line[0].ljust(widths[0]), *padded[1:]]))
     if shown:
         lines.append(f"{shown[1]}: {shown[2]}.")
+    if prior_scaled:
+        ensemble = next((row for row in rows if row.get("stage") == "ensemble"), {})
+        scaled = number(ensemble.get("test_lwlrap_prior"))
+        score = "" if scaled is None else f"; test LWLRAP {scaled:.3f}"
+        lines.append(
+            "submission.csv: the ensemble's scores, each species' scaled to its share of the "
+            f"train labels (postprocess.prior_scaling){score}."
+        )
     mean, std = (first(key) for key in RANDOM)
     if shown and shown[0] == "test_lwlrap" and mean is not None and std is not None:
         flagged = marked("test_within_random")
@@ -155,9 +165,12 @@ def run_summary(
     workdir: str | Path,
     outputs: Iterable[str] | None = None,
     report: str = REPORT_COMMAND,
+    prior_scaling: bool = False,
 ) -> str:
     """The end-of-run summary of ``workdir``: the stage table of its scores.csv, the outputs it
     holds, and ``report``, the command that builds the HTML report (when the figures are there).
+    ``prior_scaling``: the run's postprocess.prior_scaling (said with the table when the run
+    holds submission.csv).
 
     outputs: the files the run's DAG holds (its targets and what they need, made now or
     already up to date); only those are named, so a run that asked for features/train says
@@ -171,7 +184,7 @@ def run_summary(
 
     parts = []
     if made(SCORES):
-        table = score_table(read_scores(workdir / SCORES))
+        table = score_table(read_scores(workdir / SCORES), prior_scaling and made("submission.csv"))
         if table:
             title = f"Scores ({SCORES}; docs/evaluation.md explains every column):"
             parts.append("\n".join([title, *(f"  {line}" for line in table)]))
@@ -203,7 +216,9 @@ def print_run_summary(workflow, argv: list[str] | None = None, file=None) -> Non
     onsuccess). Never raises: the run has succeeded, so a problem is one line on stderr."""
     try:
         report = report_command(sys.argv if argv is None else argv)
-        text = run_summary(Path.cwd(), dag_outputs(workflow), report)
+        config = getattr(workflow, "config", None) or {}
+        prior_scaling = bool(config.get("postprocess", {}).get("prior_scaling"))
+        text = run_summary(Path.cwd(), dag_outputs(workflow), report, prior_scaling)
     except Exception as error:  # whatever it is, the run stays a success
         print(f"sedcycle: no end-of-run summary ({type(error).__name__}: {error})", file=sys.stderr)
         return
