@@ -75,7 +75,7 @@ VARIANTS = {
         "relabel": {"use_pseudo": False, "rounds": {2: {"epochs": 6}, 3: {"epochs": 6}}}
     },
     # stage2_then_strict whose pseudo rounds also count every unknown pair as a weak negative
-    # (pseudo-positives alone inflate absent species' scores: README "Quality benchmark")
+    # (pseudo-positives alone inflate absent species' scores: docs/benchmarks.md)
     "stage2_then_strict_unknown_weight_0.1": stage2_then({"unknown_weight": 0.1}, **STRICT),
     # stage2_then_strict plus pseudo-negatives: windows every fold model scores below 0.15
     # (round 1's models: 1066 such windows a seed, 2 % of them truly calling)
@@ -97,7 +97,7 @@ VARIANTS = {
     "votes_3_of_3": {"relabel": {"pseudo_min_votes": 3}},
     "tp_fp_crops_only": {"relabel": {"labelled_crop_prob": 1.0}},
     "no_positive_scaling": {"relabel": {"scale_positives": False}},
-    # beyond the recipe (README "Quality benchmark"): unknown pairs count as weak negatives, or
+    # beyond the recipe (docs/benchmarks.md): unknown pairs count as weak negatives, or
     # windows that every fold model scores near 0 become negatives (pseudo-negatives)
     "unknown_weight_0.1": {"relabel": {"unknown_weight": 0.1}},
     "pseudo_negatives_0.05": {"relabel": {"pseudo_negative_threshold": 0.05}},
