@@ -8,7 +8,7 @@ CORES ?= all
 	real-data real-data-no-negatives real-data-seeds real-data-weak-negatives \
 	real-data-defaults real-data-rounds-grid real-data-relabel-min-steps \
 	real-data-relabel-min-steps-360 real-data-hidden-labels real-data-hidden-unknown-weight \
-	real-data-hidden-rounds-grid real-data-hidden-variants \
+	real-data-hidden-rounds-grid real-data-hidden-variants real-data-prior-scaling \
 	stage-selection \
 	setup-cluster test-cluster bench-scaling bench-review
 
@@ -359,6 +359,17 @@ real-data-hidden-variants: real-data-hidden-labels
 		"every stage averaged, draw 1=$(call SEEDS_OF,$(HV)_ensemble_all_stages_draw1_insects)" \
 		"no soft targets, draw 1=$(call SEEDS_OF,$(HV)_soft_weight_0_draw1_insects)" \
 		"soft targets x3, draw 1=$(call SEEDS_OF,$(HV)_soft_weight_3_draw1_insects)"
+
+# Per-class prior scaling of the submission (postprocess.prior_scaling) on real recordings:
+# the insects (the one set with several species: on one species it changes nothing) with every
+# label (real-data-defaults' 2-thread runs) and with 75 % of the labels hidden, draws 0 and 1
+# (real-data-hidden-labels), training seeds 0, 1, 2; nothing is trained, the report reads each
+# run's scores.csv (test_lwlrap_prior): bench/results/real_annotated_prior_scaling.md.
+real-data-prior-scaling: real-data-defaults real-data-hidden-labels
+	$(BIN)/python bench/real_annotated.py --sets insects --out bench/results/real_annotated_prior_scaling.md --compare \
+		"every label=bench/real_runs:bench/real_runs/defaults_seed1:bench/real_runs/defaults_seed2" \
+		"75 % hidden=$(call SEEDS_OF,$(HIDDEN)_insects)" \
+		"75 % hidden, draw 1=$(call SEEDS_OF,$(HIDDEN)_draw1_insects)"
 
 # Choosing the stage to submit from a run's own labels (bench/stage_selection.py, nothing
 # trained): each stage's out-of-fold AP against the tp/fp tables the run trained on, next to its
