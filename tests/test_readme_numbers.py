@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -336,9 +337,10 @@ def test_stage_one_step_floor_in_the_rounds_numbers_are_the_report_s():
 def demo_seed_scores() -> dict[int, dict[str, float]]:
     """seed -> {stage: test LWLRAP} of bench/results/demo_seeds.md's seed rows."""
     report = (RESULTS / "demo_seeds.md").read_text()
-    header = next(line for line in report.splitlines() if line.startswith("| seed |"))
-    stages = [c.strip() for c in header.split("|")[2:-3]]
-    rows = [line.split("|")[1:-1] for line in report.splitlines() if re.match(r"\| \d+ \|", line)]
+    table = report.split("\n| seed |", 1)[1].split("\n\n", 1)[0]  # the first table only
+    header, *lines = table.splitlines()
+    stages = [c.strip() for c in header.split("|")[:-3]]
+    rows = [line.split("|")[1:-1] for line in lines if re.match(r"\| \d+ \|", line)]
     return {
         int(row[0]): {stage: float(c) for stage, c in zip(stages, row[1:], strict=False)}
         for row in rows
@@ -369,6 +371,73 @@ def test_demo_seed_ranges_in_the_readme_are_the_demo_seeds_report():
         return f"{min(values):.3f} to {max(values):.3f}"
 
     assert f"stage 1 scores {span('stage1')} and round 3 {span('round3')}:" in FLAT
+
+
+def test_demo_gains_in_the_readme_are_the_demo_seeds_report():
+    """The README's round 3 against stage 1 (range and mean of the gains, stage 1's spread) and
+    against round 1 (how many seeds, the losses) are bench/results/demo_seeds.md's."""
+    seeds = demo_seed_scores()
+    gains = [scores["round3"] - scores["stage1"] for scores in seeds.values()]
+    spread = statistics.stdev(scores["stage1"] for scores in seeds.values())
+    assert (
+        f"above stage 1 on every seed (by {min(gains):+.3f} to {max(gains):+.3f}; on average "
+        f"{statistics.mean(gains):+.3f}, above stage 1's seed spread of {spread:.3f})"
+    ) in FLAT
+    assert min(gains) > 0 and statistics.mean(gains) > spread
+    # the report's own gains over round 1 (from scores.csv, not from its rounded cells)
+    report = (RESULTS / "demo_seeds.md").read_text()
+    listed = re.search(r"round3 >= round 1 on every seed: \*\*\w+\*\* \(gains ([^)]*)\)", report)
+    over_round1 = dict(zip(seeds, listed[1].split(", "), strict=True))
+    losses = {seed: gain for seed, gain in over_round1.items() if gain.startswith("-")}
+    above = len(seeds) - len(losses)
+    lost = ", ".join(f"seed {seed}: {gain}" for seed, gain in losses.items())
+    assert f"above round 1 on {above} of the {len(seeds)} seeds ({lost})" in FLAT
+
+
+def prior_table(report: str) -> dict[str, list[str]]:
+    """row -> cells of a real-data report's "Submission and prior scaling" table."""
+    table = report.split("Submission and prior scaling:", 1)[1]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| ")]
+    return {cells[0].strip().strip("*"): [c.strip() for c in cells[1:]] for cells in rows}
+
+
+def test_prior_scaling_decision_numbers_are_the_reports():
+    """docs/benchmarks.md's prior-scaling decision: the insects' round 3 with every label, raw
+    and prior-scaled (bench/results/real_annotated_prior_scaling.md), and the demo's
+    (bench/results/demo_seeds.md's second table)."""
+    report = (RESULTS / "real_annotated_prior_scaling.md").read_text()
+    main = {
+        cells[0].strip().strip("*"): [c.strip() for c in cells[1:]]
+        for cells in (
+            line.split("|")[1:-1]
+            for line in report.split("## insects", 1)[1].split("Paired run by run")[0].splitlines()
+            if line.startswith("| ")
+        )
+    }
+    raw = main["every label: mean ± std of 3 runs"][3]
+    scaled = prior_table(report)["every label: mean ± std of 3 runs"][4]
+    assert f"lowered round 3 from {raw} to {scaled}" in BENCH_FLAT
+    roots = ["real_runs", "defaults_seed1", "defaults_seed2"]
+    scaled_runs = [prior_table(report)[f"every label: {root}"][4] for root in roots]
+    raw_runs = [main[f"every label: {root}"][3] for root in roots]
+    lowered = sum(float(a) < float(b) for a, b in zip(scaled_runs, raw_runs, strict=True))
+    assert (
+        f"(on {lowered} of the 3 runs: seeds 0, 1, 2 {', '.join(scaled_runs[:2])} and "
+        f"{scaled_runs[2]} against {', '.join(raw_runs[:2])} and {raw_runs[2]})"
+    ) in BENCH_FLAT
+    demo = (RESULTS / "demo_seeds.md").read_text().split("Prior scaling (", 1)[1]
+    mean_row = next(line for line in demo.splitlines() if line.startswith("| mean ± std |"))
+    cells = [c.strip() for c in mean_row.split("|")[2:-1]]
+    count = re.search(r"round3 prior-scaled >= round3 on (\d) of (\d) seeds", demo)
+    assert (
+        f"raised it from {cells[2]} to {cells[3]}, on {count[1]} of {count[2]} seeds"
+    ) in BENCH_FLAT
+    assert (
+        f"round 3 {cells[3]}, above its raw score on {count[1]} of {count[2]} seeds" in BENCH_FLAT
+    )
+    rounds3 = ", ".join(f"{s['round3']:.4f}" for s in demo_seed_scores().values())
+    rounds3 = rounds3.rsplit(", ", 1)
+    assert f"Round 3 scored {rounds3[0]} and {rounds3[1]} ({cells[2]})" in BENCH_FLAT
 
 
 def review_cells(report: Path) -> dict[tuple[str, str], list[str]]:
