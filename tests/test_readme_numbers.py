@@ -414,6 +414,12 @@ def test_prior_scaling_decision_numbers_are_the_reports():
             if line.startswith("| ")
         )
     }
+    mean = main["every label: mean ± std of 3 runs"]
+    assert mean[5] == mean[6] == mean[7] == "3 of 3"  # every verdict on every run
+    assert (
+        f"met every verdict on all 3: stage 1 {mean[0]}, round 3 {mean[3]}, no round below "
+        f"stage 1 on {mean[7]} "
+    ) in BENCH_FLAT
     raw = main["every label: mean ± std of 3 runs"][3]
     scaled = prior_table(report)["every label: mean ± std of 3 runs"][4]
     assert f"lowered round 3 from {raw} to {scaled}" in BENCH_FLAT
