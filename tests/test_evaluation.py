@@ -392,32 +392,27 @@ def test_collect_scores_scores_the_ensemble_prior_scaled_too(tmp_path):
     pd.DataFrame({"recording_id": train, "fold": [i % 2 for i in range(10)]}).to_csv(
         folds_csv, index=False
     )
-    out_json, out_csv = tmp_path / "scores.json", tmp_path / "scores.csv"
-    collect_scores(
-        {"stage1": write_stage(tmp_path, "stage1", test=0.5)},
-        str(out_json),
-        n_species=2,
-        ensemble_test=str(tmp_path / "ensemble.parquet"),
-        test_truth=str(truth_csv),
-        csv_out=str(out_csv),
-        tp_csv=str(tp_csv),
-        folds_csv=str(folds_csv),
-    )
-    row = pd.read_csv(out_csv).set_index("stage").loc["ensemble"]
+    out_csv = tmp_path / "scores.csv"
+
+    def ensemble_row(folds: str | None) -> pd.Series:
+        collect_scores(
+            {"stage1": write_stage(tmp_path, "stage1", test=0.5)},
+            str(tmp_path / "scores.json"),
+            n_species=2,
+            ensemble_test=str(tmp_path / "ensemble.parquet"),
+            test_truth=str(truth_csv),
+            csv_out=str(out_csv),
+            tp_csv=str(tp_csv),
+            folds_csv=folds,
+        )
+        return pd.read_csv(out_csv).set_index("stage").loc["ensemble"]
+
+    row = ensemble_row(str(folds_csv))
     assert row["test_lwlrap"] == pytest.approx(7 / 12)
     # scaled, species 0 ranks first everywhere: (10 + 2 * 1/2) / 12
     assert row["test_lwlrap_prior"] == pytest.approx(11 / 12)
     # without folds.csv the train recordings are unknown: not measured
-    collect_scores(
-        {"stage1": write_stage(tmp_path, "stage1", test=0.5)},
-        str(out_json),
-        n_species=2,
-        ensemble_test=str(tmp_path / "ensemble.parquet"),
-        test_truth=str(truth_csv),
-        csv_out=str(out_csv),
-        tp_csv=str(tp_csv),
-    )
-    assert pd.isna(pd.read_csv(out_csv).set_index("stage").loc["ensemble", "test_lwlrap_prior"])
+    assert pd.isna(ensemble_row(None)["test_lwlrap_prior"])
 
 
 def test_rounds_below_stage1_by_more_than_a_std_are_marked():
