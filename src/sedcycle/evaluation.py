@@ -260,7 +260,8 @@ def scaled_to_train_prior(
 ) -> pd.DataFrame:
     """``scores`` prior-scaled (:func:`prior_scale`) to the species' shares of the train
     recordings ``recording_ids`` with a tp row (:func:`label_prior`): what
-    ``postprocess.prior_scaling`` submits and scores.csv's ``test_lwlrap_prior`` scores."""
+    ``postprocess.prior_scaling`` submits (the ensemble rule, which logs the prior) and
+    scores.csv's ``test_lwlrap_prior`` scores."""
     return prior_scale(scores, label_prior(tp, recording_ids, n_species))
 
 

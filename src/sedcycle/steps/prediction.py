@@ -175,7 +175,7 @@ def ensemble(
         train_ids = pd.read_csv(folds_csv, dtype={"recording_id": str})["recording_id"].tolist()
         prior = evaluation.label_prior(tp, train_ids, n_species)
         print(f"per-class prior scaling, prior {np.round(prior, 3).tolist()}", file=sys.stderr)
-        scores = evaluation.scaled_to_train_prior(scores, tp, train_ids, n_species)
+        scores = evaluation.prior_scale(scores, prior)
     if skipped_audio:
         print(
             f"{len(skipped_audio)} skipped test recording(s) score 0: {skipped_audio[:10]}",
