@@ -841,16 +841,28 @@ def falling(*runs: dict) -> str:
     return f"{warned} of {total}"
 
 
+def train_labels_of(run: dict) -> tuple | None:
+    """Which train labels a run had: None for every label, else the hidden fraction and draw
+    (run_info.yaml's ``hidden``)."""
+    hidden = (run.get("code") or {}).get("hidden")
+    return None if not hidden else (hidden.get("fraction"), hidden.get("seed"))
+
+
 def paired_lines(groups: dict[str, list[dict]], metric: str) -> list[str]:
     """Each group paired run by run (in the order its roots are given) with each earlier
-    group of as many runs: how many of its runs score higher in stage 1 and in the last
-    round, and the mean difference."""
+    group of as many runs, trained run by run on the same labels (the same hidden draw, or
+    every label): how many of its runs score higher in stage 1 and in the last round, and the
+    mean difference. Runs on other labels are not paired: their differences mean nothing."""
     labels = list(groups)
     pairs = [
         (label, earlier)
         for i, label in enumerate(labels)
         for earlier in labels[:i]
         if len(groups[label]) == len(groups[earlier])
+        and all(
+            train_labels_of(run) == train_labels_of(ref)
+            for run, ref in zip(groups[label], groups[earlier], strict=True)
+        )
     ]
     if not pairs:
         return []

@@ -675,6 +675,31 @@ def test_comparison_groups_runs_into_a_summary_row_and_pairs_groups_run_by_run(
     assert "- short against" not in text  # 2 runs: paired with no group of 3
 
 
+def test_groups_on_other_labels_are_not_paired(tmp_path, monkeypatch):
+    """Groups trained on other labels (another hidden draw, or every label against hidden
+    ones) are not paired run by run; groups on the same labels are."""
+    monkeypatch.setattr(bench, "SETS_DIR", tmp_path / "sets")
+    hidden = {"draw0": {"fraction": 0.75, "seed": 0}, "draw1": {"fraction": 0.75, "seed": 1}}
+    roots = {}
+    groups = (("all", None), ("d0", "draw0"), ("d0b", "draw0"), ("d1", "draw1"))
+    for g, (group, draw) in enumerate(groups):
+        roots[group] = []
+        for i in range(2):
+            run = tmp_path / f"{group}{i}" / "piha"
+            fake_run(run, 20, 30, informative=True, seed=60 + 2 * g + i)
+            info = {"commit": "abc1234", "uncommitted": []}
+            if draw:
+                info["hidden"] = {**hidden[draw], "recordings": 10, "of": 20}
+            (run / "run_info.yaml").write_text(yaml.safe_dump(info))
+            roots[group].append(str(tmp_path / f"{group}{i}"))
+    out = tmp_path / "compare.md"
+    argv = ["--sets", "piha", "--compare"]
+    argv += [f"{group}={':'.join(paths)}" for group, paths in roots.items()]
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    paired = [line for line in out.read_text().splitlines() if " against " in line]
+    assert [line.split(":")[0] for line in paired] == ["- d0b against d0"]
+
+
 def test_comparison_names_each_sets_configs_where_they_differ(tmp_path, monkeypatch):
     """A root whose sets ran with different config files (one layered two, one their merge)
     lists them per set; sets that share them get one list."""
