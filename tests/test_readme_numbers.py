@@ -410,7 +410,9 @@ def test_prior_scaling_decision_numbers_are_the_reports():
         cells[0].strip().strip("*"): [c.strip() for c in cells[1:]]
         for cells in (
             line.split("|")[1:-1]
-            for line in report.split("## insects", 1)[1].split("Paired run by run")[0].splitlines()
+            for line in report.split("## insects", 1)[1]
+            .split("Submission and prior scaling:")[0]
+            .splitlines()
             if line.startswith("| ")
         )
     }
