@@ -725,6 +725,33 @@ def test_rfcx_size_numbers_are_the_variants_report():
     ) in BENCH_FLAT
 
 
+def test_rounds_on_the_grid_at_rfcx_size_numbers_are_the_report_s():
+    """docs/benchmarks.md on defaults_relabel_crops_grid at RFCx's shape and size: how many runs
+    its round 3 beat the defaults' on, both submissions' mean ± std, stage 1, both round 3
+    precisions at 0.5, and the defaults' run whose round 3 fell below stage 1
+    (bench/results/quality_rfcx_shaped_crops_grid.md)."""
+    report = RESULTS / "quality_rfcx_shaped_crops_grid.md"
+    grid = per_run_lwlrap(report, "defaults_relabel_crops_grid")
+    defaults = per_run_lwlrap(report, "defaults")
+    beat = sum(grid[run][3] > defaults[run][3] for run in defaults)
+    assert beat < 3  # the rule: 3 of 3, or not pursued
+    rows = submission_rows(report)
+    assert (
+        f"It did on {beat} of 3: round 3 {rows['defaults_relabel_crops_grid'][0]} against the "
+        f"defaults' {rows['defaults'][0]} (stage 1 {section_cells(report, 'defaults')['stage1']})"
+    ) in BENCH_FLAT
+    precision = [
+        section_cells(report, v, 4)["round3"].split(" ± ")[0]
+        for v in ("defaults_relabel_crops_grid", "defaults")
+    ]
+    assert f"test precision {precision[0]} against the defaults' {precision[1]})" in BENCH_FLAT
+    # the one defaults run below its stage 1, by the bar table's smallest gain (from scores.csv)
+    (below,) = [run for run, scores in defaults.items() if scores[3] < scores[0]]
+    bar = report.read_text().split("## The bar", 1)[1]
+    smallest = re.search(r"^\| defaults \| round3 \| [0-9.]+ \| -(\d\.\d{4}) \|", bar, re.M)[1]
+    assert f"round 3 fell below stage 1 on run {below} (by {smallest})" in BENCH_FLAT
+
+
 def test_five_rounds_on_the_quality_benchmark_numbers_are_the_report_s():
     """docs/benchmarks.md's reason the defaults keep 3 rounds: round 5 against round 3 on the
     quality benchmark (bench/results/quality_method_defaults_5_rounds.md), its cells and the
