@@ -131,10 +131,15 @@ def collect_scores(
     """
     result = {stage: json.loads(Path(path).read_text()) for stage, path in stage_scores.items()}
 
-    # the tp/fp tables and the train features' manifest, read once for both uses below
+    # the tp/fp tables, folds.csv and the train features' manifest, each read once for the
+    # uses below
     @functools.cache
     def annotations(path: str) -> pd.DataFrame:
         return read_annotations(path, n_species, clip_seconds)
+
+    @functools.cache
+    def folds() -> pd.DataFrame:
+        return pd.read_csv(folds_csv, dtype={"recording_id": str})
 
     @functools.cache
     def manifest() -> pd.DataFrame:
@@ -144,9 +149,9 @@ def collect_scores(
         scores = pd.read_parquet(ensemble_test).set_index("recording_id")
         result["ensemble"] = {"test": score_against_truth(scores, test_truth, n_species)}
         if tp_csv and folds_csv:  # as the stages' test_prior, and as the ensemble rule scales
-            train_ids = pd.read_csv(folds_csv, dtype={"recording_id": str})["recording_id"]
+            train_ids = folds()["recording_id"].tolist()
             scaled = evaluation.scaled_to_train_prior(
-                scores, annotations(tp_csv), train_ids.tolist(), n_species
+                scores, annotations(tp_csv), train_ids, n_species
             )
             result["ensemble"]["test_prior"] = score_against_truth(scaled, test_truth, n_species)
     if pseudo:
@@ -154,20 +159,22 @@ def collect_scores(
         truth = pd.read_csv(train_truth, dtype={"recording_id": str}) if train_truth else None
         n_frames = int(manifest()["n_frames"].iloc[0])
         fp = annotations(fp_csv) if fp_csv else None
-        folds = pd.read_csv(folds_csv, dtype={"recording_id": str}) if folds_csv else None
+        fold_table = folds() if folds_csv else None
         for stage, path in pseudo.items():
             windows = pd.read_parquet(pseudo_windows[stage], columns=["recording_id", "start"])
             found = pd.read_parquet(path)
             quality = evaluation.pseudo_quality(
                 found, windows, tp, window, n_frames, clip_seconds, truth
             )
-            if round_settings is None or folds is None or fp is None:
+            if round_settings is None or fold_table is None or fp is None:
                 raise ValueError(
                     f"{stage}'s crop-level pseudo-label precision needs the round's training "
                     "settings, folds.csv and train_fp.csv"
                 )
             settings = TrainSettings(**round_settings[stage])
-            targets = pseudo_crop_targets(settings, folds, tp, fp, found, n_frames, clip_seconds)
+            targets = pseudo_crop_targets(
+                settings, fold_table, tp, fp, found, n_frames, clip_seconds
+            )
             quality |= evaluation.pseudo_crop_quality(
                 targets, settings.window, n_frames, clip_seconds, truth
             )
