@@ -53,28 +53,27 @@ def job_minutes(workdir: Path) -> float:
     return sum(float(pd.read_csv(f, sep="\t")["s"].iloc[0]) for f in files) / 60
 
 
-def seed_scores(workdir: Path) -> pd.Series:
-    """Test LWLRAP per stage (stage1, round1, ...; not the ensemble) of a finished run, with
-    random scores' mean and std."""
+def stage_rows(workdir: Path) -> pd.DataFrame:
+    """A finished run's scores.csv by stage, its stages' rows only (stage1, round1, ...; not
+    the ensemble)."""
     table = pd.read_csv(workdir / "scores.csv").set_index("stage")
-    stages = [s for s in table.index if s != "ensemble"]
-    scores = table.loc[stages, "test_lwlrap"]
+    return table.drop(index="ensemble", errors="ignore")
+
+
+def seed_scores(table: pd.DataFrame) -> pd.Series:
+    """Test LWLRAP per stage of :func:`stage_rows`, with random scores' mean and std."""
+    scores = table["test_lwlrap"].copy()
     scores["random"] = table["random_lwlrap_mean"].dropna().iloc[0]
     scores["random_std"] = table["random_lwlrap_std"].dropna().iloc[0]
     return scores
 
 
-def prior_scaled(workdir: Path) -> pd.Series:
-    """Test LWLRAP per stage after per-class prior scaling (scores.csv test_lwlrap_prior, what
-    ``postprocess.prior_scaling`` submits) of a finished run; not the ensemble."""
-    table = pd.read_csv(workdir / "scores.csv").set_index("stage")
-    return table.loc[[s for s in table.index if s != "ensemble"], "test_lwlrap_prior"]
-
-
-def prior_lines(runs: dict[int, Path], scores: pd.DataFrame) -> list[str]:
-    """Stage 1 and the last round with and without prior scaling, per seed, and how often the
-    scaling kept or raised the last round's score. [] when no run has the column measured."""
-    scaled = pd.DataFrame({seed: prior_scaled(workdir) for seed, workdir in runs.items()}).T
+def prior_lines(tables: dict[int, pd.DataFrame], scores: pd.DataFrame) -> list[str]:
+    """Stage 1 and the last round with and without per-class prior scaling (scores.csv
+    test_lwlrap_prior, what ``postprocess.prior_scaling`` submits) per seed, of the seeds'
+    :func:`stage_rows`, and how often the scaling kept or raised the last round's score. []
+    when a run has it unmeasured."""
+    scaled = pd.DataFrame({seed: t["test_lwlrap_prior"] for seed, t in tables.items()}).T
     last = [c for c in scores.columns if c.startswith("round")][-1]
     if scaled[["stage1", last]].isna().any().any():
         return []
@@ -129,7 +128,8 @@ def verdict_lines(scores: pd.DataFrame) -> list[str]:
 
 def report(root: Path, seeds: list[int], minutes: dict[int, float], max_threads: int = 1) -> str:
     runs = {seed: root / f"seed{seed}" for seed in seeds}
-    scores = pd.DataFrame({seed: seed_scores(workdir) for seed, workdir in runs.items()}).T
+    tables = {seed: stage_rows(workdir) for seed, workdir in runs.items()}
+    scores = pd.DataFrame({seed: seed_scores(table) for seed, table in tables.items()}).T
     stages = [c for c in scores.columns if c not in ("random", "random_std")]
     command = ".venv/bin/python bench/demo_seeds.py --seeds " + " ".join(map(str, seeds))
     command += f" --max-threads {max_threads}"
@@ -153,7 +153,7 @@ def report(root: Path, seeds: list[int], minutes: dict[int, float], max_threads:
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     mean = [f"{scores[s].mean():.4f} ± {scores[s].std(ddof=1):.4f}" for s in stages]
     lines.append("| mean ± std | " + " | ".join(mean) + " | | |")
-    lines += ["", *verdict_lines(scores), *prior_lines(runs, scores)]
+    lines += ["", *verdict_lines(scores), *prior_lines(tables, scores)]
     if minutes:
         lines += [
             "",
