@@ -174,6 +174,13 @@ VARIANTS["defaults_5_rounds"] = {"relabel": {"n_rounds": 5}}
 # shape a round takes 90 steps (3 epochs of 30 batches), a quarter of stage 1's; are the rounds
 # too short to learn from their targets? Rounds 1-3 rerun on copies of the defaults' runs
 VARIANTS["defaults_relabel_min_steps_360"] = {"relabel": {"min_steps": 360}}
+# The defaults' rounds long enough that their random crops make one pass over the fold's grid
+# windows (relabel.min_window_passes 1, "one pass" by its meaning, not tuned): a floor that grows
+# with the unlabelled recordings, where min_steps 360 is fixed (it lengthened Bobwhite's 4-batch
+# rounds 30-fold and lost there). At RFCx's shape 3 epochs crop about a sixth of the windows
+# (240 random crops an epoch, 576 recordings x 8 windows a fold): 20 epochs. Rounds 1-3 rerun
+# on copies of the defaults' runs
+VARIANTS["defaults_relabel_window_passes_1"] = {"relabel": {"min_window_passes": 1.0}}
 # The defaults' runs as they are, the submission averaging every stage's fold models instead of
 # the last stage's alone: the rounds as an ensemble of differently trained models (only the
 # ensemble job reruns)

@@ -639,12 +639,14 @@ def test_defaults_variants_change_rounds_2_and_3_alone():
     [
         ("defaults_5_rounds", "n_rounds", 5, 3),
         ("defaults_relabel_min_steps_360", "min_steps", 360, 0),
+        ("defaults_relabel_window_passes_1", "min_window_passes", 1.0, 0),
     ],
 )
 def test_rounds_variant_differs_from_the_defaults_in_one_relabel_key(variant, key, value, default):
     """defaults_5_rounds keeps every setting of the defaults but relabel.n_rounds (5), so a copy
     of the defaults' run keeps rounds 1-3 and trains rounds 4 and 5; defaults_relabel_min_steps_360
-    keeps stage 1 and reruns the rounds at stage1.min_steps' floor."""
+    keeps stage 1 and reruns the rounds at stage1.min_steps' floor, and
+    defaults_relabel_window_passes_1 at one pass over the windows."""
     quality = load_quality()
     defaults = method_defaults_run(quality, "defaults")
     run = method_defaults_run(quality, variant)

@@ -8,6 +8,8 @@ import yaml
 from sedcycle.schedule import (
     epochs_line,
     falling_warning,
+    pass_epochs,
+    passes_line,
     still_falling,
     training_epochs,
 )
@@ -69,6 +71,45 @@ def test_the_log_line_says_how_many_epochs_and_why():
     rounds = settings(loss="masked", epochs=3, min_steps=50)
     assert epochs_line(rounds, 7) == (
         "relabel.min_steps 50 at 7 batches an epoch: 8 epochs instead of 3 (56 steps)"
+    )
+
+
+def rounds(**overrides):
+    """A round's settings: 3 epochs of the masked loss."""
+    return settings(loss="masked", epochs=3, **overrides)
+
+
+def test_window_passes_ask_for_the_epochs_whose_random_crops_cover_the_windows():
+    """RFCx's shape at the benchmark's size: 576 recordings x 8 windows, 240 random crops an
+    epoch: one pass is 19.2 epochs, so 20; half a pass 10; 0 is off."""
+    assert pass_epochs(rounds(min_window_passes=1.0), windows=4608, random_crops=240.0) == 20
+    assert pass_epochs(rounds(min_window_passes=0.5), windows=4608, random_crops=240.0) == 10
+    assert pass_epochs(rounds(), windows=4608, random_crops=240.0) == 0
+    # float error (0.3 * 10 / 3 is 1.0000000000000002) adds no epoch; at least one
+    assert pass_epochs(rounds(min_window_passes=0.3), windows=10, random_crops=3.0) == 1
+    assert pass_epochs(rounds(min_window_passes=0.01), windows=10, random_crops=300.0) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "random_crops", "message"),
+    [
+        ({"min_window_passes": -0.5}, 10.0, "relabel.min_window_passes must be >= 0"),
+        ({"min_window_passes": 1.0}, 0.0, "an epoch has none: set relabel.labelled_crop_prob"),
+    ],
+)
+def test_window_passes_name_what_is_wrong(overrides, random_crops, message):
+    with pytest.raises(ValueError, match=message):
+        pass_epochs(rounds(**overrides), 100, random_crops)
+
+
+def test_the_passes_line_says_whether_the_floor_binds():
+    assert passes_line(rounds(min_window_passes=1.0), 4608, 240.0, 3) == (
+        "relabel.min_window_passes 1.0 over 4608 windows at 240.0 random crops an epoch: 20 "
+        "epochs instead of 3 (1.04 passes)"
+    )
+    assert passes_line(rounds(min_window_passes=1.0), 170, 136.0, 3) == (
+        "relabel.min_window_passes 1.0 over 170 windows at 136.0 random crops an epoch: 3 "
+        "epochs already reach it (2.40 passes)"
     )
 
 

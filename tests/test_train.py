@@ -335,6 +335,7 @@ ROUND_OFF = {
     "pseudo_targets": "frames",
     "min_steps": 0,
     "crops": "events",
+    "min_window_passes": 0.0,
     "unknown_weight": 0.1,
     "few_negatives_weight": 0.1,
 }
@@ -350,6 +351,60 @@ def test_few_negatives_weight_is_a_param_with_unknown_weight_auto_alone():
     assert on == {"few_negatives_weight": 0.1}
     with pytest.raises(ValueError, match="relabel.unknown_weight must be a number or 'auto'"):
         round_switches({**section, "unknown_weight": "yes"}, 49)
+
+
+def test_min_window_passes_is_a_param_with_the_grids_overlap_when_on():
+    """0 (off) is no param, so a finished run does not rerun; on, it comes with windows.cover,
+    whose grid windows it counts."""
+    assert round_switches({**ROUND_OFF, "min_window_passes": 0.0}, 49) == {}
+    on = round_switches({**ROUND_OFF, "min_window_passes": 1.0}, 49)
+    assert on == {"min_window_passes": 1.0, "cover": 49}
+    assert settings().min_window_passes == 0.0
+
+
+def test_min_window_passes_lengthens_a_round_and_says_so(
+    tmp_path, feature_dir, annotations, capsys
+):
+    """6 recordings x 3 windows (window 128, cover 20, 300 frames) = 18; 32 crops an epoch at
+    labelled_crop_prob 0.3 are 22.4 random ones: 2 passes need 2 epochs (36 / 22.4), 4 need 4
+    (72 / 22.4 = 3.2), which the schedule, the checkpoint and stderr hold."""
+    store, labels, events = setup(feature_dir, annotations)
+    two = settings(**ROUND, epochs=2, min_window_passes=2.0)
+    assert len(fit(two, store, labels, events, tmp_path / "two.pt")) == 2
+    assert (
+        "relabel.min_window_passes 2.0 over 18 windows at 22.4 random crops an epoch: 2 epochs "
+        "already reach it (2.49 passes)"
+    ) in capsys.readouterr().err
+    four = settings(**ROUND, epochs=2, min_window_passes=4.0)
+    history = fit(four, store, labels, events, tmp_path / "four.pt")
+    assert len(history) == 4
+    assert (
+        "relabel.min_window_passes 4.0 over 18 windows at 22.4 random crops an epoch: 4 epochs "
+        "instead of 2 (4.98 passes)"
+    ) in capsys.readouterr().err
+    checkpoint = torch.load(tmp_path / "four.pt", weights_only=True)
+    assert (
+        checkpoint["settings"]["epochs"] == 4 and checkpoint["settings"]["min_window_passes"] == 4.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cover": None}, "min_window_passes counts the grid's windows: it needs cover"),
+        ({"labelled_crop_prob": 1.0}, "an epoch has none: set relabel.labelled_crop_prob below 1"),
+        ({"min_window_passes": -1.0}, "relabel.min_window_passes must be >= 0"),
+    ],
+)
+def test_min_window_passes_refuses_what_it_cannot_count(
+    tmp_path, feature_dir, annotations, overrides, message
+):
+    store, labels, events = setup(feature_dir, annotations)
+    out = tmp_path / "fold0.pt"
+    round_settings = settings(**{**ROUND, "min_window_passes": 1.0, **overrides})
+    with pytest.raises(ValueError, match=message):
+        fit(round_settings, store, labels, events, out)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -770,19 +825,23 @@ PSEUDO = pd.DataFrame(
 ROUND = {"labelled_crop_prob": 0.3, "samples_per_epoch": 32, "cover": 20}
 
 
-@pytest.mark.parametrize(("mode", "min_steps"), [("frames", 0), ("windows", 12)])
+@pytest.mark.parametrize(
+    ("mode", "longer"),
+    [("frames", {}), ("windows", {"min_steps": 12}), ("windows", {"min_window_passes": 3.0})],
+)
 def test_replay_counts_the_pseudo_positive_targets_training_used(
-    tmp_path, feature_dir, annotations, mode, min_steps
+    tmp_path, feature_dir, annotations, mode, longer
 ):
     """train_fold records each epoch's (crop, species) targets that are +1 only because of a
     pseudo-label; the torch-free replay scoring runs finds the same ones, over as many epochs
-    (min_steps 12 at 32 / 8 = 4 batches an epoch: 3 epochs instead of 2)."""
+    (min_steps 12 at 32 / 8 = 4 batches an epoch: 3 epochs instead of 2; min_window_passes 3
+    over 6 recordings x 3 windows at 0.7 x 32 = 22.4 random crops an epoch: 54 / 22.4, 3)."""
     tp, fp = annotations
-    round_settings = settings(**ROUND, pseudo_targets=mode, batch_size=8, min_steps=min_steps)
+    round_settings = settings(**ROUND, pseudo_targets=mode, batch_size=8, **longer)
     labels = fold_labels(tp, fp, PSEUDO, IDS, round_settings, N_FRAMES, CLIP_SECONDS)
     events = labelled_events(tp, fp, N_FRAMES, CLIP_SECONDS)
     history = fit(round_settings, ClipStore(feature_dir, IDS), labels, events, tmp_path / "f.pt")
-    assert len(history) == (3 if min_steps else 2)
+    assert len(history) == (3 if longer else 2)
     replayed = pseudo_positive_crops(round_settings, labels, events, IDS)
     assert set(replayed["epoch"]) <= set(range(len(history)))
     per_epoch = replayed.groupby("epoch").size().reindex(range(len(history)), fill_value=0)

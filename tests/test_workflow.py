@@ -1,6 +1,7 @@
 """The DAG end to end on a tiny config, and what a config change reruns."""
 
 import json
+import math
 import os
 import re
 import shlex
@@ -508,6 +509,39 @@ def test_min_steps_reach_the_training_jobs_and_zero_reruns_nothing(finished, tmp
     checkpoint = torch.load(run / "models/stage1/fold0.pt", weights_only=True)
     assert checkpoint["settings"]["epochs"] == epochs == len(checkpoint["history"])
     assert checkpoint["settings"]["min_steps"] == 20
+
+
+def test_min_window_passes_reach_the_round_jobs_and_zero_reruns_nothing(finished, tmp_path):
+    """relabel.min_window_passes written out as 0 (config.yaml's, off) reruns nothing in a
+    finished run; on for the last round alone, it retrains that round (no earlier job), whose
+    fold job counts its fold's grid windows and random crops, trains the epochs they ask for
+    and says so in its log."""
+    import torch
+
+    off = write_config(tmp_path / "off.yaml", {"relabel": {"min_window_passes": 0}})
+    assert planned_jobs(finished, [off]) == {}
+    n_folds = len(list((finished / "models/stage1").glob("fold*.pt")))
+    last = tiny_config()["relabel"]["n_rounds"]
+    on = write_config(
+        tmp_path / "on.yaml", {"relabel": {"rounds": {last: {"min_window_passes": 3.0}}}}
+    )
+    jobs = planned_jobs(finished, [on])
+    assert jobs["train_round"] == n_folds and "train_stage1" not in jobs
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, symlinks=True)
+    snakemake(run, f"models/round{last}/fold0.pt", configs=[on])
+    log = (run / f"logs/round{last}/train_fold0.log").read_text()
+    said = re.search(
+        r"relabel\.min_window_passes 3\.0 over (\d+) windows at ([\d.]+) random crops an epoch: "
+        r"(\d+) epochs (instead of|already)",
+        log,
+    )
+    assert said, log[-2000:]
+    windows, random_crops, epochs = int(said[1]), float(said[2]), int(said[3])
+    assert epochs == math.ceil(3.0 * windows / random_crops)
+    checkpoint = torch.load(run / f"models/round{last}/fold0.pt", weights_only=True)
+    assert checkpoint["settings"]["epochs"] == epochs == len(checkpoint["history"])
+    assert checkpoint["settings"]["min_window_passes"] == 3.0
 
 
 def test_stage1_grid_crops_retrain_stage1_and_auto_reruns_nothing(finished, tmp_path):

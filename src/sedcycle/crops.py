@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sedcycle.labels import FrameLabels, time_to_frame
-from sedcycle.schedule import training_epochs
+from sedcycle.schedule import epochs_line, pass_epochs, passes_line, training_epochs
 from sedcycle.settings import AUTO, CROPS, PSEUDO_TARGETS, TrainSettings
 from sedcycle.windows import window_positions
 
@@ -123,10 +123,41 @@ def fold_epochs(
     """(epochs, batches an epoch) of a fold trained on ``recording_ids`` with their
     ``events`` (:func:`fold_events`): the batches of its first epoch's plan (every epoch's is
     as long), and ``settings.epochs`` raised to reach ``settings.min_steps`` steps
-    (:func:`sedcycle.schedule.training_epochs`)."""
+    (:func:`sedcycle.schedule.training_epochs`) and ``settings.min_window_passes`` passes
+    (:func:`fold_schedule`)."""
+    epochs, batches, _ = fold_schedule(events, recording_ids, n_frames, settings)
+    return epochs, batches
+
+
+def fold_schedule(
+    events: pd.DataFrame, recording_ids: list[str], n_frames: int, settings: TrainSettings
+) -> tuple[int, int, list[str]]:
+    """:func:`fold_epochs` with the log lines that say why: (epochs, batches an epoch, lines).
+
+    ``min_window_passes`` counts the fold's grid windows (its recordings times the positions
+    of ``window`` frames overlapping by ``cover``) and an epoch's random crops: with event crops
+    the share ``1 - labelled_crop_prob`` of the plan on average, with grid crops the whole plan
+    (each window once). The epochs are the most of what ``epochs``, ``min_steps`` and
+    ``min_window_passes`` ask for.
+    """
     plan = sample_epoch(events, recording_ids, n_frames, settings, 0)
     batches = math.ceil(len(plan) / settings.batch_size)
-    return training_epochs(settings, batches), batches
+    epochs = training_epochs(settings, batches)
+    lines = [epochs_line(settings, batches)]
+    if settings.min_window_passes:
+        if settings.cover is None:
+            raise ValueError(
+                "min_window_passes counts the grid's windows: it needs cover, their overlap "
+                "(windows.cover)"
+            )
+        windows = len(recording_ids) * len(
+            window_positions(n_frames, settings.window, settings.cover)
+        )
+        share = 1.0 if settings.crops == "grid" else 1.0 - settings.labelled_crop_prob
+        random_crops = share * len(plan)
+        lines.append(passes_line(settings, windows, random_crops, epochs))
+        epochs = max(epochs, pass_epochs(settings, windows, random_crops))
+    return epochs, batches, lines
 
 
 def grid_epoch(

@@ -1,5 +1,5 @@
-"""How long a fold trains (``epochs``, raised by ``min_steps``) and whether it stopped while
-its training loss was still falling.
+"""How long a fold trains (``epochs``, raised by ``min_steps`` and ``min_window_passes``) and
+whether it stopped while its training loss was still falling.
 
 Standard library only: :func:`sedcycle.crops.fold_epochs` (torch-free, for scoring's replay of
 a fold's crops) counts the epochs with it as :func:`sedcycle.train.train_fold` does.
@@ -55,6 +55,42 @@ def epochs_line(settings: TrainSettings, batches: int) -> str:
     if epochs == settings.epochs:
         return f"{reach}: {section}.epochs {epochs} already reach it ({steps})"
     return f"{reach}: {epochs} epochs instead of {settings.epochs} ({steps})"
+
+
+def pass_epochs(settings: TrainSettings, windows: int, random_crops: float) -> int:
+    """The epochs a fold needs for its random crops (``random_crops`` an epoch on average) to
+    number at least ``settings.min_window_passes`` times its ``windows`` grid windows: the
+    passes over the windows where a round's unlabelled pairs live. 0 when the setting is off
+    (0); a ValueError, naming the setting, when it is negative or an epoch has no random crop."""
+    section, passes = config_section(settings), settings.min_window_passes
+    if passes < 0:
+        raise ValueError(f"{section}.min_window_passes must be >= 0 (0: off), got {passes}")
+    if not passes:
+        return 0
+    if random_crops <= 0:
+        raise ValueError(
+            f"{section}.min_window_passes {passes} counts random windows, and an epoch has "
+            f"none: set {section}.labelled_crop_prob below 1 or {section}.crops grid"
+        )
+    # rounded first, so that float error (0.3 * 10 / 3 is 1.0000000000000002) adds no epoch
+    return max(1, math.ceil(round(passes * windows / random_crops, 9)))
+
+
+def passes_line(settings: TrainSettings, windows: int, random_crops: float, epochs: int) -> str:
+    """The log line that says what ``min_window_passes`` does to a fold that trains ``epochs``
+    epochs otherwise (``epochs``, ``min_steps``), e.g. "relabel.min_window_passes 1.0 over
+    4608 windows at 240.0 random crops an epoch: 20 epochs instead of 3 (1.04 passes)"."""
+    section, passes = config_section(settings), settings.min_window_passes
+    needed = pass_epochs(settings, windows, random_crops)
+    reach = (
+        f"{section}.min_window_passes {passes} over {windows} windows at {random_crops:.1f} "
+        "random crops an epoch"
+    )
+    done = max(needed, epochs)
+    made = f"{done * random_crops / windows:.2f} passes"
+    if needed <= epochs:
+        return f"{reach}: {epochs} epochs already reach it ({made})"
+    return f"{reach}: {needed} epochs instead of {epochs} ({made})"
 
 
 # the words of the warning that readers of training logs look for (bench/real_annotated.py)

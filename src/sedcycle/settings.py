@@ -32,7 +32,14 @@ ROUND_KEYS = (
 # value), so a run from before a switch existed keeps its params and reruns nothing.
 # TrainSettings' default for each is off.
 STAGE1_SWITCHES = ("mixup_alpha", "crops", "min_steps")
-ROUND_SWITCHES = ("soft_weight", "soft_out_of_fold", "pseudo_targets", "min_steps", "crops")
+ROUND_SWITCHES = (
+    "soft_weight",
+    "soft_out_of_fold",
+    "pseudo_targets",
+    "min_steps",
+    "crops",
+    "min_window_passes",
+)
 # relabel.unknown_weight "auto": each round's training job weighs its unknown pairs as
 # negatives of relabel.few_negatives_weight when its tp/fp tables have fewer fp rows than tp
 # rows, else not at all (:func:`resolve_unknown_weight`); few_negatives_weight is in params with
@@ -113,6 +120,8 @@ class TrainSettings:
     soft_out_of_fold: bool = False  # soft targets from the one fold model off each recording
     pseudo_targets: str = "frames"  # "windows": pseudo-labels target their own grid window alone
     min_steps: int = 0  # optimiser steps to reach at least: more epochs than `epochs` if needed
+    min_window_passes: float = 0.0  # random crops to reach at least, in passes over the fold's
+    # grid windows (``cover`` needed): more epochs than `epochs` if needed
     # with unknown_weight "auto" alone (AUTO_KEYS): its weight when fp rows < tp rows
     few_negatives_weight: float = 0.0
     # not config keys: the benchmarks' fixed epoch size; execution.resume_training (a script
@@ -157,7 +166,7 @@ def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
 
     pseudo_targets shapes pseudo-labels' targets alone: a round without them
     (use_pseudo false) leaves it out, so changing it reruns no such round. crops "grid" or
-    "auto" reads the grid's overlap too.
+    "auto", and min_window_passes (which counts the grid's windows), read the grid's overlap too.
     """
     switched = switches_on(section, ROUND_SWITCHES)
     weight = section.get("unknown_weight", 0.0)
@@ -173,6 +182,8 @@ def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
                 f"relabel.pseudo_targets must be one of {', '.join(PSEUDO_TARGETS)}, "
                 f"got {switched['pseudo_targets']!r}"
             )
+        switched["cover"] = cover
+    if "min_window_passes" in switched:
         switched["cover"] = cover
     return with_grid_cover(switched, "relabel.crops", cover)
 

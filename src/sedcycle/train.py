@@ -19,6 +19,7 @@ from sedcycle.crops import (  # noqa: F401
     check_pseudo_targets,
     fold_epochs,
     fold_events,
+    fold_schedule,
     grid_epoch,
     labelled_events,
     sample_epoch,
@@ -27,7 +28,7 @@ from sedcycle.files import atomic_path
 from sedcycle.labels import FrameLabels
 from sedcycle.losses import clipwise_bce, masked_bce
 from sedcycle.model import SEDModel, load_model, model_spec
-from sedcycle.schedule import epochs_line, falling_warning
+from sedcycle.schedule import falling_warning
 from sedcycle.settings import TrainSettings  # the fields and the config keys behind them
 
 
@@ -76,7 +77,8 @@ def train_fold(
     ``init_from`` is a checkpoint whose weights start the training (a previous round's model).
     ``teacher``: the soft targets of ``settings.soft_weight`` (a previous stage's fold models).
     It trains :func:`sedcycle.crops.fold_epochs` epochs (``settings.epochs``, raised to reach
-    ``settings.min_steps`` optimiser steps), says so on stderr, and stores them as the
+    ``settings.min_steps`` optimiser steps and ``settings.min_window_passes`` passes over the
+    fold's windows), says so on stderr, and stores them as the
     checkpoint's ``epochs``; a loss still falling at the end gets a ``WARNING:`` line on stderr
     (:func:`sedcycle.schedule.still_falling`).
     Returns the per-epoch history: epoch, loss, lr, and pseudo_positives, the epoch's
@@ -95,10 +97,11 @@ def train_fold(
     check_pseudo_targets(settings)
     events = fold_events(events, recording_ids)
     n_frames = labels.n_frames
-    # the epochs really run (settings.min_steps may raise settings.epochs): the schedule, the
-    # loop and the checkpoints' settings all hold them
-    n_epochs, steps_per_epoch = fold_epochs(events, recording_ids, n_frames, settings)
-    print(epochs_line(settings, steps_per_epoch), file=sys.stderr)
+    # the epochs really run (settings.min_steps and min_window_passes may raise
+    # settings.epochs): the schedule, the loop and the checkpoints' settings all hold them
+    n_epochs, steps_per_epoch, lines = fold_schedule(events, recording_ids, n_frames, settings)
+    for line in lines:
+        print(line, file=sys.stderr)
     settings = replace(settings, epochs=n_epochs)
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
