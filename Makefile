@@ -7,7 +7,8 @@ CORES ?= all
 .PHONY: setup demo demo-seeds demo-figure test lint format bench quality clean-results \
 	real-data real-data-no-negatives real-data-seeds real-data-weak-negatives \
 	real-data-defaults real-data-rounds-grid real-data-relabel-min-steps \
-	real-data-relabel-min-steps-360 real-data-hidden-labels real-data-hidden-unknown-weight \
+	real-data-relabel-min-steps-360 real-data-window-passes real-data-hidden-labels \
+	real-data-hidden-unknown-weight \
 	real-data-hidden-rounds-grid real-data-hidden-variants real-data-prior-scaling \
 	stage-selection \
 	setup-cluster test-cluster bench-scaling bench-review
@@ -264,6 +265,22 @@ real-data-relabel-min-steps-360: real-data-defaults
 	$(BIN)/python bench/real_annotated.py --sets insects --out bench/results/real_annotated_relabel_min_steps_360_insects.md --compare \
 		"defaults, 2 threads=bench/real_runs:bench/real_runs/defaults_seed1:bench/real_runs/defaults_seed2" \
 		"relabel.min_steps 360, 2 threads=$(call SEEDS_OF,$(MIN_STEPS_360)_insects)"
+
+# The rounds' floor in passes over the fold's windows: relabel.min_window_passes 1
+# (variants/relabel_window_passes_1.yaml) on Bobwhite, the one real set where it binds (its rounds'
+# random crops make about half a pass in 3 epochs; Piha's, the insects' more than one, which the
+# floor leaves as they are), from copies of real-data-defaults' 1-thread runs (stage 1 kept, the
+# rounds retrained), training seeds 0, 1, 2, 1 thread:
+# bench/results/real_annotated_window_passes.md.
+PASSES = bench/real_runs/relabel_window_passes_1
+real-data-window-passes: real-data-defaults
+	for s in 0 1 2; do \
+		$(call RUN_SEED,--sets bobwhite,$(PASSES),--cores 1 --start-from $(ONE_THREAD)$(SUFFIX) \
+			--config $(VARIANTS_DIR)/relabel_window_passes_1.yaml) \
+	done
+	$(BIN)/python bench/real_annotated.py --sets bobwhite --out bench/results/real_annotated_window_passes.md --compare \
+		"defaults, 1 thread=$(call SEEDS_OF,$(ONE_THREAD))" \
+		"relabel.min_window_passes 1, 1 thread=$(call SEEDS_OF,$(PASSES))"
 
 # Relabelling on real recordings: the defaults with the labels of 75 % of each set's train
 # recordings left out (--hide-labels 0.75 --hide-seed 0: drawn within recordings of the same
