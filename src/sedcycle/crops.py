@@ -145,19 +145,27 @@ def fold_schedule(
     epochs = training_epochs(settings, batches)
     lines = [epochs_line(settings, batches)]
     if settings.min_window_passes:
-        if settings.cover is None:
-            raise ValueError(
-                "min_window_passes counts the grid's windows: it needs cover, their overlap "
-                "(windows.cover)"
-            )
-        windows = len(recording_ids) * len(
-            window_positions(n_frames, settings.window, settings.cover)
-        )
-        share = 1.0 if settings.crops == "grid" else 1.0 - settings.labelled_crop_prob
-        random_crops = share * len(plan)
+        windows, random_crops = window_counts(recording_ids, n_frames, len(plan), settings)
         lines.append(passes_line(settings, windows, random_crops, epochs))
         epochs = max(epochs, pass_epochs(settings, windows, random_crops))
     return epochs, batches, lines
+
+
+def window_counts(
+    recording_ids: list[str], n_frames: int, n_crops: int, settings: TrainSettings
+) -> tuple[int, float]:
+    """(grid windows, random crops an epoch) of a fold trained on ``recording_ids`` with
+    ``n_crops`` crops an epoch: the recordings times the positions of ``window`` frames
+    overlapping by ``cover``, and the ``1 - labelled_crop_prob`` share of the crops on average
+    (all of them with grid crops, each window once)."""
+    if settings.cover is None:
+        raise ValueError(
+            "min_window_passes counts the grid's windows: it needs cover, their overlap "
+            "(windows.cover)"
+        )
+    windows = len(recording_ids) * len(window_positions(n_frames, settings.window, settings.cover))
+    share = 1.0 if settings.crops == "grid" else 1.0 - settings.labelled_crop_prob
+    return windows, share * n_crops
 
 
 def grid_epoch(
