@@ -10,7 +10,7 @@ CORES ?= all
 	real-data-relabel-min-steps-360 real-data-window-passes real-data-hidden-labels \
 	real-data-hidden-unknown-weight \
 	real-data-hidden-rounds-grid real-data-hidden-variants real-data-prior-scaling \
-	stage-selection \
+	stage-selection window-passes \
 	setup-cluster test-cluster bench-scaling bench-review
 
 setup: $(VENV)/.installed
@@ -281,6 +281,22 @@ real-data-window-passes: real-data-defaults
 	$(BIN)/python bench/real_annotated.py --sets bobwhite --out bench/results/real_annotated_window_passes.md --compare \
 		"defaults, 1 thread=$(call SEEDS_OF,$(ONE_THREAD))" \
 		"relabel.min_window_passes 1, 1 thread=$(call SEEDS_OF,$(PASSES))"
+
+# Where relabel.min_window_passes binds (bench/window_passes.py, nothing trained): each fold's
+# grid windows and a round's random crops, from the folds and tp/fp tables of finished runs (the
+# real sets' 1-thread and 2-thread defaults above, the demo's seed 0 of `make demo-seeds`, the
+# RFCx-shaped defaults' seed 0 on both draws of `make quality`) and the quality benchmark's data
+# drawn without audio: bench/results/window_passes.md.
+RQ0 = bench/quality_runs_rfcx_shaped_defaults/defaults/seed0
+window-passes: setup
+	$(BIN)/python bench/window_passes.py \
+		--run bobwhite $(ONE_THREAD)/bobwhite bench/real_data/bobwhite.yaml \
+		--run piha $(ONE_THREAD)/piha bench/real_data/piha.yaml \
+		--run insects bench/real_runs/insects bench/real_data/insects.yaml \
+		--run demo bench/demo_runs/seed0 \
+		--run rfcx_shaped_draw0 $(RQ0)_draw0 bench/rfcx_shaped_data.yaml \
+		--run rfcx_shaped_draw1 $(RQ0)_draw1 bench/rfcx_shaped_data.yaml \
+		--synthetic quality_shape bench/quality_shape.yaml --out bench/results/window_passes.md
 
 # Relabelling on real recordings: the defaults with the labels of 75 % of each set's train
 # recordings left out (--hide-labels 0.75 --hide-seed 0: drawn within recordings of the same

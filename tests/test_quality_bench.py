@@ -639,19 +639,28 @@ def test_defaults_variants_change_rounds_2_and_3_alone():
     [
         ("defaults_5_rounds", "n_rounds", 5, 3),
         ("defaults_relabel_min_steps_360", "min_steps", 360, 0),
-        ("defaults_relabel_window_passes_1", "min_window_passes", 1.0, 0),
+        ("defaults_window_passes_0", "min_window_passes", 0, 1.0),
     ],
 )
 def test_rounds_variant_differs_from_the_defaults_in_one_relabel_key(variant, key, value, default):
     """defaults_5_rounds keeps every setting of the defaults but relabel.n_rounds (5), so a copy
     of the defaults' run keeps rounds 1-3 and trains rounds 4 and 5; defaults_relabel_min_steps_360
-    keeps stage 1 and reruns the rounds at stage1.min_steps' floor, and
-    defaults_relabel_window_passes_1 at one pass over the windows."""
+    keeps stage 1 and reruns the rounds at stage1.min_steps' floor, and defaults_window_passes_0
+    (the defaults before one pass over the windows) without the window-pass floor."""
     quality = load_quality()
     defaults = method_defaults_run(quality, "defaults")
     run = method_defaults_run(quality, variant)
     assert run["relabel"][key] == value and defaults["relabel"][key] == default
     assert {**run, "relabel": {**run["relabel"], key: default}} == defaults
+
+
+def test_one_window_pass_is_the_defaults():
+    """defaults_relabel_window_passes_1 (measured before it became the default) is now the
+    defaults themselves."""
+    quality = load_quality()
+    defaults = method_defaults_run(quality, "defaults")
+    assert method_defaults_run(quality, "defaults_relabel_window_passes_1") == defaults
+    assert defaults["relabel"]["min_window_passes"] == 1.0
 
 
 def test_weak_negatives_are_the_defaults_and_the_auto_variant_the_defaults_before():

@@ -81,3 +81,22 @@ def test_the_report_is_written_and_a_missing_run_named(tmp_path, capsys):
     assert "| tiny | 0 | 12 | 36 | 2.5 | 3 | 0.21 | 15 |" in report
     with pytest.raises(SystemExit, match="elsewhere: .*folds.csv.* missing"):
         window_passes.main(["--run", "elsewhere", str(tmp_path / "none"), str(config)])
+
+
+def test_config_yamls_floor_leaves_the_demo_and_lengthens_rfcx_shaped_rounds():
+    """config.yaml's relabel.min_window_passes (1) asks for no more than the demo's 3 epochs
+    (about 2.4 passes in them) nor the quality benchmark's data (about 3), while at RFCx's
+    shape (bench/rfcx_shaped_data.yaml: 576 recordings x 8 windows a fold, about 240 random
+    crops an epoch) each round trains 20 epochs."""
+    passes = yaml.safe_load((window_passes.ROOT / "config.yaml").read_text())["relabel"][
+        "min_window_passes"
+    ]
+    bench = window_passes.ROOT / "bench"
+    demo = window_passes.synthetic_rows("demo", window_passes.ROOT / "config.yaml", passes)
+    shape = window_passes.synthetic_rows("shape", bench / "quality_shape.yaml", passes)
+    for row in demo + shape:
+        assert row["epochs at the floor"] == row["epochs"] == 3 and row["passes"] > 2
+    rfcx = window_passes.synthetic_rows("rfcx", bench / "rfcx_shaped_data.yaml", passes)
+    assert len(rfcx) == 5
+    for row in rfcx:
+        assert row["passes"] < 0.2 and row["epochs at the floor"] == 20
