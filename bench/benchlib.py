@@ -62,6 +62,15 @@ def arguments(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def merge(base: dict, extra: dict) -> None:
+    """Update ``base`` with ``extra`` key by key, as snakemake layers config files."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

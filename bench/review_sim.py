@@ -87,17 +87,8 @@ def stages(workdir: Path, data: Path = CONFIG) -> list[str]:
     """The run's stages in order (stage1, round1, ...), from its resolved config."""
     config = {}
     for path in (ROOT / "config.yaml", data, workdir / "run.yaml"):
-        merge(config, yaml.safe_load(path.read_text()))
+        benchlib.merge(config, yaml.safe_load(path.read_text()))
     return ["stage1", *(f"round{r}" for r in range(1, config["relabel"]["n_rounds"] + 1))]
-
-
-def merge(base: dict, extra: dict) -> None:
-    """Update ``base`` with ``extra`` key by key, as snakemake layers config files."""
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merge(base[key], value)
-        else:
-            base[key] = value
 
 
 def run_arm(root: Path, seed: int, arm: str, cores: str, config: Path = CONFIG) -> float | None:

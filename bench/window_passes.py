@@ -27,6 +27,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import benchlib
 import pandas as pd
 import yaml
 
@@ -49,20 +50,9 @@ from sedcycle.synthetic import draw_labels  # noqa: E402
 
 def merged(*paths: Path) -> dict:
     """config.yaml with ``paths`` layered over it, as snakemake --configfile merges them."""
-
-    def update(base: dict, over: dict) -> dict:
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = (
-                update(out[key], value)
-                if isinstance(value, dict) and isinstance(out.get(key), dict)
-                else value
-            )
-        return out
-
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     for path in paths:
-        config = update(config, yaml.safe_load(Path(path).read_text()) or {})
+        benchlib.merge(config, yaml.safe_load(Path(path).read_text()) or {})
     return config
 
 

@@ -30,7 +30,7 @@ def test_a_single_strategy_arm_spends_the_whole_budget_on_it(tmp_path, arm):
     of config.yaml's mix behind."""
     sim = load_review_sim()
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    sim.merge(config, yaml.safe_load(sim.arm_config(tmp_path, arm, 3).read_text()))
+    sim.benchlib.merge(config, yaml.safe_load(sim.arm_config(tmp_path, arm, 3).read_text()))
     budget = config["review"]["budget"]
     counts = review.strategy_counts(budget, config["review"]["strategies"])
     assert counts == {s: budget if s == arm else 0 for s in review.STRATEGIES}
