@@ -550,9 +550,12 @@ def test_rfcx_label_shape_numbers_are_the_reports():
     bench/results/quality_review_sim.md's numbers, and its bar verdict (no variant met it; the
     weak negatives had the best last round, the defaults before them less than 0.001 below)."""
     report = RESULTS / "quality_review_sim.md"
-    # made before unknown_weight 0.1 became the default: the defaults are its weak variant
-    for variant in ("defaults_weak_negatives_0.1", "seed_preset"):
-        cells = section_cells(report, variant)
+    # the README's row: today's defaults from the window-pass report, the source's from this one
+    for variant, source in (
+        ("defaults", RESULTS / "quality_review_sim_window_passes.md"),
+        ("seed_preset", report),
+    ):
+        cells = section_cells(source, variant)
         expected = (
             f"stage 1 {cells['stage1']}, round 1 {cells['round1']}, round 3 {cells['round3']}"
         )
@@ -1012,3 +1015,39 @@ def test_window_pass_floor_numbers_are_the_reports():
     rfcx = [r for name in ("rfcx_shaped_draw0", "rfcx_shaped_draw1") for r in passes[name]]
     assert all(r[5] == "20" and float(r[4]) < 0.2 for r in rfcx)
     assert "0.15 of them at the RFCx-shaped benchmark's size" in CONFIGURATION_FLAT
+
+
+def test_window_pass_floor_on_rfcx_label_shape_numbers_are_the_report_s():
+    """docs/benchmarks.md on the window-pass floor at RFCx's label shape:
+    bench/results/quality_review_sim_window_passes.md's round 3 of the defaults against the
+    defaults before, the runs it is higher on, the runs each is below stage 1 on, that neither
+    meets the bar, precision and recall at 0.5; the passes from window_passes.md's counts."""
+    report = RESULTS / "quality_review_sim_window_passes.md"
+    old_name = "defaults_window_passes_0"
+    new, old = section_cells(report, "defaults"), section_cells(report, old_name)
+    runs, old_runs = (
+        per_run_lwlrap(report, "defaults"),
+        per_run_lwlrap(report, old_name),
+    )
+    higher = sum(runs[r][3] > old_runs[r][3] for r in runs)
+    assert len(runs) == 6 and higher == 5
+    assert (
+        f"Round 3 scored {new['round3']} against {old['round3']}, higher on {higher} of the 6 "
+        f"runs; stage 1 {new['stage1']}"
+    ) in BENCH_FLAT
+    below = [r for r in runs if runs[r][3] < runs[r][0]]
+    old_below = sum(old_runs[r][3] < old_runs[r][0] for r in old_runs)
+    assert below == ["0/1"] and old_below == 5
+    assert (
+        f"(the defaults' round 3 below it on run {below[0]}, the defaults before on {old_below} "
+        "of 6)"
+    ) in BENCH_FLAT
+    assert "- Meeting the bar: **no variant**." in report.read_text()
+    precision, recall = (
+        {v: section_cells(report, v, c)["round3"].split(" ± ")[0] for v in ("defaults", old_name)}
+        for c in (4, 5)
+    )
+    assert (
+        f"Test precision at 0.5 falls to {precision['defaults']} ({precision[old_name]} before), "
+        f"recall rises to {recall['defaults']} ({recall[old_name]})"
+    ) in BENCH_FLAT
