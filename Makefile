@@ -296,7 +296,8 @@ window-passes: setup
 		--run demo bench/demo_runs/seed0 \
 		--run rfcx_shaped_draw0 $(RQ0)_draw0 bench/rfcx_shaped_data.yaml \
 		--run rfcx_shaped_draw1 $(RQ0)_draw1 bench/rfcx_shaped_data.yaml \
-		--synthetic quality_shape bench/quality_shape.yaml --out bench/results/window_passes.md
+		--synthetic quality_shape bench/quality_shape.yaml --synthetic label_shape bench/review_sim.yaml \
+		--out bench/results/window_passes.md
 
 # Relabelling on real recordings: the defaults with the labels of 75 % of each set's train
 # recordings left out (--hide-labels 0.75 --hide-seed 0: drawn within recordings of the same

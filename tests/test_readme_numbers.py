@@ -1015,6 +1015,16 @@ def test_window_pass_floor_numbers_are_the_reports():
     rfcx = [r for name in ("rfcx_shaped_draw0", "rfcx_shaped_draw1") for r in passes[name]]
     assert all(r[5] == "20" and float(r[4]) < 0.2 for r in rfcx)
     assert "0.15 of them at the RFCx-shaped benchmark's size" in CONFIGURATION_FLAT
+    label = [float(r[4]) for r in passes["label_shape"]]
+    assert {r[5] for r in passes["label_shape"]} == {"22", "23"}
+    assert f"{min(label):.2f}-{max(label):.2f} on RFCx's label shape, against" in (
+        CONFIGURATION_FLAT
+    )
+    assert f"{min(label):.2f}-{max(label):.2f} passes in 3 epochs, 22-23" in BENCH_FLAT
+    kept = [
+        float(r[4]) for name in ("piha", "insects", "demo", "quality_shape") for r in passes[name]
+    ]
+    assert f"against {min(kept):.1f}-{max(kept):.1f} passes on the demo" in CONFIGURATION_FLAT
 
 
 def test_window_pass_floor_on_rfcx_label_shape_numbers_are_the_report_s():
