@@ -44,7 +44,8 @@ from sedcycle.crops import (  # noqa: E402
     window_counts,
 )
 from sedcycle.folds import assign_folds  # noqa: E402
-from sedcycle.settings import TrainSettings  # noqa: E402
+from sedcycle.schedule import training_epochs  # noqa: E402
+from sedcycle.settings import TrainSettings, resolve_crops  # noqa: E402
 from sedcycle.synthetic import draw_labels  # noqa: E402
 
 
@@ -56,10 +57,11 @@ def merged(*paths: Path) -> dict:
     return config
 
 
-def round_settings(config: dict, passes: float) -> TrainSettings:
-    """A round's crop settings (relabel.*, windows.*) with min_window_passes ``passes``."""
+def round_settings(config: dict, passes: float, n_tp: int, n_fp: int) -> TrainSettings:
+    """A round's crop settings (relabel.*, windows.*) with min_window_passes ``passes``;
+    relabel.crops "auto" resolved from ``n_tp`` and ``n_fp`` rows, as the training job does."""
     relabel, windows = config["relabel"], config["windows"]
-    return TrainSettings(
+    settings = TrainSettings(
         backbone=config["model"]["backbone"],
         pretrained=False,
         pretrained_path=None,
@@ -75,12 +77,13 @@ def round_settings(config: dict, passes: float) -> TrainSettings:
         fp_fraction=relabel["fp_fraction"],
         seed=relabel["seed"],
         labelled_crop_prob=relabel["labelled_crop_prob"],
-        crops="events" if relabel["crops"] == "auto" else relabel["crops"],
+        crops=relabel["crops"],
         cover=windows["cover"],
         pseudo_targets=relabel["pseudo_targets"],
         min_window_passes=passes,
         min_steps=relabel["min_steps"],
     )
+    return replace(settings, crops=resolve_crops(settings, n_tp, n_fp)[0])
 
 
 def fold_rows(
@@ -91,16 +94,17 @@ def fold_rows(
     n_frames = clip_frames(
         clip_seconds, config["features"]["sample_rate"], config["features"]["hop_length"]
     )
-    settings = round_settings(config, passes)
+    settings = round_settings(config, passes, len(tp), len(fp))
     events = labelled_events(tp, fp, n_frames, clip_seconds)
     rows = []
     for fold in sorted(folds["fold"].unique()):
         ids = fold_recordings(folds, int(fold))
         own = fold_events(events, ids)
+        # the training job's count (fold_schedule), and what epochs and min_steps alone ask
+        epochs, batches, _ = fold_schedule(own, ids, n_frames, settings)
+        base = training_epochs(settings, batches)
         plan = sample_epoch(own, ids, n_frames, settings, 0)
         windows, random_crops = window_counts(ids, n_frames, len(plan), settings)
-        epochs = fold_schedule(own, ids, n_frames, settings)[0]
-        base = fold_schedule(own, ids, n_frames, replace(settings, min_window_passes=0.0))[0]
         rows.append(
             {
                 "set": name,
@@ -123,9 +127,11 @@ def run_rows(name: str, directory: Path, configs: list[Path], passes: float) -> 
     missing = [p for p in (directory / "folds.csv", data / "train_tp.csv") if not p.exists()]
     if missing:
         raise SystemExit(f"{name}: {', '.join(map(str, missing))} missing (run it to folds.csv)")
-    tp = pd.read_csv(data / "train_tp.csv")
-    fp = pd.read_csv(data / "train_fp.csv")
-    return fold_rows(name, tp, fp, pd.read_csv(directory / "folds.csv"), config, passes)
+    ids = {"recording_id": str}
+    tp = pd.read_csv(data / "train_tp.csv", dtype=ids)
+    fp = pd.read_csv(data / "train_fp.csv", dtype=ids)
+    folds = pd.read_csv(directory / "folds.csv", dtype=ids)
+    return fold_rows(name, tp, fp, folds, config, passes)
 
 
 def synthetic_rows(name: str, data_config: Path, passes: float) -> list[dict]:

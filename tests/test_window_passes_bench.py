@@ -62,7 +62,7 @@ def test_a_runs_folds_get_the_training_jobs_counts(tmp_path):
     assert [r["fold"] for r in rows] == [0, 1]
     tp, fp, folds = tables()
     merged = window_passes.merged(config)
-    settings = window_passes.round_settings(merged, 1.0)
+    settings = window_passes.round_settings(merged, 1.0, len(tp), len(fp))
     events = labelled_events(tp, fp, 300, 4.8)
     for row in rows:
         ids = fold_recordings(folds, row["fold"])
@@ -100,3 +100,19 @@ def test_config_yamls_floor_leaves_the_demo_and_lengthens_rfcx_shaped_rounds():
     assert len(rfcx) == 5
     for row in rfcx:
         assert row["passes"] < 0.2 and row["epochs at the floor"] == 20
+
+
+def test_crops_auto_resolves_as_the_training_job_does(tmp_path):
+    """relabel.crops auto with no fp row is the grid (sedcycle.settings.resolve_crops): every
+    window of the fold once an epoch, so 3 epochs are 3 passes and the floor adds nothing;
+    with fp rows it is event crops (the first test's counts)."""
+    run, config = write_run(tmp_path)
+    (run / "data" / "train_fp.csv").write_text("recording_id,species_id,t_min,t_max,f_min,f_max\n")
+    auto = tmp_path / "auto.yaml"
+    auto.write_text(yaml.safe_dump({"relabel": {"crops": "auto"}}))
+    for row in window_passes.run_rows("grid", run, [config, auto], 1.0):
+        assert row["windows"] == row["random crops an epoch"] == 36
+        assert row["passes"] == 3 and row["epochs at the floor"] == row["epochs"] == 3
+    run, config = write_run(tmp_path / "events")
+    rows = window_passes.run_rows("events", run, [config, auto], 1.0)
+    assert [r["random crops an epoch"] for r in rows] == [2.5, 2.5]
