@@ -965,13 +965,14 @@ def test_window_pass_floor_numbers_are_the_reports():
     assert len(runs) == 6 and all(runs[r][3] > old_runs[r][3] for r in runs)
     assert "higher on all 6 runs" in BENCH_FLAT and "higher on every run" in CONFIGURATION_FLAT
     # the bar: above stage 1 on every run by more than either spread, above round 1 on every run
-    assert "## The bar" in WINDOW_PASSES.read_text()
+    text = WINDOW_PASSES.read_text()
+    assert "## The bar" in text
     smallest, smallest_round1 = (
         re.search(r"\((\+\d\.\d+)\)", cell)[1] for cell in submission[variant][1:3]
     )
     spreads = [
         float(re.search(rf"^\| {v} \| round3 \| [\d.]+ \| [-+\d.]+ \| (\d\.\d+) \|", text, re.M)[1])
-        for v, text in ((variant, WINDOW_PASSES.read_text()), (before, WINDOW_PASSES.read_text()))
+        for v in (variant, before)
     ]
     assert float(smallest) > max(spreads) and float(smallest_round1) > 0
     assert f"above stage 1 on every run by at least {smallest}" in FLAT
@@ -980,7 +981,7 @@ def test_window_pass_floor_numbers_are_the_reports():
         "defaults before"
     ) in BENCH_FLAT
     assert f"above round 1 on every run (by at least {smallest_round1})" in BENCH_FLAT
-    assert "- Meeting the bar: defaults_relabel_window_passes_1." in WINDOW_PASSES.read_text()
+    assert "- Meeting the bar: defaults_relabel_window_passes_1." in text
     assert old_runs["0/0"][3] < old_runs["0/0"][0]  # "whose round 3 fell below stage 1 on 0/0"
     precision, recall = (
         {v: section_cells(WINDOW_PASSES, v, c)["round3"].split(" ± ")[0] for v in (variant, before)}
