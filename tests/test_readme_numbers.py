@@ -632,19 +632,14 @@ def variant_rows(doc: str) -> dict[str, list[str]]:
 
 
 def test_rfcx_size_numbers_are_the_variants_report():
-    """The README's RFCx-size row, key variants and verdict, and docs/benchmarks.md's variant
-    table and sentences: bench/results/quality_rfcx_shaped_variants.md (every variant on the same
-    6 runs): the defaults' and the seed preset's cells, the runs the defaults' round 3 was above
+    """The README's key variants and verdict, and docs/benchmarks.md's variant table and
+    sentences: bench/results/quality_rfcx_shaped_variants.md (every variant on the same 6 runs,
+    before the window-pass floor): the runs the defaults' round 3 was above
     stage 1 and round 1 on, the mean gain and the spread, each variant's submission row, and
     that no variant meets the bar."""
     report = VARIANTS_REPORT
     text = report.read_text()
     cells = section_cells(report, "defaults")
-    preset = section_cells(report, "seed_preset_5_folds")
-    assert (
-        f"stage 1 {preset['stage1']}, round 1 {preset['round1']}, round 3 {preset['round3']} "
-        "(the same seeds and draws, on another machine)"
-    ) in FLAT
     runs = per_run_lwlrap(report, "defaults")  # stage1, round1, round2, round3, ensemble
     assert len(runs) == 6
     assert all(scores[3] > scores[0] and scores[3] > scores[1] for scores in runs.values())
@@ -1062,3 +1057,51 @@ def test_window_pass_floor_on_rfcx_label_shape_numbers_are_the_report_s():
         f"Test precision at 0.5 falls to {precision['defaults']} ({precision[old_name]} before), "
         f"recall rises to {recall['defaults']} ({recall[old_name]})"
     ) in BENCH_FLAT
+
+
+DEFAULTS_AND_PRESET = RESULTS / "quality_rfcx_shaped_defaults_and_preset.md"
+
+
+def test_source_column_at_rfcx_size_is_the_defaults_and_preset_report():
+    """The README's source column at RFCx's shape and size and docs/benchmarks.md's paragraph:
+    bench/results/quality_rfcx_shaped_defaults_and_preset.md, where the seed preset ran beside
+    the defaults (and the defaults before) on the same 6 runs: the preset's stages, its runs
+    below round 1 and above stage 1 by more than its spread, its pseudo-label precision; the
+    defaults' column is the same report's (the window-pass runs)."""
+    report = DEFAULTS_AND_PRESET
+    text = report.read_text()
+    variants = (
+        "defaults_window_passes_0",
+        "seed_preset_5_folds",
+        "defaults_relabel_window_passes_1",
+    )
+    assert all(f"\n## {v}: " in text for v in variants)
+    preset = section_cells(report, "seed_preset_5_folds")
+    line = f"stage 1 {preset['stage1']}, round 1 {preset['round1']}, round 3 {preset['round3']}"
+    assert f"{line} (the same seeds and draws, one table with the defaults)" in FLAT
+    assert f"Test LWLRAP, {line}: round 3" in BENCH_FLAT
+    defaults = section_cells(report, "defaults_relabel_window_passes_1")
+    assert defaults == section_cells(WINDOW_PASSES, "defaults_relabel_window_passes_1")
+    assert (
+        f"stage 1 {defaults['stage1']}, round 1 {defaults['round1']}, round 3 "
+        f"{defaults['round3']} (3 seeds × 2 data draws)"
+    ) in FLAT
+    runs = per_run_lwlrap(report, "seed_preset_5_folds")  # stage1, round1, round2, round3, ...
+    assert len(runs) == 6
+    below = [r for r, s in runs.items() if s[3] < s[1]]
+    worst = min(s[3] - s[1] for s in runs.values())
+    assert f"below round 1 on {len(below)} of 6 runs (by as much as {worst:+.4f})" in BENCH_FLAT
+    assert f"below its own round 1 on {len(below)} of 6 runs" in FLAT
+    assert f"ended at {preset['round3']}, below its own round 1" in FLAT
+    bar_row = r"^\| seed_preset_5_folds \| round3 \| [\d.]+ \| [-+\d.]+ \| (\d\.\d+) \|"
+    spread = float(re.search(bar_row, text, re.M)[1])
+    gains = [s[3] - s[0] for s in runs.values()]
+    above = sum(g > spread for g in gains)
+    under = sum(g < 0 for g in gains)
+    assert (
+        f"above stage 1 by more than the spread ({spread}) on {above} of 6 and below it on "
+        f"{'one' if under == 1 else under}"
+    ) in BENCH_FLAT
+    assert "- Meeting the bar: defaults_relabel_window_passes_1." in text
+    precision = section_cells(report, "seed_preset_5_folds", 7)["round3"].split(" ± ")[0]
+    assert f"Its hard pseudo-labels in round 3 had precision {precision}" in BENCH_FLAT
