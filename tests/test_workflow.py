@@ -512,10 +512,11 @@ def test_min_steps_reach_the_training_jobs_and_zero_reruns_nothing(finished, tmp
 
 
 def test_min_window_passes_reach_the_round_jobs_and_zero_reruns_nothing(finished, tmp_path):
-    """relabel.min_window_passes written out as 0 (config.yaml's, off) reruns nothing in a
-    finished run; on for the last round alone, it retrains that round (no earlier job), whose
-    fold job counts its fold's grid windows and random crops, trains the epochs they ask for
-    and says so in its log."""
+    """relabel.min_window_passes written out as 0 (the test config's, off; config.yaml's is
+    1.0) reruns nothing in a finished run; on for the last round alone, it retrains that round
+    (no earlier job), whose fold job counts its fold's grid windows and random crops, trains the
+    epochs they ask for and says so in its log; that fold job, once made, is not planned again
+    with the same setting."""
     import torch
 
     off = write_config(tmp_path / "off.yaml", {"relabel": {"min_window_passes": 0}})
@@ -542,6 +543,8 @@ def test_min_window_passes_reach_the_round_jobs_and_zero_reruns_nothing(finished
     checkpoint = torch.load(run / f"models/round{last}/fold0.pt", weights_only=True)
     assert checkpoint["settings"]["epochs"] == epochs == len(checkpoint["history"])
     assert checkpoint["settings"]["min_window_passes"] == 3.0
+    again = planned_jobs(run, [on])
+    assert again["train_round"] == n_folds - 1  # the other folds' jobs, not fold 0's
 
 
 def test_stage1_grid_crops_retrain_stage1_and_auto_reruns_nothing(finished, tmp_path):
