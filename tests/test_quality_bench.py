@@ -654,6 +654,18 @@ def test_rounds_variant_differs_from_the_defaults_in_one_relabel_key(variant, ke
     assert {**run, "relabel": {**run["relabel"], key: default}} == defaults
 
 
+def test_min_steps_360_beside_the_window_passes_is_the_defaults_before_with_its_floor():
+    """defaults_window_passes_0_min_steps_360 is defaults_window_passes_0 (the defaults before
+    the window-pass floor) with relabel.min_steps 360 and nothing else: the variant first
+    measured as defaults_relabel_min_steps_360, run again beside the window-pass default."""
+    quality = load_quality()
+    before = method_defaults_run(quality, "defaults_window_passes_0")
+    run = method_defaults_run(quality, "defaults_window_passes_0_min_steps_360")
+    assert run["relabel"]["min_steps"] == 360 and before["relabel"]["min_steps"] == 0
+    assert run["relabel"]["min_window_passes"] == 0
+    assert {**run, "relabel": {**run["relabel"], "min_steps": 0}} == before
+
+
 def test_one_window_pass_is_the_defaults():
     """defaults_relabel_window_passes_1 (measured before it became the default) is now the
     defaults themselves."""
