@@ -1145,3 +1145,47 @@ def test_source_column_at_rfcx_size_is_the_defaults_and_preset_report():
     assert "- Meeting the bar: defaults_relabel_window_passes_1." in text
     precision = section_cells(report, "seed_preset_5_folds", 7)["round3"].split(" ± ")[0]
     assert f"Its hard pseudo-labels in round 3 had precision {precision}" in BENCH_FLAT
+
+
+def test_min_steps_360_beside_the_window_pass_default_is_the_report_s():
+    """README's and docs/benchmarks.md's sentences on relabel.min_steps 360 run again beside the
+    window-pass default on one machine (bench/results/
+    quality_rfcx_shaped_min_steps_360_window_passes.md): round 3 of both, lower on every run,
+    its round 1, the stage-1 spreads of the two machines, its smallest gain over stage 1 and its
+    spread, precision at 0.5."""
+    report = RESULTS / "quality_rfcx_shaped_min_steps_360_window_passes.md"
+    variant, default = "defaults_window_passes_0_min_steps_360", "defaults_relabel_window_passes_1"
+    submission = submission_rows(report)
+    assert (
+        f"they scored {submission[variant][0]} against its {submission[default][0]}, lower on all "
+        "6 runs"
+    ) in FLAT
+    assert (
+        f"Round 3 {submission[variant][0]} against the window-pass default's "
+        f"{submission[default][0]}, lower on all 6 runs"
+    ) in BENCH_FLAT
+    runs, default_runs = per_run_lwlrap(report, variant), per_run_lwlrap(report, default)
+    assert len(runs) == 6 and all(runs[r][3] < default_runs[r][3] for r in runs)
+    # the default's runs are the window-pass report's
+    assert default_runs == per_run_lwlrap(WINDOW_PASSES, default)
+    cells, default_cells = section_cells(report, variant), section_cells(report, default)
+    assert f"round 1 {cells['round1']} against {default_cells['round1']}" in BENCH_FLAT
+    stage1_std = cells["stage1"].split(" ± ")[1]
+    earlier_std = section_cells(VARIANTS_REPORT, "defaults")["stage1"].split(" ± ")[1]
+    assert f"stage 1's spread was smaller ({stage1_std} against {earlier_std})" in BENCH_FLAT
+    text = report.read_text()
+    row = re.search(rf"^\| {variant} \| round3 \| [\d.]+ \| ([-+\d.]+) \| (\d\.\d+) \|", text, re.M)
+    smallest, spread = row[1], row[2]
+    assert float(smallest) > float(spread)
+    assert f"by at least {smallest}, more than its spread {spread}" in BENCH_FLAT
+    assert f"- Meeting the bar: {variant}, {default}." in text
+    assert f"- Best mean last round: {default} (" in text
+    precision = {
+        v: section_cells(report, v, 4)["round3"].split(" ± ")[0]
+        for v in (variant, default, "defaults_window_passes_0")
+    }
+    before = precision["defaults_window_passes_0"]
+    assert (
+        f"Test precision at 0.5 in round 3: {precision[variant]} (the default "
+        f"{precision[default]}, the defaults before {before})"
+    ) in BENCH_FLAT
