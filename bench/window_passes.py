@@ -45,7 +45,7 @@ from sedcycle.crops import (  # noqa: E402
 )
 from sedcycle.folds import assign_folds  # noqa: E402
 from sedcycle.schedule import training_epochs  # noqa: E402
-from sedcycle.settings import TrainSettings, resolve_crops  # noqa: E402
+from sedcycle.settings import TrainSettings, resolve_crops, round_params  # noqa: E402
 from sedcycle.synthetic import draw_labels  # noqa: E402
 
 
@@ -58,30 +58,12 @@ def merged(*paths: Path) -> dict:
 
 
 def round_settings(config: dict, passes: float, n_tp: int, n_fp: int) -> TrainSettings:
-    """A round's crop settings (relabel.*, windows.*) with min_window_passes ``passes``;
+    """A round's settings as its training job gets them (sedcycle.settings.round_params of
+    relabel.*), with min_window_passes ``passes`` and the grid's overlap windows.cover;
     relabel.crops "auto" resolved from ``n_tp`` and ``n_fp`` rows, as the training job does."""
-    relabel, windows = config["relabel"], config["windows"]
+    params = round_params(config, config["relabel"], config["n_species"])
     settings = TrainSettings(
-        backbone=config["model"]["backbone"],
-        pretrained=False,
-        pretrained_path=None,
-        amp="none",
-        channels_last=False,
-        device="cpu",
-        n_species=config["n_species"],
-        window=windows["window"],
-        loss="masked",
-        epochs=relabel["epochs"],
-        batch_size=relabel["batch_size"],
-        lr=relabel["lr"],
-        fp_fraction=relabel["fp_fraction"],
-        seed=relabel["seed"],
-        labelled_crop_prob=relabel["labelled_crop_prob"],
-        crops=relabel["crops"],
-        cover=windows["cover"],
-        pseudo_targets=relabel["pseudo_targets"],
-        min_window_passes=passes,
-        min_steps=relabel["min_steps"],
+        **{**params, "min_window_passes": passes, "cover": config["windows"]["cover"]}
     )
     return replace(settings, crops=resolve_crops(settings, n_tp, n_fp)[0])
 

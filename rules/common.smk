@@ -2,10 +2,9 @@
 
 # Which config keys make a training job's settings: one list, shared with TrainSettings.
 from sedcycle.settings import (
-    MODEL_KEYS,
-    ROUND_KEYS,
     STAGE1_KEYS,
-    round_switches,
+    model_params,
+    round_params,
     stage1_switches,
 )
 from sedcycle.recordings import shard_files
@@ -58,18 +57,10 @@ def fold_models(stage):
     return expand("models/{stage}/fold{fold}.pt", stage=stage, fold=FOLDS)
 
 
-def model_settings():
-    return {
-        **{key: config["model"][key] for key in MODEL_KEYS},
-        "n_species": N_SPECIES,
-        "window": config["windows"]["window"],
-    }
-
-
 def stage1_settings():
     stage1 = config["stage1"]
     return {
-        **model_settings(),
+        **model_params(config, N_SPECIES),
         "loss": "clipwise",
         **{key: stage1[key] for key in STAGE1_KEYS},
         # only when on: a run from before the switch existed keeps its params (no rerun);
@@ -79,15 +70,9 @@ def stage1_settings():
 
 
 def round_settings(round_number):
-    settings = round_config(round_number)
-    return {
-        **model_settings(),
-        "loss": "masked",
-        **{key: settings[key] for key in ROUND_KEYS},
-        # only when on: a run from before the switch existed keeps its params (no rerun);
-        # pseudo_targets (and the grid's overlap it reads) only in rounds with pseudo-labels
-        **round_switches(settings, config["windows"]["cover"]),
-    }
+    # switches only when on: a run from before the switch existed keeps its params (no rerun);
+    # pseudo_targets (and the grid's overlap it reads) only in rounds with pseudo-labels
+    return round_params(config, round_config(round_number), N_SPECIES)
 
 
 def ensemble_stages():

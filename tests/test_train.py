@@ -11,8 +11,12 @@ from sedcycle.crops import fold_labels, pseudo_positive_crops
 from sedcycle.labels import ANNOTATION_COLUMNS, FrameLabels
 from sedcycle.model import load_model
 from sedcycle.settings import (
+    MODEL_KEYS,
+    ROUND_KEYS,
+    TrainSettings,
     resolve_crops,
     resolve_unknown_weight,
+    round_params,
     round_switches,
     stage1_switches,
 )
@@ -351,6 +355,21 @@ def test_few_negatives_weight_is_a_param_with_unknown_weight_auto_alone():
     assert on == {"few_negatives_weight": 0.1}
     with pytest.raises(ValueError, match="relabel.unknown_weight must be a number or 'auto'"):
         round_switches({**section, "unknown_weight": "yes"}, 49)
+
+
+def test_round_params_are_config_yamls_round_in_params_order_and_make_its_settings():
+    """round_params (the rounds' rule params, and bench/window_passes.py's settings): the model's
+    keys first, then the species count, window and masked loss, relabel.* ROUND_KEYS, and the
+    switches on in config.yaml (min_window_passes 1.0 with windows.cover); a TrainSettings."""
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "config.yaml").read_text())
+    params = round_params(config, config["relabel"], 7)
+    assert list(params)[: len(MODEL_KEYS) + 3] == [*MODEL_KEYS, "n_species", "window", "loss"]
+    assert params["n_species"] == 7 and params["loss"] == "masked"
+    assert all(params[key] == config["relabel"][key] for key in ROUND_KEYS)
+    assert params["min_window_passes"] == 1.0 and params["cover"] == config["windows"]["cover"]
+    assert TrainSettings(**params).window == config["windows"]["window"]
 
 
 def test_min_window_passes_is_a_param_with_the_grids_overlap_when_on():

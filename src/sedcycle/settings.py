@@ -2,7 +2,8 @@
 themselves (TrainSettings, stored in each checkpoint), and the input mode's checks.
 
 Standard library only: the Snakefile imports it while it parses (rules/common.smk builds the
-training rules' params from these key lists), before any job's environment exists.
+training rules' params with these key lists and round_params), before any job's environment
+exists.
 Defaults live in config.yaml alone (docs/configuration.md): TrainSettings' few defaults are
 what the workflow means by leaving a key out of params, not config defaults (see its docstring).
 """
@@ -186,6 +187,29 @@ def round_switches(section: dict[str, Any], cover: int) -> dict[str, Any]:
     if "min_window_passes" in switched:
         switched["cover"] = cover
     return with_grid_cover(switched, "relabel.crops", cover)
+
+
+def model_params(config: dict[str, Any], n_species: int) -> dict[str, Any]:
+    """A training job's model settings: config model.* (MODEL_KEYS), then the run's species
+    count and windows.window."""
+    return {
+        **{key: config["model"][key] for key in MODEL_KEYS},
+        "n_species": n_species,
+        "window": config["windows"]["window"],
+    }
+
+
+def round_params(config: dict[str, Any], section: dict[str, Any], n_species: int) -> dict[str, Any]:
+    """A relabel round's training job's params (TrainSettings' fields, in params order): the
+    model's, the masked loss, relabel ``section``'s ROUND_KEYS (the round's settings after its
+    relabel.rounds overrides), then its switches that are on, where it changes nothing in a run
+    made before a switch existed (no rerun)."""
+    return {
+        **model_params(config, n_species),
+        "loss": "masked",
+        **{key: section[key] for key in ROUND_KEYS},
+        **round_switches(section, config["windows"]["cover"]),
+    }
 
 
 def data_source(config: dict[str, Any]) -> str:
