@@ -58,6 +58,18 @@ def stage1_verdict(report: Path, stage: str) -> tuple[float, float, str]:
     return round(float(verdict[1]), 3), round(float(verdict[2]), 3), verdict[3]
 
 
+def bar_row(report: Path, variant: str) -> tuple[str, str]:
+    """``variant``'s row of a bench/quality.py report's bar table ("## The bar"), its last round
+    round 3: the smallest gain over stage 1 and the spread, as printed."""
+    row = re.search(
+        rf"^\| {variant} \| round3 \| [\d.]+ \| ([-+\d.]+) \| (\d\.\d+) \|",
+        report.read_text(),
+        re.M,
+    )
+    assert row, f"{report.name} has no bar row of {variant}"
+    return row[1], row[2]
+
+
 def test_section_cells_reads_a_report_table(tmp_path):
     report = tmp_path / "r.md"
     report.write_text(
@@ -1005,10 +1017,7 @@ def test_window_pass_floor_numbers_are_the_reports():
     smallest, smallest_round1 = (
         re.search(r"\((\+\d\.\d+)\)", cell)[1] for cell in submission[variant][1:3]
     )
-    spreads = [
-        float(re.search(rf"^\| {v} \| round3 \| [\d.]+ \| [-+\d.]+ \| (\d\.\d+) \|", text, re.M)[1])
-        for v in (variant, before)
-    ]
+    spreads = [float(bar_row(WINDOW_PASSES, v)[1]) for v in (variant, before)]
     assert float(smallest) > max(spreads) and float(smallest_round1) > 0
     assert f"above stage 1 on every run by at least {smallest}" in FLAT
     assert (
@@ -1133,8 +1142,7 @@ def test_source_column_at_rfcx_size_is_the_defaults_and_preset_report():
     assert f"below round 1 on {len(below)} of 6 runs (by as much as {worst:+.4f})" in BENCH_FLAT
     assert f"below its own round 1 on {len(below)} of 6 runs" in FLAT
     assert f"ended at {preset['round3']}, below its own round 1" in FLAT
-    bar_row = r"^\| seed_preset_5_folds \| round3 \| [\d.]+ \| [-+\d.]+ \| (\d\.\d+) \|"
-    spread = float(re.search(bar_row, text, re.M)[1])
+    spread = float(bar_row(report, "seed_preset_5_folds")[1])
     gains = [s[3] - s[0] for s in runs.values()]
     above = sum(g > spread for g in gains)
     under = sum(g < 0 for g in gains)
@@ -1174,8 +1182,7 @@ def test_min_steps_360_beside_the_window_pass_default_is_the_report_s():
     earlier_std = section_cells(VARIANTS_REPORT, "defaults")["stage1"].split(" ± ")[1]
     assert f"stage 1's spread was smaller ({stage1_std} against {earlier_std})" in BENCH_FLAT
     text = report.read_text()
-    row = re.search(rf"^\| {variant} \| round3 \| [\d.]+ \| ([-+\d.]+) \| (\d\.\d+) \|", text, re.M)
-    smallest, spread = row[1], row[2]
+    smallest, spread = bar_row(report, variant)
     assert float(smallest) > float(spread)
     assert f"by at least {smallest}, more than its spread {spread}" in BENCH_FLAT
     assert f"- Meeting the bar: {variant}, {default}." in text
